@@ -1,0 +1,113 @@
+#include "cluster/app.hpp"
+
+#include "cluster/process.hpp"
+#include "cluster/topology.hpp"
+#include "dict/config_loader.hpp"
+#include "node/signals.hpp"
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <csignal>
+#include <iostream>
+
+namespace dinx::cluster {
+
+struct App::Options {
+    std::string program;
+    std::string conf_dir = "conf";
+    std::vector<std::uint32_t> ids;
+    std::string log_level = "info";
+    int parse_exit = -1;       // >= 0 when parsing ended the program (help or a mistake)
+    std::string parse_output;  // what CLI11 wanted printed
+};
+
+namespace {
+
+int report_config_error(const std::string& message) {
+    std::cerr << "dinx: " << message << '\n';
+    return exit_bad_config;
+}
+
+// Every msgID routed to a group this process serves needs a handler, or its requests would
+// only ever get no_handler errors: refuse to start instead.
+std::string missing_handler(const dict::Config& config, const std::vector<std::uint32_t>& ids,
+                            const HandlerTable& handlers) {
+    for (const auto& route : config.routes) {
+        bool served = std::any_of(ids.begin(), ids.end(), [&](std::uint32_t id) {
+            return config.find_node(id)->group == route.group;
+        });
+        if (served && !handlers.contains(route.msg_id))
+            return config.routes_file + ":" + std::to_string(route.line) + ": msg_id " +
+                   std::to_string(route.msg_id) + " (" + route.name + ") is routed to group '" +
+                   route.group + "', but this program registers no handler for it";
+    }
+    return {};
+}
+
+}  // namespace
+
+App::App(int argc, char** argv, std::string program)
+    : options_(std::make_unique<Options>()), handlers_(std::make_shared<HandlerTable>()) {
+    options_->program = program;
+    CLI::App cli{program + ": runs nodes of a dinx cluster", program};
+    cli.add_option("--conf", options_->conf_dir, "directory holding dinx.toml and route.toml")
+        ->capture_default_str();
+    cli.add_option("--id", options_->ids, "id of a node to run (repeatable; default: every node)");
+    cli.add_option("--log-level", options_->log_level, "trace, debug, info, warn, error, critical, off")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+    try {
+        cli.parse(argc, argv);
+    } catch (const CLI::ParseError& error) {
+        std::ostringstream out, err;
+        options_->parse_exit = cli.exit(error, out, err) == 0 ? exit_ok : exit_bad_config;
+        options_->parse_output = out.str() + err.str();
+    }
+}
+
+App::~App() = default;
+
+void App::handle(std::uint32_t msg_id, Handler handler) { handlers_->add(msg_id, std::move(handler)); }
+
+int App::run() {
+    if (options_->parse_exit >= 0) {
+        (options_->parse_exit == exit_ok ? std::cout : std::cerr) << options_->parse_output;
+        return options_->parse_exit;
+    }
+    spdlog::set_level(spdlog::level::from_str(options_->log_level));
+    dict::Config config;
+    try {
+        config = dict::load_config(options_->conf_dir);
+    } catch (const dict::ConfigError& error) {
+        return report_config_error(error.what());
+    }
+    auto& ids = options_->ids;
+    if (ids.empty())
+        for (const auto& node : config.nodes) ids.push_back(node.id);
+    for (auto id : ids)
+        if (!config.find_node(id))
+            return report_config_error(config.nodes_file + ": --id " + std::to_string(id) +
+                                       ": no node has this id");
+    if (auto problem = missing_handler(config, ids, *handlers_); !problem.empty())
+        return report_config_error(problem);
+
+    auto topology = std::make_shared<const Topology>(std::move(config));
+    Process process(topology, handlers_, ids);
+    try {
+        process.start();
+    } catch (const std::system_error& error) {
+        std::cerr << options_->program << ": cannot start: " << error.what() << '\n';
+        return exit_start_failed;
+    }
+    asio::io_context signals_io;
+    node::StopSignals signals(signals_io, [&](int signal) {
+        spdlog::info("{} received, stopping", signal == SIGINT ? "SIGINT" : "SIGTERM");
+    });
+    signals_io.run();  // returns once the signal handler ran
+    process.stop();
+    return exit_ok;
+}
+
+}  // namespace dinx::cluster

@@ -1,0 +1,40 @@
+#pragma once
+// The one call a framework user makes: parse the command line, register handlers, run.
+
+#include "cluster/handler.hpp"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace dinx::cluster {
+
+/// Exit codes of App::run().
+enum ExitCode : int {
+    exit_ok = 0,            ///< stopped by SIGINT/SIGTERM
+    exit_start_failed = 1,  ///< e.g. a port is taken
+    exit_bad_config = 2,    ///< a mistake in the command line, dinx.toml or route.toml
+};
+
+/// Parses `--conf DIR`, `--id N` (repeatable) and `--log-level`, then runs those nodes (or every
+/// node of the config) until SIGINT or SIGTERM.
+class App {
+public:
+    /// Parses the command line; mistakes are reported by run().
+    App(int argc, char** argv, std::string program = "dinx");
+    ~App();
+    App(const App&) = delete;
+    App& operator=(const App&) = delete;
+
+    /// Registers the handler of `msg_id` on every node of this process.
+    void handle(std::uint32_t msg_id, Handler handler);
+    /// Loads the config, starts the nodes, waits for a stop signal. Returns an ExitCode.
+    int run();
+
+private:
+    struct Options;
+    std::unique_ptr<Options> options_;
+    std::shared_ptr<HandlerTable> handlers_;
+};
+
+}  // namespace dinx::cluster

@@ -1,0 +1,37 @@
+#pragma once
+// The gate-side state of one player connection: its id and the uid bound to it.
+
+#include "cluster/envelope.hpp"
+#include "node/connection.hpp"
+
+namespace dinx::cluster {
+
+class NodeShard;
+
+/// A client connection on a frontend. Its frames are client messages, never envelopes.
+class ClientSession final : public node::Connection {
+public:
+    /// A connected client socket with the id the gate gave it.
+    ClientSession(NodeShard& shard, asio::ip::tcp::socket socket, node::ConnectionLimits limits,
+                  std::uint64_t conn_id);
+
+    /// Unique within this gate for the life of the process.
+    std::uint64_t conn_id() const { return conn_id_; }
+    /// The bound user id; empty while not logged in.
+    const std::string& uid() const { return uid_; }
+    /// Binds (or with an empty string unbinds) the user id.
+    void set_uid(std::string uid) { uid_ = std::move(uid); }
+    /// The client as envelopes name it.
+    Origin origin() const;
+
+protected:
+    bool on_frame(std::uint32_t msg_id, Bytes payload) override;
+    void on_closed() override;
+
+private:
+    NodeShard& shard_;
+    std::uint64_t conn_id_;
+    std::string uid_;
+};
+
+}  // namespace dinx::cluster

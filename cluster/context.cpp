@@ -1,0 +1,127 @@
+#include "cluster/context.hpp"
+
+#include "cluster/balancer.hpp"
+#include "cluster/client_session.hpp"
+#include "cluster/error_frame.hpp"
+#include "cluster/node_shard.hpp"
+
+#include <stdexcept>
+
+namespace dinx::cluster {
+
+Context::Context(NodeShard& shard, ClientSession& client, std::uint32_t msg_id)
+    : shard_(shard), client_(&client), msg_id_(msg_id), origin_(client.origin()) {}
+
+Context::Context(NodeShard& shard, Link& upstream, const Envelope& request)
+    : shard_(shard),
+      upstream_(&upstream),
+      upstream_seq_(request.seq),
+      via_(request.via),
+      msg_id_(request.msg_id),
+      origin_(request.origin) {}
+
+const dict::NodeInfo& Context::node() const { return shard_.info(); }
+
+const dict::Config& Context::config() const { return shard_.topology().config(); }
+
+const dict::NodeInfo* Context::forwarded_by() const {
+    return via_ == 0 ? nullptr : shard_.topology().node(via_);
+}
+
+bool Context::via_upstream() const {
+    return upstream_ && upstream_->is_open() && upstream_->peer_id() == origin_.gate_id;
+}
+
+void Context::reply(std::uint32_t msg_id, Bytes payload) {
+    if (client_) {
+        client_->send(msg_id, payload);
+    } else if (via_upstream()) {
+        // The first reply also finishes the request, so most requests cost one envelope back.
+        Envelope envelope{EnvelopeKind::to_client, completed_ ? 0 : upstream_seq_, origin_, msg_id, 0,
+                          payload};
+        completed_ = true;
+        upstream_->send(envelope);
+    } else {
+        shard_.deliver(origin_.gate_id, origin_.conn_id, msg_id, payload);
+    }
+}
+
+void Context::send_to(std::uint32_t gate_id, std::uint64_t conn_id, std::uint32_t msg_id,
+                      Bytes payload) {
+    shard_.deliver(gate_id, conn_id, msg_id, payload);
+}
+
+void Context::broadcast(std::uint32_t msg_id, Bytes payload) { shard_.broadcast(msg_id, payload); }
+
+Envelope Context::make_request(std::uint32_t msg_id, Bytes payload) const {
+    return Envelope{EnvelopeKind::request, 0, origin_, msg_id, shard_.node_id(), payload};
+}
+
+PendingRequest Context::continuation() {
+    PendingRequest pending{origin_.gate_id, origin_.conn_id, msg_id_, {}, 0};
+    // The first forward of an unfinished request finishes it upstream when it finishes.
+    if (upstream_ && !completed_ && !forwarded_) {
+        pending.upstream = upstream_->self();
+        pending.upstream_seq = upstream_seq_;
+        forwarded_ = true;
+    }
+    return pending;
+}
+
+void Context::forward(std::string_view group, std::uint32_t msg_id, Bytes payload,
+                      bool avoid_self) {
+    const Group* target = shard_.topology().group(group);
+    if (!target) {
+        fail(error_code::no_route, "no group named " + std::string(group));
+        return;
+    }
+    auto pending = continuation();
+    pending.msg_id = msg_id;
+    std::optional<std::uint32_t> avoid;
+    if (avoid_self) avoid = shard_.node_id();
+    shard_.route_request(*target, make_request(msg_id, payload), std::move(pending), avoid);
+}
+
+void Context::forward_to(std::uint32_t node_id, std::uint32_t msg_id, Bytes payload) {
+    if (!shard_.is_cluster_node(node_id)) {
+        fail(error_code::no_route, "no node with id " + std::to_string(node_id));
+        return;
+    }
+    auto pending = continuation();
+    pending.msg_id = msg_id;
+    shard_.send_request(node_id, make_request(msg_id, payload), std::move(pending));
+}
+
+std::optional<std::uint32_t> Context::pick_node(std::string_view group, bool avoid_self) const {
+    const Group* target = shard_.topology().group(group);
+    if (!target) return std::nullopt;
+    std::optional<std::uint32_t> avoid;
+    if (avoid_self) avoid = shard_.node_id();
+    return shard_.pick_node(*target, sticky_key(origin_.gate_id, origin_.conn_id), avoid);
+}
+
+void Context::bind(std::string uid) {
+    if (uid.size() > max_uid_size)
+        throw std::length_error("a uid is at most " + std::to_string(max_uid_size) + " bytes");
+    origin_.uid = std::move(uid);
+    if (client_) {
+        client_->set_uid(origin_.uid);
+    } else if (via_upstream()) {
+        upstream_->send(Envelope{EnvelopeKind::session, 0, origin_, 0, 0, {}});
+    } else {
+        shard_.update_session(origin_.gate_id, origin_.conn_id, origin_.uid);
+    }
+}
+
+void Context::fail(std::string_view code, std::string_view message) {
+    auto body = error_payload(msg_id_, code, message);
+    reply(shard_.topology().settings().error_msg_id, as_bytes(body));
+}
+
+void Context::finish() {
+    if (!upstream_ || completed_ || forwarded_) return;
+    completed_ = true;
+    upstream_->send(Envelope{EnvelopeKind::done, upstream_seq_, {}, 0, 0, {}});
+}
+
+}  // namespace dinx::cluster

@@ -1,0 +1,52 @@
+#pragma once
+// The node-to-node message. One envelope is one TLV frame on a link: the frame's msgID is the
+// envelope kind, its data a cereal portable-binary header followed by the raw client payload,
+// so the payload is never copied into a container on either end.
+
+#include "node/bytes.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace dinx::cluster {
+
+/// What an envelope asks of the node that receives it.
+enum class EnvelopeKind : std::uint32_t {
+    hello = 1,      ///< first frame of a dialed link; `via` = the dialing node's id
+    hello_ack = 2,  ///< the accepting node's answer; `via` = its id
+    request = 3,    ///< run the handler of `msg_id` for `origin`; `seq` numbers it on this link
+    to_client = 4,  ///< deliver `msg_id`+payload to client `origin`; `seq` != 0 completes that request
+    done = 5,       ///< request `seq` of this link is finished (no reply went over this link)
+    broadcast = 6,  ///< deliver `msg_id`+payload to every client of the receiving gate
+    session = 7,    ///< bind `origin.uid` to client `origin` (empty uid unbinds)
+};
+
+/// Largest uid a session may bind; longer ones are refused (they ride in every request).
+inline constexpr std::size_t max_uid_size = 255;
+
+/// The client an envelope is about: where it is connected and who it logged in as.
+struct Origin {
+    std::uint32_t gate_id = 0; ///< node id of the frontend holding the connection
+    std::uint64_t conn_id = 0; ///< connection id, unique within that frontend
+    std::string uid;           ///< bound user id, empty when not logged in
+};
+
+/// A decoded or to-be-encoded envelope. `payload` is a view: into the received frame when
+/// decoded, into the sender's bytes when encoding.
+struct Envelope {
+    EnvelopeKind kind = EnvelopeKind::request;
+    std::uint64_t seq = 0;     ///< request number on the link (request, to_client, done)
+    Origin origin;             ///< the client concerned
+    std::uint32_t msg_id = 0;  ///< client message id
+    std::uint32_t via = 0;     ///< request: node that forwarded it (0 = straight from its gate); hello: sender id
+    Bytes payload;             ///< client payload, never parsed by the cluster
+};
+
+/// Appends the frame body of `envelope` (header then payload) to `out`.
+void write_envelope(ByteBuffer& out, const Envelope& envelope);
+
+/// Decodes a link frame; nullopt when the kind is unknown or the body is malformed/truncated.
+std::optional<Envelope> read_envelope(std::uint32_t frame_msg_id, Bytes body);
+
+}  // namespace dinx::cluster

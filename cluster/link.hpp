@@ -1,0 +1,78 @@
+#pragma once
+// A link: a TCP connection between two nodes that carries envelopes. It starts with a
+// handshake (hello / hello_ack naming both node ids) and tracks the requests this node sent
+// on it, so that a dropped link turns each of them into an error for its client.
+
+#include "cluster/envelope.hpp"
+#include "node/connection.hpp"
+
+#include <asio/steady_timer.hpp>
+
+#include <chrono>
+#include <memory>
+#include <unordered_map>
+
+namespace dinx::cluster {
+
+class Link;
+class NodeShard;
+
+/// A request sent on a link and not finished yet.
+struct PendingRequest {
+    std::uint32_t gate_id = 0;  ///< the client to tell if it fails: its gate
+    std::uint64_t conn_id = 0;  ///< and its connection
+    std::uint32_t msg_id = 0;   ///< the request's msgID, quoted in an error frame
+    std::weak_ptr<Link> upstream;   ///< when this request continues one that came over a link
+    std::uint64_t upstream_seq = 0; ///< that request's seq on `upstream`
+};
+
+/// One node-to-node connection. Used only on its shard's io thread.
+class Link final : public node::Connection {
+public:
+    /// Which side opened it.
+    enum class Role { dialed, accepted };
+
+    /// `expected_peer` is the node a dialed link must reach (ignored when accepted).
+    Link(NodeShard& shard, asio::ip::tcp::socket socket, node::ConnectionLimits limits, Role role,
+         std::uint32_t expected_peer);
+
+    /// Starts reading and the handshake; the link closes if it is not done within `deadline`.
+    void begin(std::chrono::milliseconds deadline);
+    /// The node at the other end (known once the handshake is done, or from the start if dialed).
+    std::uint32_t peer_id() const { return peer_id_; }
+    /// True once the handshake is done.
+    bool is_ready() const { return ready_; }
+    /// Which side opened it.
+    Role role() const { return role_; }
+
+    /// Queues one envelope.
+    void send(const Envelope& envelope);
+    /// Numbers `request` with this link's next seq, remembers it as pending, queues it.
+    void send_request(Envelope& request, PendingRequest pending);
+    /// Forgets request `seq` and returns it (nullopt when unknown or already finished).
+    std::optional<PendingRequest> finish(std::uint64_t seq);
+    /// Removes and returns every unfinished request (the link is gone).
+    std::unordered_map<std::uint64_t, PendingRequest> take_pending();
+    /// Number of unfinished requests.
+    std::size_t pending_count() const { return pending_.size(); }
+    /// A shared_ptr to this link.
+    std::shared_ptr<Link> self() { return std::static_pointer_cast<Link>(shared_from_this()); }
+
+protected:
+    bool on_frame(std::uint32_t kind, Bytes body) override;
+    void on_closed() override;
+
+private:
+    void on_handshake(const Envelope& envelope);
+    void send_control(EnvelopeKind kind);
+
+    NodeShard& shard_;
+    Role role_;
+    std::uint32_t peer_id_;
+    bool ready_ = false;
+    asio::steady_timer handshake_timer_;
+    std::uint64_t last_seq_ = 0;
+    std::unordered_map<std::uint64_t, PendingRequest> pending_;
+};
+
+}  // namespace dinx::cluster

@@ -1,0 +1,192 @@
+#include "cluster/link_manager.hpp"
+
+#include "cluster/error_frame.hpp"
+#include "cluster/node_shard.hpp"
+#include "node/spawn.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace dinx::cluster {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+QueuedEnvelope make_queued(const Envelope& envelope, std::optional<PendingRequest> pending,
+                           RetryGroup retry) {
+    QueuedEnvelope item{envelope, ByteBuffer(envelope.payload.begin(), envelope.payload.end()),
+                        std::move(pending), retry};
+    item.envelope.payload = {};
+    return item;
+}
+
+}  // namespace
+
+LinkManager::LinkManager(NodeShard& shard) : shard_(shard) {}
+
+LinkManager::Peer& LinkManager::peer(std::uint32_t node_id) {
+    auto it = peers_.find(node_id);
+    if (it != peers_.end()) return it->second;
+    const auto& settings = shard_.topology().settings();
+    node::Backoff backoff{std::chrono::milliseconds(settings.reconnect_min_ms),
+                          std::chrono::milliseconds(settings.reconnect_max_ms)};
+    return peers_.emplace(node_id, Peer{backoff}).first->second;
+}
+
+bool LinkManager::is_live(std::uint32_t node_id) const {
+    auto it = peers_.find(node_id);
+    if (it == peers_.end()) return true;
+    const Peer& p = it->second;
+    return !p.links.empty() || p.dialing || Clock::now() >= p.retry_at;
+}
+
+void LinkManager::send(std::uint32_t node_id, const Envelope& envelope) {
+    if (closing_) return;
+    Peer& p = peer(node_id);
+    if (!p.links.empty()) {
+        p.links.front()->send(envelope);
+        return;
+    }
+    if (!p.dialing && Clock::now() < p.retry_at) {
+        shard_.log().debug("dropped an envelope for unreachable node {}", shard_.node_name(node_id));
+        return;
+    }
+    enqueue(node_id, p, make_queued(envelope, std::nullopt, RetryGroup{}));
+}
+
+void LinkManager::send_request(std::uint32_t node_id, Envelope request, PendingRequest pending,
+                               RetryGroup retry) {
+    if (closing_) {
+        shard_.fail_request(pending, error_code::unavailable, "the node is stopping");
+        return;
+    }
+    Peer& p = peer(node_id);
+    if (!p.links.empty()) {
+        p.links.front()->send_request(request, std::move(pending));
+        return;
+    }
+    if (!p.dialing && Clock::now() < p.retry_at) {
+        shard_.fail_request(pending, error_code::unavailable,
+                            "node " + shard_.node_name(node_id) + " is unreachable");
+        return;
+    }
+    enqueue(node_id, p, make_queued(request, std::move(pending), retry));
+}
+
+void LinkManager::enqueue(std::uint32_t node_id, Peer& p, QueuedEnvelope item) {
+    if (p.queue.size() >= shard_.topology().settings().link_queue_limit) {
+        if (item.pending)
+            shard_.fail_request(*item.pending, error_code::overloaded,
+                                "too many requests wait for node " + shard_.node_name(node_id));
+        return;
+    }
+    p.queue.push_back(std::move(item));
+    if (!p.dialing) dial(node_id, p);
+}
+
+void LinkManager::dial(std::uint32_t node_id, Peer& p) {
+    p.dialing = true;
+    p.socket = std::make_shared<asio::ip::tcp::socket>(shard_.executor());
+    node::spawn_detached(shard_.executor(), connect(node_id, p.socket),
+                         "dial of node " + std::to_string(node_id));
+}
+
+asio::awaitable<void> LinkManager::connect(std::uint32_t node_id,
+                                           std::shared_ptr<asio::ip::tcp::socket> socket) {
+    auto address = shard_.addresses().link_address(node_id);
+    auto timeout = std::chrono::milliseconds(shard_.topology().settings().connect_timeout_ms);
+    std::error_code error = asio::error::host_not_found;
+    if (address) error = co_await node::dial(*socket, address->host, address->port, timeout);
+    if (closing_) co_return;
+    Peer& p = peer(node_id);
+    p.socket.reset();
+    if (error) {
+        on_dial_failed(node_id, error.message());
+        co_return;
+    }
+    p.handshaking = std::make_shared<Link>(shard_, std::move(*socket), shard_.link_limits(),
+                                           Link::Role::dialed, node_id);
+    p.handshaking->begin(timeout);
+}
+
+void LinkManager::on_dial_failed(std::uint32_t node_id, const std::string& reason) {
+    Peer& p = peer(node_id);
+    p.dialing = false;
+    auto delay = p.backoff.next_delay();
+    p.retry_at = Clock::now() + delay;
+    auto queue = std::exchange(p.queue, {});
+    shard_.log().warn("cannot reach node {}: {}; {} queued envelopes affected, next dial in {} ms",
+                      shard_.node_name(node_id), reason, queue.size(), delay.count());
+    for (auto& item : queue) {
+        if (!item.pending) continue;  // replies and pushes for an unreachable node are lost
+        if (item.retry.group) {
+            item.envelope.payload = item.payload;
+            shard_.route_request(*item.retry.group, item.envelope, std::move(*item.pending),
+                                 item.retry.avoid);
+        } else {
+            shard_.fail_request(*item.pending, error_code::unavailable,
+                                "node " + shard_.node_name(node_id) + " is unreachable: " + reason);
+        }
+    }
+}
+
+void LinkManager::adopt(const std::shared_ptr<Link>& link) {
+    if (closing_) {
+        link->close("the node is stopping");
+        return;
+    }
+    Peer& p = peer(link->peer_id());
+    if (p.handshaking == link) {
+        p.handshaking.reset();
+        p.dialing = false;
+    }
+    p.links.push_back(link);
+    p.backoff.reset();
+    p.retry_at = {};
+    flush_queue(p, *link);
+}
+
+void LinkManager::flush_queue(Peer& p, Link& link) {
+    auto queue = std::exchange(p.queue, {});
+    for (auto& item : queue) {
+        item.envelope.payload = item.payload;
+        if (item.pending)
+            link.send_request(item.envelope, std::move(*item.pending));
+        else
+            link.send(item.envelope);
+    }
+}
+
+void LinkManager::forget(Link& link) {
+    auto it = peers_.find(link.peer_id());
+    if (it != peers_.end()) {
+        Peer& p = it->second;
+        std::erase_if(p.links, [&](const auto& l) { return l.get() == &link; });
+        if (p.handshaking.get() == &link) {
+            p.handshaking.reset();
+            if (!closing_) on_dial_failed(link.peer_id(), "handshake failed: " + link.close_reason());
+        }
+    }
+    auto pending = link.take_pending();
+    if (pending.empty()) return;
+    // Fail in the order the requests were sent, so each client sees its errors in order.
+    std::vector<std::pair<std::uint64_t, PendingRequest>> ordered(pending.begin(), pending.end());
+    std::sort(ordered.begin(), ordered.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    auto why = "link to node " + shard_.node_name(link.peer_id()) + " lost: " + link.close_reason();
+    for (auto& [seq, request] : ordered) shard_.fail_request(request, error_code::unavailable, why);
+}
+
+void LinkManager::close_all() {
+    closing_ = true;
+    for (auto& [id, p] : peers_) {
+        std::error_code ignored;
+        if (p.socket) p.socket->close(ignored);
+        if (p.handshaking) p.handshaking->close("the node is stopping");
+        for (auto& link : std::vector(p.links)) link->close("the node is stopping");
+        p.queue.clear();
+    }
+}
+
+}  // namespace dinx::cluster

@@ -1,0 +1,57 @@
+#include "cluster/node.hpp"
+
+namespace dinx::cluster {
+
+Node::Node(const dict::NodeInfo& info, std::shared_ptr<const Topology> topology,
+           std::shared_ptr<const HandlerTable> handlers, std::shared_ptr<AddressBook> addresses,
+           node::IoPool& pool, std::shared_ptr<spdlog::logger> log)
+    : info_(info),
+      topology_(std::move(topology)),
+      handlers_(std::move(handlers)),
+      addresses_(std::move(addresses)),
+      pool_(pool),
+      log_(std::move(log)) {
+    for (std::size_t i = 0; i < pool_.size(); ++i)
+        shards_.push_back(std::make_unique<NodeShard>(*this, i, pool_.context(i)));
+}
+
+Node::~Node() = default;
+
+void Node::listen() {
+    // A port 0 in the config was resolved by an earlier start; keep it so peers still find us.
+    if (info_.is_frontend()) {
+        auto port = info_.port != 0 ? info_.port : addresses_->client_port(info_.id);
+        client_acceptor_.emplace(pool_, 0, info_.host, port,
+                                 [this](std::size_t index, asio::ip::tcp::socket socket) {
+                                     shards_[index]->accept_client(std::move(socket));
+                                 });
+        addresses_->set_client_port(info_.id, client_acceptor_->port());
+    }
+    auto configured = addresses_->link_address(info_.id);
+    std::uint16_t link_port = configured ? configured->port : 0;
+    link_acceptor_.emplace(pool_, 0, info_.host, link_port,
+                           [this](std::size_t index, asio::ip::tcp::socket socket) {
+                               shards_[index]->accept_link(std::move(socket));
+                           });
+    addresses_->set_link_port(info_.id, link_acceptor_->port());
+}
+
+void Node::start() {
+    if (client_acceptor_) client_acceptor_->start();
+    link_acceptor_->start();
+    if (info_.is_frontend())
+        log_->info("{} (frontend, group {}) listening: clients on {}:{}, links on {}:{}", info_.name,
+                   info_.group, info_.host, client_port(), info_.host, link_port());
+    else
+        log_->info("{} (backend, group {}) listening: links on {}:{}", info_.name, info_.group,
+                   info_.host, link_port());
+}
+
+void Node::stop() {
+    if (client_acceptor_) client_acceptor_->close();
+    if (link_acceptor_) link_acceptor_->close();
+    for (std::size_t i = 0; i < shards_.size(); ++i)
+        post_to(i, [](NodeShard& shard) { shard.close_all(); });
+}
+
+}  // namespace dinx::cluster

@@ -1,0 +1,75 @@
+#pragma once
+// One node of dinx.toml running in this process: its listeners and one shard per io thread.
+
+#include "cluster/address_book.hpp"
+#include "cluster/handler.hpp"
+#include "cluster/node_shard.hpp"
+#include "cluster/topology.hpp"
+#include "node/acceptor.hpp"
+#include "node/io_pool.hpp"
+
+#include <asio/post.hpp>
+#include <spdlog/logger.h>
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+namespace dinx::cluster {
+
+/// A running node: a frontend (client listener + link listener) or a backend (link listener).
+class Node {
+public:
+    /// Node `info` of `topology`, using `pool`'s threads. Nothing listens until listen().
+    Node(const dict::NodeInfo& info, std::shared_ptr<const Topology> topology,
+         std::shared_ptr<const HandlerTable> handlers, std::shared_ptr<AddressBook> addresses,
+         node::IoPool& pool, std::shared_ptr<spdlog::logger> log);
+    ~Node();
+    Node(const Node&) = delete;
+    Node& operator=(const Node&) = delete;
+
+    /// Binds the listeners and records their ports in the address book; throws
+    /// std::system_error when a port is taken.
+    void listen();
+    /// Starts accepting.
+    void start();
+    /// Stops accepting and closes every connection (asynchronously, on each shard's thread).
+    void stop();
+
+    /// This node's dinx.toml row.
+    const dict::NodeInfo& info() const { return info_; }
+    /// Cluster lookup tables.
+    const Topology& topology() const { return *topology_; }
+    /// The handlers of this process.
+    const HandlerTable& handlers() const { return *handlers_; }
+    /// Where nodes listen.
+    AddressBook& addresses() { return *addresses_; }
+    /// The node's logger, named after it.
+    spdlog::logger& log() { return *log_; }
+    /// Number of shards (= io threads).
+    std::size_t shard_count() const { return shards_.size(); }
+    /// The port clients connect to (frontends), once listening.
+    std::uint16_t client_port() const { return client_acceptor_ ? client_acceptor_->port() : 0; }
+    /// The port links connect to, once listening.
+    std::uint16_t link_port() const { return link_acceptor_ ? link_acceptor_->port() : 0; }
+
+    /// Runs `work(shard)` on shard `index`'s thread.
+    template <class Work>
+    void post_to(std::size_t index, Work&& work) {
+        asio::post(pool_.context(index),
+                   [this, index, work = std::forward<Work>(work)]() mutable { work(*shards_[index]); });
+    }
+
+private:
+    dict::NodeInfo info_;
+    std::shared_ptr<const Topology> topology_;
+    std::shared_ptr<const HandlerTable> handlers_;
+    std::shared_ptr<AddressBook> addresses_;
+    node::IoPool& pool_;
+    std::shared_ptr<spdlog::logger> log_;
+    std::vector<std::unique_ptr<NodeShard>> shards_;
+    std::optional<node::Acceptor> client_acceptor_;
+    std::optional<node::Acceptor> link_acceptor_;
+};
+
+}  // namespace dinx::cluster

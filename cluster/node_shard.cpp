@@ -1,0 +1,263 @@
+#include "cluster/node_shard.hpp"
+
+#include "cluster/balancer.hpp"
+#include "cluster/context.hpp"
+#include "cluster/error_frame.hpp"
+#include "cluster/node.hpp"
+
+#include <memory>
+
+namespace dinx::cluster {
+namespace {
+
+// Link frames carry a client payload plus an envelope header; leave room for the header.
+constexpr std::uint32_t envelope_overhead = 1024;
+
+}  // namespace
+
+NodeShard::NodeShard(Node& node, std::size_t index, asio::io_context& io)
+    : node_(node), index_(index), io_(io), links_(*this) {}
+
+NodeShard::~NodeShard() = default;
+
+const dict::NodeInfo& NodeShard::info() const { return node_.info(); }
+
+std::uint32_t NodeShard::node_id() const { return node_.info().id; }
+
+std::string NodeShard::node_name(std::uint32_t id) const {
+    const auto* info = topology().node(id);
+    return info ? info->name : "#" + std::to_string(id);
+}
+
+bool NodeShard::is_cluster_node(std::uint32_t id) const { return topology().node(id) != nullptr; }
+
+const Topology& NodeShard::topology() const { return node_.topology(); }
+
+AddressBook& NodeShard::addresses() { return node_.addresses(); }
+
+spdlog::logger& NodeShard::log() { return node_.log(); }
+
+node::ConnectionLimits NodeShard::link_limits() const {
+    // A link is not a slow player: its queue may hold a burst for a whole gate.
+    return {topology().settings().max_packet_size + envelope_overhead, std::size_t{1} << 30};
+}
+
+std::size_t NodeShard::shard_of(std::uint64_t conn_id) const {
+    return static_cast<std::size_t>((conn_id - 1) % node_.shard_count());
+}
+
+// --- connections -----------------------------------------------------------------------------
+
+void NodeShard::accept_client(asio::ip::tcp::socket socket) {
+    if (stopping_) return;
+    // Ids encode their shard, so a reply for a connection goes straight to its thread.
+    std::uint64_t conn_id = next_conn_seq_++ * node_.shard_count() + index_ + 1;
+    const auto& settings = topology().settings();
+    auto session = std::make_shared<ClientSession>(
+        *this, std::move(socket),
+        node::ConnectionLimits{settings.max_packet_size, settings.client_send_queue_bytes}, conn_id);
+    sessions_.emplace(conn_id, session);
+    log().debug("client {} connected from {}", conn_id, session->remote());
+    session->start();
+}
+
+void NodeShard::accept_link(asio::ip::tcp::socket socket) {
+    if (stopping_) return;
+    auto link = std::make_shared<Link>(*this, std::move(socket), link_limits(),
+                                       Link::Role::accepted, 0);
+    accepted_links_.emplace(link.get(), link);
+    link->begin(std::chrono::milliseconds(topology().settings().connect_timeout_ms));
+}
+
+void NodeShard::on_client_frame(ClientSession& session, std::uint32_t msg_id, Bytes payload) {
+    const Group* group = topology().route(msg_id);
+    if (!group) {
+        auto body = error_payload(msg_id, error_code::no_route,
+                                  "no group handles msg_id " + std::to_string(msg_id));
+        session.send(topology().settings().error_msg_id, as_bytes(body));
+        return;
+    }
+    if (group->name == info().group) {
+        Context ctx(*this, session, msg_id);
+        run_handler(ctx, payload);
+        return;
+    }
+    Envelope request{EnvelopeKind::request, 0, session.origin(), msg_id, 0, payload};
+    route_request(*group, std::move(request), PendingRequest{node_id(), session.conn_id(), msg_id, {}, 0});
+}
+
+void NodeShard::on_client_closed(ClientSession& session) {
+    log().debug("client {} closed: {}", session.conn_id(), session.close_reason());
+    sessions_.erase(session.conn_id());
+}
+
+void NodeShard::on_link_ready(const std::shared_ptr<Link>& link) {
+    log().debug("link {} node {} ({}) is up", link->role() == Link::Role::dialed ? "to" : "from",
+                node_name(link->peer_id()), link->remote());
+    links_.adopt(link);
+}
+
+void NodeShard::on_link_envelope(Link& link, const Envelope& envelope) {
+    switch (envelope.kind) {
+        case EnvelopeKind::request: on_request(link, envelope); break;
+        case EnvelopeKind::to_client:
+            deliver(envelope.origin.gate_id, envelope.origin.conn_id, envelope.msg_id,
+                    envelope.payload);
+            if (envelope.seq != 0) on_finished(link, envelope.seq);
+            break;
+        case EnvelopeKind::done: on_finished(link, envelope.seq); break;
+        case EnvelopeKind::broadcast: broadcast_here(envelope.msg_id, envelope.payload); break;
+        case EnvelopeKind::session:
+            update_session(envelope.origin.gate_id, envelope.origin.conn_id, envelope.origin.uid);
+            break;
+        case EnvelopeKind::hello:
+        case EnvelopeKind::hello_ack: break;  // Link handles the handshake
+    }
+}
+
+void NodeShard::on_link_closed(Link& link) {
+    if (link.is_ready() || link.role() == Link::Role::dialed)
+        log().log(stopping_ ? spdlog::level::debug : spdlog::level::info, "link {} node {} closed: {}",
+                  link.role() == Link::Role::dialed ? "to" : "from", node_name(link.peer_id()),
+                  link.close_reason());
+    else
+        log().warn("refused link from {}: {}", link.remote(), link.close_reason());
+    accepted_links_.erase(&link);
+    links_.forget(link);
+}
+
+void NodeShard::close_all() {
+    stopping_ = true;
+    links_.close_all();
+    for (auto& [link, owner] : accepted_links_) owner->close("the node is stopping");
+    for (auto& [id, session] : sessions_) session->close("the node is stopping");
+}
+
+// --- the message path ------------------------------------------------------------------------
+
+void NodeShard::run_handler(Context& ctx, Bytes payload) {
+    const Handler* handler = node_.handlers().find(ctx.msg_id());
+    if (!handler) {
+        ctx.fail(error_code::no_handler,
+                 "node " + info().name + " has no handler for msg_id " + std::to_string(ctx.msg_id()));
+    } else {
+        try {
+            (*handler)(ctx, payload);
+        } catch (const std::exception& error) {
+            log().error("handler of msg_id {} threw: {}", ctx.msg_id(), error.what());
+            ctx.fail(error_code::handler_error, "the handler failed");
+        }
+    }
+    ctx.finish();
+}
+
+void NodeShard::on_request(Link& link, const Envelope& request) {
+    Context ctx(*this, link, request);
+    run_handler(ctx, request.payload);
+}
+
+void NodeShard::on_finished(Link& link, std::uint64_t seq) {
+    auto request = link.finish(seq);
+    if (!request) return;
+    if (auto upstream = request->upstream.lock())
+        upstream->send(Envelope{EnvelopeKind::done, request->upstream_seq, {}, 0, 0, {}});
+}
+
+ClientSession* NodeShard::find_session(std::uint64_t conn_id) {
+    auto it = sessions_.find(conn_id);
+    return it == sessions_.end() ? nullptr : it->second.get();
+}
+
+void NodeShard::deliver(std::uint32_t gate_id, std::uint64_t conn_id, std::uint32_t msg_id,
+                        Bytes payload) {
+    if (gate_id != node_id()) {
+        links_.send(gate_id, Envelope{EnvelopeKind::to_client, 0, Origin{gate_id, conn_id, {}},
+                                      msg_id, 0, payload});
+        return;
+    }
+    if (conn_id == 0) return;
+    auto target = shard_of(conn_id);
+    if (target == index_) {
+        deliver_here(conn_id, msg_id, payload);
+        return;
+    }
+    node_.post_to(target, [conn_id, msg_id, data = ByteBuffer(payload.begin(), payload.end())](
+                              NodeShard& shard) { shard.deliver_here(conn_id, msg_id, data); });
+}
+
+void NodeShard::deliver_here(std::uint64_t conn_id, std::uint32_t msg_id, Bytes payload) {
+    if (auto* session = find_session(conn_id))
+        session->send(msg_id, payload);
+    else
+        log().debug("client {} is gone; dropped msg_id {}", conn_id, msg_id);
+}
+
+void NodeShard::update_session(std::uint32_t gate_id, std::uint64_t conn_id, const std::string& uid) {
+    if (gate_id != node_id()) {
+        links_.send(gate_id, Envelope{EnvelopeKind::session, 0, Origin{gate_id, conn_id, uid}, 0, 0, {}});
+        return;
+    }
+    if (conn_id == 0) return;
+    auto target = shard_of(conn_id);
+    if (target == index_) {
+        if (auto* session = find_session(conn_id)) session->set_uid(uid);
+        return;
+    }
+    node_.post_to(target, [gate_id, conn_id, uid](NodeShard& shard) {
+        shard.update_session(gate_id, conn_id, uid);
+    });
+}
+
+void NodeShard::broadcast(std::uint32_t msg_id, Bytes payload) {
+    for (auto gate_id : topology().frontends()) {
+        if (gate_id == node_id())
+            broadcast_here(msg_id, payload);
+        else
+            links_.send(gate_id, Envelope{EnvelopeKind::broadcast, 0, {}, msg_id, 0, payload});
+    }
+}
+
+void NodeShard::broadcast_here(std::uint32_t msg_id, Bytes payload) {
+    auto data = std::make_shared<const ByteBuffer>(payload.begin(), payload.end());
+    for (std::size_t i = 0; i < node_.shard_count(); ++i) {
+        node_.post_to(i, [msg_id, data](NodeShard& shard) {
+            for (auto& [id, session] : shard.sessions_) session->send(msg_id, *data);
+        });
+    }
+}
+
+std::optional<std::uint32_t> NodeShard::pick_node(const Group& group, std::uint64_t key,
+                                                  std::optional<std::uint32_t> avoid) const {
+    return cluster::pick_node(group.nodes, key,
+                              [this](std::uint32_t id) { return links_.is_live(id); }, avoid);
+}
+
+void NodeShard::route_request(const Group& group, Envelope request, PendingRequest pending,
+                              std::optional<std::uint32_t> avoid) {
+    auto target = pick_node(group, sticky_key(request.origin.gate_id, request.origin.conn_id), avoid);
+    if (!target) {
+        fail_request(pending, error_code::unavailable,
+                     "no node of group " + group.name + " is reachable");
+        return;
+    }
+    links_.send_request(*target, std::move(request), std::move(pending), RetryGroup{&group, avoid});
+}
+
+void NodeShard::send_request(std::uint32_t node_id, Envelope request, PendingRequest pending) {
+    links_.send_request(node_id, std::move(request), std::move(pending), RetryGroup{});
+}
+
+void NodeShard::fail_request(const PendingRequest& request, std::string_view code,
+                             const std::string& why) {
+    send_error(request.gate_id, request.conn_id, request.msg_id, code, why);
+    if (auto upstream = request.upstream.lock())
+        upstream->send(Envelope{EnvelopeKind::done, request.upstream_seq, {}, 0, 0, {}});
+}
+
+void NodeShard::send_error(std::uint32_t gate_id, std::uint64_t conn_id, std::uint32_t msg_id,
+                           std::string_view code, const std::string& why) {
+    auto body = error_payload(msg_id, code, why);
+    deliver(gate_id, conn_id, topology().settings().error_msg_id, as_bytes(body));
+}
+
+}  // namespace dinx::cluster

@@ -1,0 +1,66 @@
+#include "cluster/process.hpp"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <stdexcept>
+
+namespace dinx::cluster {
+namespace {
+
+std::shared_ptr<spdlog::logger> make_node_logger(const std::string& name) {
+    // One sink for the whole process keeps lines of different nodes from interleaving.
+    static auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+    auto logger = std::make_shared<spdlog::logger>(name, sink);
+    spdlog::initialize_logger(logger);  // takes the global level and pattern, stays unregistered
+    return logger;
+}
+
+}  // namespace
+
+Process::Process(std::shared_ptr<const Topology> topology,
+                 std::shared_ptr<const HandlerTable> handlers, std::vector<std::uint32_t> node_ids,
+                 std::shared_ptr<AddressBook> addresses, std::size_t io_threads)
+    : addresses_(addresses ? std::move(addresses)
+                           : std::make_shared<AddressBook>(topology->config())) {
+    if (io_threads == 0) io_threads = topology->settings().io_threads;
+    pool_ = std::make_unique<node::IoPool>(io_threads);
+    for (auto id : node_ids) {
+        const auto* info = topology->node(id);
+        if (!info) throw std::out_of_range("no node with id " + std::to_string(id) + " in the config");
+        nodes_.push_back(std::make_unique<Node>(*info, topology, handlers, addresses_, *pool_,
+                                                make_node_logger(info->name)));
+    }
+}
+
+Process::~Process() { stop(); }
+
+void Process::start() {
+    for (auto& node : nodes_) node->listen();
+    for (auto& node : nodes_) node->start();
+    pool_->start();
+    running_ = true;
+}
+
+void Process::stop(std::chrono::milliseconds grace) {
+    if (!running_) return;
+    running_ = false;
+    for (auto& node : nodes_) node->stop();
+    pool_->release_work();
+    if (!pool_->wait_idle(grace)) spdlog::warn("io threads still busy after {} ms; stopping them", grace.count());
+    pool_->stop();
+    pool_->join();
+    // Sockets must die before their io_context, so the nodes (which own the registries) go
+    // first. Connections still held by abandoned handlers in the pool's queues die with the
+    // pool; their destructors do not touch their (gone) shards.
+    nodes_.clear();
+    pool_.reset();
+}
+
+Node& Process::node(std::uint32_t id) {
+    for (auto& node : nodes_)
+        if (node->info().id == id) return *node;
+    throw std::out_of_range("this process runs no node with id " + std::to_string(id));
+}
+
+}  // namespace dinx::cluster

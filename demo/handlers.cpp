@@ -1,0 +1,61 @@
+#include "demo/handlers.hpp"
+
+#include <string>
+
+namespace dinx::demo {
+namespace {
+
+// How other players see a client: its uid, or guest-<conn id> before login.
+std::string display_name(const Origin& client) {
+    return client.uid.empty() ? "guest-" + std::to_string(client.conn_id) : client.uid;
+}
+
+void on_login(Context& ctx, Bytes data) {
+    std::string name(as_text(data));
+    if (name.empty()) {
+        ctx.fail("bad_request", "login needs a name");
+        return;
+    }
+    if (name.size() > cluster::max_uid_size) {
+        ctx.fail("bad_request", "a name is at most 255 bytes");
+        return;
+    }
+    ctx.bind(name);
+    ctx.reply(login, "welcome " + name);
+}
+
+void on_logout(Context& ctx, Bytes) {
+    auto name = display_name(ctx.client());
+    ctx.unbind();
+    ctx.reply(logout, "bye " + name);
+}
+
+void on_send(Context& ctx, Bytes data) {
+    ctx.reply(send, ctx.node().name + ": " + std::string(as_text(data)));
+}
+
+void on_broadcast(Context& ctx, Bytes data) {
+    ctx.broadcast(broadcast, display_name(ctx.client()) + ": " + std::string(as_text(data)));
+}
+
+// The first node passes the message to a peer of its group (itself when alone); the peer
+// answers naming both, which shows forwarding keeps the player as the reply's target.
+void on_relay(Context& ctx, Bytes data) {
+    if (const auto* first = ctx.forwarded_by()) {
+        ctx.reply(relay, ctx.node().name + " via " + first->name + ": " + std::string(as_text(data)));
+        return;
+    }
+    ctx.forward(ctx.node().group, relay, data, /*avoid_self=*/true);
+}
+
+}  // namespace
+
+void register_demo_handlers(const std::function<void(std::uint32_t, Handler)>& handle) {
+    handle(login, on_login);
+    handle(logout, on_logout);
+    handle(send, on_send);
+    handle(broadcast, on_broadcast);
+    handle(relay, on_relay);
+}
+
+}  // namespace dinx::demo

@@ -1,0 +1,83 @@
+#include "node/acceptor.hpp"
+
+#include "node/spawn.hpp"
+
+#include <asio/post.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
+
+namespace dinx::node {
+
+struct Acceptor::State {
+    IoPool& pool;
+    asio::ip::tcp::acceptor acceptor;
+    OnAccept on_accept;
+
+    asio::awaitable<void> accept_loop(std::shared_ptr<State> self);
+};
+
+namespace {
+
+asio::ip::tcp::endpoint resolve_listen(const std::string& host, std::uint16_t port) {
+    std::error_code ec;
+    auto address = asio::ip::make_address(host, ec);
+    if (ec) address = asio::ip::address_v4::any();  // a host name listens on every interface
+    return {address, port};
+}
+
+// Errors such as EMFILE would spin the loop; wait a little before accepting again.
+constexpr auto accept_error_pause = std::chrono::milliseconds(100);
+
+}  // namespace
+
+Acceptor::Acceptor(IoPool& pool, std::size_t home_index, const std::string& host,
+                   std::uint16_t port, OnAccept on_accept)
+    : state_(std::make_shared<State>(
+          State{pool, asio::ip::tcp::acceptor(pool.context(home_index)), std::move(on_accept)})) {
+    auto endpoint = resolve_listen(host, port);
+    auto& acceptor = state_->acceptor;
+    acceptor.open(endpoint.protocol());
+    // Lets a restarted node bind its port while old connections sit in TIME_WAIT.
+    acceptor.set_option(asio::ip::tcp::acceptor::reuse_address(true));
+    acceptor.bind(endpoint);
+    acceptor.listen(asio::socket_base::max_listen_connections);
+    port_ = acceptor.local_endpoint().port();
+}
+
+Acceptor::~Acceptor() { close(); }
+
+void Acceptor::start() {
+    spawn_detached(state_->acceptor.get_executor(), state_->accept_loop(state_),
+                   "acceptor on port " + std::to_string(port_));
+}
+
+void Acceptor::close() {
+    asio::post(state_->acceptor.get_executor(), [state = state_] {
+        std::error_code ignored;
+        state->acceptor.close(ignored);
+    });
+}
+
+asio::awaitable<void> Acceptor::State::accept_loop(std::shared_ptr<State> self) {
+    while (acceptor.is_open()) {
+        std::size_t index = pool.next_index();
+        std::error_code error;
+        auto socket = co_await acceptor.async_accept(
+            pool.context(index), asio::redirect_error(asio::use_awaitable, error));
+        if (error == asio::error::operation_aborted || !acceptor.is_open()) break;
+        if (error) {
+            spdlog::warn("accept on port {} failed: {}; pausing", acceptor.local_endpoint().port(),
+                         error.message());
+            asio::steady_timer pause(acceptor.get_executor(), accept_error_pause);
+            co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, error));
+            continue;
+        }
+        asio::post(socket.get_executor(), [self, index, socket = std::move(socket)]() mutable {
+            self->on_accept(index, std::move(socket));
+        });
+    }
+}
+
+}  // namespace dinx::node

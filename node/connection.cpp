@@ -1,0 +1,155 @@
+#include "node/connection.hpp"
+
+#include "node/spawn.hpp"
+
+#include <asio/post.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+
+#include <array>
+
+namespace dinx::node {
+namespace {
+
+// Every connection of an io thread reads into this one buffer and decodes in place, so an idle
+// connection holds no read buffer; only a frame split across reads is copied aside.
+constexpr std::size_t scratch_size = 64 * 1024;
+thread_local std::array<std::byte, scratch_size> read_scratch;
+
+// Reads in a row before yielding to the other connections of the thread.
+constexpr int reads_per_turn = 16;
+
+// A write buffer larger than this is freed once written, so a burst does not pin memory.
+constexpr std::size_t kept_write_capacity = 16 * 1024;
+
+std::string describe(const asio::ip::tcp::socket& socket) {
+    std::error_code ec;
+    auto endpoint = socket.remote_endpoint(ec);
+    if (ec) return "?";
+    return endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+}
+
+}  // namespace
+
+Connection::Connection(asio::ip::tcp::socket socket, ConnectionLimits limits)
+    : socket_(std::move(socket)), limits_(limits), reader_(limits.max_frame_len) {
+    remote_ = describe(socket_);
+}
+
+void Connection::start() {
+    std::error_code ignored;
+    socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+    socket_.non_blocking(true, ignored);
+    spawn_detached(socket_.get_executor(), read_loop(), "connection " + remote_);
+}
+
+asio::awaitable<void> Connection::read_loop() {
+    auto self = shared_from_this();
+    std::error_code error;
+    int reads = 0;
+    while (open_) {
+        if (read_available(error)) {
+            // Yield now and then so that one busy peer cannot starve the thread's others.
+            if (++reads % reads_per_turn == 0)
+                co_await asio::post(socket_.get_executor(), asio::use_awaitable);
+            continue;
+        }
+        if (error != asio::error::would_block) break;
+        // The socket is drained (EAGAIN), so the next edge cannot be missed.
+        co_await socket_.async_wait(asio::ip::tcp::socket::wait_read,
+                                    asio::redirect_error(asio::use_awaitable, error));
+        if (error) break;
+    }
+    if (open_) {
+        close_reason_ = error == asio::error::eof ? "peer closed" : error.message();
+        open_ = false;
+        std::error_code ignored;
+        socket_.close(ignored);
+    }
+    on_closed();
+}
+
+bool Connection::read_available(std::error_code& error) {
+    std::size_t n = socket_.read_some(asio::buffer(read_scratch), error);
+    if (error) return false;
+    auto status = reader_.feed(Bytes{read_scratch.data(), n}, [this](std::uint32_t id, Bytes data) {
+        return on_frame(id, data) && open_;
+    });
+    if (status == FeedStatus::oversized) {
+        close("frame of " + std::to_string(reader_.refused_len()) + " bytes exceeds the limit of " +
+              std::to_string(limits_.max_frame_len));
+    }
+    return open_;
+}
+
+void Connection::send(std::uint32_t msg_id, Bytes payload) {
+    if (!open_) return;
+    append_frame(outbox_, msg_id, payload);
+    after_enqueue();
+}
+
+void Connection::after_enqueue() {
+    if (queued_bytes() > limits_.max_send_queue_bytes) {
+        close("send queue over " + std::to_string(limits_.max_send_queue_bytes) +
+              " bytes: the peer does not read");
+        return;
+    }
+    schedule_flush();
+}
+
+void Connection::schedule_flush() {
+    // Posting the flush lets every frame queued during this wake-up go out in one write.
+    if (write_in_progress_ || flush_posted_) return;
+    flush_posted_ = true;
+    asio::post(socket_.get_executor(), [self = shared_from_this()] {
+        self->flush_posted_ = false;
+        self->start_write();
+    });
+}
+
+void Connection::start_write() {
+    if (write_in_progress_ || !open_) return;
+    if (outbox_.empty()) {
+        if (close_when_flushed_) close(close_reason_);
+        return;
+    }
+    write_in_progress_ = true;
+    writing_.swap(outbox_);
+    asio::async_write(socket_, asio::buffer(writing_),
+                      [self = shared_from_this()](std::error_code error, std::size_t) {
+                          self->on_written(error);
+                      });
+}
+
+void Connection::on_written(std::error_code error) {
+    write_in_progress_ = false;
+    if (writing_.capacity() > kept_write_capacity)
+        ByteBuffer{}.swap(writing_);
+    else
+        writing_.clear();
+    if (error) {
+        close("write failed: " + error.message());
+        return;
+    }
+    start_write();
+}
+
+void Connection::close(std::string reason) {
+    if (!open_) return;
+    open_ = false;
+    close_reason_ = std::move(reason);
+    std::error_code ignored;
+    // Shutdown before close so that the peer sees FIN after any bytes already written.
+    socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+}
+
+void Connection::close_after_flush(std::string reason) {
+    if (!open_) return;
+    close_reason_ = std::move(reason);
+    close_when_flushed_ = true;
+    schedule_flush();
+}
+
+}  // namespace dinx::node

@@ -1,0 +1,92 @@
+#pragma once
+// The zinx TLV frame: [msgID u32 big-endian][dataLen u32 big-endian][data].
+// The same framing carries client messages and node-to-node envelopes.
+
+#include "node/bytes.hpp"
+
+#include <cstdint>
+
+namespace dinx::node {
+
+/// Size of a frame header: msgID then dataLen, both u32 big-endian.
+inline constexpr std::size_t frame_header_size = 8;
+
+/// A decoded frame header.
+struct FrameHeader {
+    std::uint32_t msg_id = 0;   ///< message id, first on the wire
+    std::uint32_t data_len = 0; ///< payload length that follows the header
+};
+
+/// Reads a header from 8 bytes.
+FrameHeader read_frame_header(const std::byte* header);
+/// Writes a header into 8 bytes.
+void write_frame_header(std::byte* out, FrameHeader header);
+/// Appends one whole frame to `out`.
+void append_frame(ByteBuffer& out, std::uint32_t msg_id, Bytes payload);
+
+/// What FrameReader::feed saw.
+enum class FeedStatus {
+    ok,        ///< every complete frame was delivered; any tail is kept for the next feed
+    oversized, ///< a header announced more than the limit: the peer is hostile, close it
+    stopped,   ///< the frame callback asked to stop (the connection is closing)
+};
+
+/// Splits a byte stream into frames. Frames are delivered straight from the caller's chunk
+/// when they lie whole in it; only a frame split across reads is copied, so an idle reader
+/// holds no buffer.
+class FrameReader {
+public:
+    /// `max_data_len` is the largest dataLen accepted; anything larger is `oversized`.
+    explicit FrameReader(std::uint32_t max_data_len) : max_data_len_(max_data_len) {}
+
+    /// Decodes every complete frame of `chunk` (after any tail kept from earlier feeds).
+    /// `on_frame(msg_id, payload)` returns false to stop decoding (the connection is closing);
+    /// the payload view is valid only during the call.
+    template <class OnFrame>
+    FeedStatus feed(Bytes chunk, OnFrame&& on_frame);
+
+    /// dataLen of the frame that was refused as oversized.
+    std::uint32_t refused_len() const { return refused_len_; }
+    /// Bytes kept from an incomplete frame.
+    std::size_t pending_bytes() const { return partial_.size(); }
+
+private:
+    /// Moves bytes from `chunk` into partial_ until it holds one whole frame or chunk is used up.
+    FeedStatus fill_partial(Bytes& chunk);
+    /// Bytes still missing from the frame in partial_ (0 when complete).
+    std::size_t partial_missing() const;
+    bool too_big(FrameHeader header) {
+        if (header.data_len <= max_data_len_) return false;
+        refused_len_ = header.data_len;
+        return true;
+    }
+    void release_partial();
+
+    std::uint32_t max_data_len_;
+    std::uint32_t refused_len_ = 0;
+    ByteBuffer partial_;
+};
+
+template <class OnFrame>
+FeedStatus FrameReader::feed(Bytes chunk, OnFrame&& on_frame) {
+    if (!partial_.empty()) {
+        if (auto status = fill_partial(chunk); status != FeedStatus::ok) return status;
+        if (partial_missing() > 0) return FeedStatus::ok;
+        auto header = read_frame_header(partial_.data());
+        bool go_on = on_frame(header.msg_id, Bytes{partial_}.subspan(frame_header_size));
+        release_partial();
+        if (!go_on) return FeedStatus::stopped;
+    }
+    while (chunk.size() >= frame_header_size) {
+        auto header = read_frame_header(chunk.data());
+        if (too_big(header)) return FeedStatus::oversized;
+        std::size_t frame_size = frame_header_size + header.data_len;
+        if (chunk.size() < frame_size) break;
+        if (!on_frame(header.msg_id, chunk.subspan(frame_header_size, header.data_len)))
+            return FeedStatus::stopped;
+        chunk = chunk.subspan(frame_size);
+    }
+    return fill_partial(chunk);
+}
+
+}  // namespace dinx::node
