@@ -93,6 +93,12 @@ int App::run() {
     if (auto problem = missing_handler(config, ids, *handlers_); !problem.empty())
         return report_config_error(problem);
 
+    // Catch the stop signals before anything listens: a signal that arrives while the nodes
+    // start must stop them cleanly, not kill the process (or be ignored, as in a background job).
+    asio::io_context signals_io;
+    node::StopSignals signals(signals_io, [&](int signal) {
+        spdlog::info("{} received, stopping", signal == SIGINT ? "SIGINT" : "SIGTERM");
+    });
     auto topology = std::make_shared<const Topology>(std::move(config));
     Process process(topology, handlers_, ids);
     try {
@@ -101,10 +107,6 @@ int App::run() {
         std::cerr << options_->program << ": cannot start: " << error.what() << '\n';
         return exit_start_failed;
     }
-    asio::io_context signals_io;
-    node::StopSignals signals(signals_io, [&](int signal) {
-        spdlog::info("{} received, stopping", signal == SIGINT ? "SIGINT" : "SIGTERM");
-    });
     signals_io.run();  // returns once the signal handler ran
     process.stop();
     return exit_ok;

@@ -44,6 +44,11 @@ public:
     void reply(std::uint32_t msg_id, std::string_view text) { reply(msg_id, as_bytes(text)); }
     /// Sends a frame to any client, named by its gate id and connection id.
     void send_to(std::uint32_t gate_id, std::uint64_t conn_id, std::uint32_t msg_id, Bytes payload);
+    /// send_to() with text.
+    void send_to(std::uint32_t gate_id, std::uint64_t conn_id, std::uint32_t msg_id,
+                 std::string_view text) {
+        send_to(gate_id, conn_id, msg_id, as_bytes(text));
+    }
     /// Sends a frame to every client of every gate, this one included.
     void broadcast(std::uint32_t msg_id, Bytes payload);
     /// broadcast() with text.

@@ -4,6 +4,7 @@
 
 #include <istream>
 #include <ostream>
+#include <stdexcept>
 #include <streambuf>
 
 namespace dinx::cluster {

@@ -17,22 +17,41 @@ Node::Node(const dict::NodeInfo& info, std::shared_ptr<const Topology> topology,
 
 Node::~Node() = default;
 
+namespace {
+
+// Names the node and the address when a port cannot be bound.
+std::system_error listen_error(const std::system_error& error, const dict::NodeInfo& info,
+                               std::string_view what, std::uint16_t port) {
+    return std::system_error(error.code(), info.name + " cannot listen for " + std::string(what) +
+                                               " on " + info.host + ":" + std::to_string(port));
+}
+
+}  // namespace
+
 void Node::listen() {
     // A port 0 in the config was resolved by an earlier start; keep it so peers still find us.
     if (info_.is_frontend()) {
         auto port = info_.port != 0 ? info_.port : addresses_->client_port(info_.id);
-        client_acceptor_.emplace(pool_, 0, info_.host, port,
-                                 [this](std::size_t index, asio::ip::tcp::socket socket) {
-                                     shards_[index]->accept_client(std::move(socket));
-                                 });
+        try {
+            client_acceptor_.emplace(pool_, 0, info_.host, port,
+                                     [this](std::size_t index, asio::ip::tcp::socket socket) {
+                                         shards_[index]->accept_client(std::move(socket));
+                                     });
+        } catch (const std::system_error& error) {
+            throw listen_error(error, info_, "clients", port);
+        }
         addresses_->set_client_port(info_.id, client_acceptor_->port());
     }
     auto configured = addresses_->link_address(info_.id);
     std::uint16_t link_port = configured ? configured->port : 0;
-    link_acceptor_.emplace(pool_, 0, info_.host, link_port,
-                           [this](std::size_t index, asio::ip::tcp::socket socket) {
-                               shards_[index]->accept_link(std::move(socket));
-                           });
+    try {
+        link_acceptor_.emplace(pool_, 0, info_.host, link_port,
+                               [this](std::size_t index, asio::ip::tcp::socket socket) {
+                                   shards_[index]->accept_link(std::move(socket));
+                               });
+    } catch (const std::system_error& error) {
+        throw listen_error(error, info_, "links", link_port);
+    }
     addresses_->set_link_port(info_.id, link_acceptor_->port());
 }
 

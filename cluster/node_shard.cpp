@@ -87,7 +87,11 @@ void NodeShard::on_client_frame(ClientSession& session, std::uint32_t msg_id, By
 }
 
 void NodeShard::on_client_closed(ClientSession& session) {
-    log().debug("client {} closed: {}", session.conn_id(), session.close_reason());
+    // Closing a client ourselves means it broke a rule (oversized frame, unread replies): say so.
+    bool worth_a_warning = session.closed_locally() && !stopping_;
+    log().log(worth_a_warning ? spdlog::level::warn : spdlog::level::debug,
+              "client {} ({}) closed: {}", session.conn_id(), session.remote(),
+              session.close_reason());
     sessions_.erase(session.conn_id());
 }
 
@@ -120,7 +124,7 @@ void NodeShard::on_link_closed(Link& link) {
         log().log(stopping_ ? spdlog::level::debug : spdlog::level::info, "link {} node {} closed: {}",
                   link.role() == Link::Role::dialed ? "to" : "from", node_name(link.peer_id()),
                   link.close_reason());
-    else
+    else if (link.closed_locally())  // it broke the handshake; a bare port probe is no news
         log().warn("refused link from {}: {}", link.remote(), link.close_reason());
     accepted_links_.erase(&link);
     links_.forget(link);

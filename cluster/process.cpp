@@ -12,7 +12,8 @@ std::shared_ptr<spdlog::logger> make_node_logger(const std::string& name) {
     // One sink for the whole process keeps lines of different nodes from interleaving.
     static auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
     auto logger = std::make_shared<spdlog::logger>(name, sink);
-    spdlog::initialize_logger(logger);  // takes the global level and pattern, stays unregistered
+    // Not registered with spdlog: tests run several processes' nodes of the same name at once.
+    logger->set_level(spdlog::get_level());
     return logger;
 }
 

@@ -138,6 +138,7 @@ void Connection::on_written(std::error_code error) {
 void Connection::close(std::string reason) {
     if (!open_) return;
     open_ = false;
+    closed_locally_ = true;
     close_reason_ = std::move(reason);
     std::error_code ignored;
     // Shutdown before close so that the peer sees FIN after any bytes already written.

@@ -51,6 +51,9 @@ public:
     const std::string& remote() const { return remote_; }
     /// Why the connection closed (empty while open, "peer closed" on EOF).
     const std::string& close_reason() const { return close_reason_; }
+    /// True when this side closed it (a protocol violation, a full queue, a stop), false when
+    /// the peer went away or the socket failed.
+    bool closed_locally() const { return closed_locally_; }
     /// Bytes queued and not yet written.
     std::size_t queued_bytes() const { return outbox_.size() + writing_.size(); }
 
@@ -79,6 +82,7 @@ private:
     bool write_in_progress_ = false;
     bool flush_posted_ = false;
     bool close_when_flushed_ = false;
+    bool closed_locally_ = false;
     std::string remote_;
     std::string close_reason_;
 };

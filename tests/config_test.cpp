@@ -1,0 +1,650 @@
+// Tests of dict/config.hpp and dict/config_loader.hpp: loading, settings, and every mistake a
+// config can hold, each pinned to the file and line the user has to fix.
+//
+// Inline TOML uses raw strings that start with a newline, so the first TOML line is line 2.
+
+#include "dict/config.hpp"
+#include "dict/config_loader.hpp"
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+using dinx::dict::Config;
+using dinx::dict::ConfigError;
+using dinx::dict::load_config;
+using dinx::dict::NodeInfo;
+using dinx::dict::NodeType;
+using dinx::dict::parse_config;
+using dinx::dict::Route;
+using dinx::dict::Settings;
+using dinx::dict::validate;
+
+namespace {
+
+/// A valid route.toml for clusters that have a `gate` group.
+constexpr std::string_view gate_routes = R"(
+[[gate]]
+msg_id = 1
+name = "login"
+)";
+
+/// A valid dinx.toml with one gate, for route tests.
+constexpr std::string_view one_gate = R"(
+[[gate]]
+id = 1
+name = "gate-1"
+type = "frontend"
+host = "127.0.0.1"
+port = 10000
+link_port = 10100
+
+[[im]]
+id = 2
+name = "im-1"
+type = "backend"
+host = "127.0.0.1"
+port = 20000
+)";
+
+/// Parses the two texts and returns the error they must raise.
+ConfigError expect_error(std::string_view nodes, std::string_view routes = gate_routes) {
+    try {
+        parse_config(nodes, routes);
+    } catch (const ConfigError& err) {
+        return err;
+    }
+    FAIL("the config was accepted");
+    return ConfigError("", 0, "");
+}
+
+bool has(const ConfigError& err, std::string_view part) {
+    return err.problem().find(part) != std::string::npos;
+}
+
+}  // namespace
+
+TEST_CASE("the demo conf loads with its nodes, routes and settings") {
+    Config config = load_config(std::filesystem::path(DINX_SOURCE_DIR) / "conf");
+
+    REQUIRE(config.nodes.size() == 3);
+    const NodeInfo& gate = config.nodes[0];
+    CHECK(gate.id == 1);
+    CHECK(gate.name == "gate-1");
+    CHECK(gate.group == "gate");
+    CHECK(gate.type == NodeType::frontend);
+    CHECK(gate.host == "127.0.0.1");
+    CHECK(gate.port == 10000);
+    CHECK(gate.link_port == 10100);
+    CHECK(gate.link_endpoint_port() == 10100);
+    CHECK(config.nodes[1].name == "im-1");
+    CHECK(config.nodes[1].type == NodeType::backend);
+    CHECK(config.nodes[1].link_endpoint_port() == 20000);
+    CHECK(config.nodes[2].name == "im-2");
+    for (const NodeInfo& node : config.nodes) CHECK(node.line > 0);
+
+    CHECK(config.routes.size() == 5);
+    REQUIRE(config.find_route(3) != nullptr);
+    CHECK(config.find_route(3)->group == "im");
+    CHECK(config.find_route(3)->name == "send");
+    CHECK(config.find_route(1)->group == "gate");
+    CHECK(config.find_route(99) == nullptr);
+
+    CHECK(config.find_node(2)->name == "im-1");
+    CHECK(config.find_node(99) == nullptr);
+    CHECK(config.group_nodes("im") == std::vector<std::uint32_t>{2, 3});
+    CHECK(config.group_nodes("chat").empty());
+
+    CHECK(config.settings.max_packet_size == 65536);
+    CHECK(config.settings.error_msg_id == 0xFFFF'FFFFu);
+    CHECK(config.nodes_file.ends_with("dinx.toml"));
+    CHECK(config.routes_file.ends_with("route.toml"));
+}
+
+TEST_CASE("nodes and routes keep file order even when groups interleave") {
+    Config config = parse_config(R"(
+[[im]]
+id = 2
+name = "im-1"
+type = "backend"
+host = "h"
+port = 2
+
+[[gate]]
+id = 1
+name = "gate-1"
+type = "frontend"
+host = "h"
+port = 1
+link_port = 11
+
+[[im]]
+id = 3
+name = "im-2"
+type = "backend"
+host = "h"
+port = 3
+)",
+                                 R"(
+[[im]]
+msg_id = 7
+name = "b"
+
+[[gate]]
+msg_id = 5
+name = "a"
+)");
+    REQUIRE(config.nodes.size() == 3);
+    CHECK(config.nodes[0].id == 2);
+    CHECK(config.nodes[0].line == 2);
+    CHECK(config.nodes[1].id == 1);
+    CHECK(config.nodes[1].line == 9);
+    CHECK(config.nodes[2].id == 3);
+    CHECK(config.nodes[2].line == 17);
+    REQUIRE(config.routes.size() == 2);
+    CHECK(config.routes[0].msg_id == 7);
+    CHECK(config.routes[0].line == 2);
+    CHECK(config.routes[1].msg_id == 5);
+    CHECK(config.routes[1].line == 6);
+}
+
+TEST_CASE("settings are the defaults when [cluster] is absent") {
+    Config config = parse_config(one_gate, gate_routes);
+    Settings defaults;
+    CHECK(config.settings.max_packet_size == defaults.max_packet_size);
+    CHECK(config.settings.error_msg_id == defaults.error_msg_id);
+    CHECK(config.settings.connect_timeout_ms == defaults.connect_timeout_ms);
+    CHECK(config.settings.reconnect_min_ms == defaults.reconnect_min_ms);
+    CHECK(config.settings.reconnect_max_ms == defaults.reconnect_max_ms);
+    CHECK(config.settings.client_send_queue_bytes == defaults.client_send_queue_bytes);
+    CHECK(config.settings.link_queue_limit == defaults.link_queue_limit);
+    CHECK(config.settings.io_threads == defaults.io_threads);
+}
+
+TEST_CASE("every [cluster] setting is read") {
+    std::string nodes = R"(
+[cluster]
+max_packet_size = 1024
+error_msg_id = 0
+connect_timeout_ms = 500
+reconnect_min_ms = 10
+reconnect_max_ms = 40
+client_send_queue_bytes = 2048
+link_queue_limit = 8
+io_threads = 3
+)" + std::string(one_gate);
+    Settings s = parse_config(nodes, gate_routes).settings;
+    CHECK(s.max_packet_size == 1024);
+    CHECK(s.error_msg_id == 0);
+    CHECK(s.connect_timeout_ms == 500);
+    CHECK(s.reconnect_min_ms == 10);
+    CHECK(s.reconnect_max_ms == 40);
+    CHECK(s.client_send_queue_bytes == 2048);
+    CHECK(s.link_queue_limit == 8);
+    CHECK(s.io_threads == 3);
+}
+
+TEST_CASE("what() reads file:line: problem, or file: problem without a line") {
+    CHECK(std::string(ConfigError("a.toml", 4, "bad").what()) == "a.toml:4: bad");
+    CHECK(std::string(ConfigError("a.toml", 0, "bad").what()) == "a.toml: bad");
+}
+
+TEST_CASE("a toml syntax error names the line toml++ reports") {
+    ConfigError err = expect_error(R"(
+[[gate]]
+id = 1
+name = = "gate-1"
+)");
+    INFO(err.what());
+    CHECK(err.file() == "dinx.toml");
+    CHECK(err.line() == 4);
+    CHECK(!err.problem().empty());
+}
+
+TEST_CASE("a syntax error in route.toml names route.toml") {
+    ConfigError err = expect_error(one_gate, "\n[[gate]\n");
+    INFO(err.what());
+    CHECK(err.file() == "route.toml");
+    CHECK(err.line() == 2);
+}
+
+TEST_CASE("an unknown key in a node names the key, its group and the expected keys") {
+    ConfigError err = expect_error(R"(
+[[im]]
+id = 2
+name = "im-1"
+type = "backend"
+host = "127.0.0.1"
+prot = 20000
+)");
+    INFO(err.what());
+    CHECK(err.file() == "dinx.toml");
+    CHECK(err.line() == 7);
+    CHECK(has(err,
+              "unknown key 'prot' in a node of group 'im' "
+              "(expected id, name, type, host, port, link_port)"));
+}
+
+TEST_CASE("an unknown key in a route names the key and the expected keys") {
+    ConfigError err = expect_error(one_gate, R"(
+[[gate]]
+msg_id = 1
+nmae = "login"
+)");
+    INFO(err.what());
+    CHECK(err.file() == "route.toml");
+    CHECK(err.line() == 4);
+    CHECK(has(err, "unknown key 'nmae' in a route of group 'gate' (expected msg_id, name)"));
+}
+
+TEST_CASE("an unknown key in [cluster] lists the allowed settings") {
+    ConfigError err = expect_error(R"(
+[cluster]
+max_packet_size = 1024
+max_packet = 10
+)");
+    INFO(err.what());
+    CHECK(err.file() == "dinx.toml");
+    CHECK(err.line() == 4);
+    CHECK(has(err, "unknown key 'max_packet' in [cluster]"));
+    CHECK(has(err, "max_packet_size, error_msg_id"));
+}
+
+TEST_CASE("a setting out of range names the setting and its range") {
+    ConfigError err = expect_error(R"(
+[cluster]
+io_threads = 300
+)");
+    INFO(err.what());
+    CHECK(err.line() == 3);
+    CHECK(has(err, "'io_threads' must be an integer from 0 to 256"));
+}
+
+TEST_CASE("a back-off cap below its start is rejected at reconnect_max_ms") {
+    ConfigError err = expect_error(R"(
+[cluster]
+reconnect_min_ms = 500
+reconnect_max_ms = 100
+)");
+    INFO(err.what());
+    CHECK(err.line() == 4);
+    CHECK(has(err, "'reconnect_max_ms' (100) must be at least 'reconnect_min_ms' (500)"));
+}
+
+TEST_CASE("a value of the wrong type names the key and what is expected") {
+    ConfigError err = expect_error(R"(
+[[gate]]
+id = 1
+name = "gate-1"
+type = "frontend"
+host = "127.0.0.1"
+port = "10000"
+link_port = 10100
+)");
+    INFO(err.what());
+    CHECK(err.file() == "dinx.toml");
+    CHECK(err.line() == 7);
+    CHECK(has(err, "'port' must be an integer from 0 to 65535"));
+}
+
+TEST_CASE("a port above 65535 is out of range") {
+    ConfigError err = expect_error(R"(
+[[gate]]
+id = 1
+name = "gate-1"
+type = "frontend"
+host = "127.0.0.1"
+port = 10000
+link_port = 70000
+)");
+    INFO(err.what());
+    CHECK(err.line() == 8);
+    CHECK(has(err, "'link_port' must be an integer from 0 to 65535"));
+}
+
+TEST_CASE("a node type other than frontend or backend is rejected") {
+    ConfigError err = expect_error(R"(
+[[gate]]
+id = 1
+name = "gate-1"
+type = "middle"
+)");
+    INFO(err.what());
+    CHECK(err.line() == 5);
+    CHECK(has(err, R"('type' must be "frontend" or "backend")"));
+}
+
+TEST_CASE("a missing required key is reported at the node's table") {
+    ConfigError err = expect_error(R"(
+[[gate]]
+name = "gate-1"
+)");
+    INFO(err.what());
+    CHECK(err.line() == 2);
+    CHECK(has(err, "missing 'id' in a node of group 'gate'"));
+}
+
+TEST_CASE("a backend with a link_port is rejected at the link_port") {
+    ConfigError err = expect_error(R"(
+[[im]]
+id = 2
+name = "im-1"
+type = "backend"
+host = "127.0.0.1"
+port = 20000
+link_port = 20100
+)");
+    INFO(err.what());
+    CHECK(err.line() == 8);
+    CHECK(has(err, "'link_port' is only for frontend nodes"));
+}
+
+TEST_CASE("a frontend without a link_port is reported at its table") {
+    ConfigError err = expect_error(R"(
+# gates
+
+[[gate]]
+id = 1
+name = "gate-1"
+type = "frontend"
+host = "127.0.0.1"
+port = 10000
+)");
+    INFO(err.what());
+    CHECK(err.line() == 4);
+    CHECK(has(err, "missing 'link_port' in a node of group 'gate'"));
+}
+
+TEST_CASE("a group that is a plain table instead of an array of tables is rejected") {
+    ConfigError err = expect_error(R"(
+[gate]
+id = 1
+)");
+    INFO(err.what());
+    CHECK(err.line() == 2);
+    CHECK(has(err, "'gate' must be an array of tables ([[gate]])"));
+}
+
+TEST_CASE("a group name outside [A-Za-z0-9_-] is rejected") {
+    ConfigError err = expect_error(R"(
+[["my gate"]]
+id = 1
+)");
+    INFO(err.what());
+    CHECK(err.line() == 2);
+    CHECK(has(err, "group name 'my gate' must match"));
+}
+
+TEST_CASE("a duplicate node id names the second row's line and the first's") {
+    ConfigError err = expect_error(R"(
+[[gate]]
+id = 1
+name = "gate-1"
+type = "frontend"
+host = "127.0.0.1"
+port = 10000
+link_port = 10100
+
+[[gate]]
+id = 1
+name = "gate-2"
+type = "frontend"
+host = "127.0.0.1"
+port = 11000
+link_port = 11100
+)");
+    INFO(err.what());
+    CHECK(err.file() == "dinx.toml");
+    CHECK(err.line() == 10);
+    CHECK(has(err, "duplicate node id 1 (first at line 2)"));
+}
+
+TEST_CASE("a duplicate node name names the second row's line and the first's") {
+    ConfigError err = expect_error(R"(
+[[gate]]
+id = 1
+name = "gate-1"
+type = "frontend"
+host = "127.0.0.1"
+port = 10000
+link_port = 10100
+
+[[im]]
+id = 2
+name = "gate-1"
+type = "backend"
+host = "127.0.0.1"
+port = 20000
+)");
+    INFO(err.what());
+    CHECK(err.line() == 10);
+    CHECK(has(err, "duplicate node name 'gate-1' (first at line 2)"));
+}
+
+TEST_CASE("a backend port equal to a frontend's link_port on one host is a duplicate") {
+    ConfigError err = expect_error(R"(
+[[gate]]
+id = 1
+name = "gate-1"
+type = "frontend"
+host = "127.0.0.1"
+port = 10000
+link_port = 10100
+
+[[im]]
+id = 2
+name = "im-1"
+type = "backend"
+host = "127.0.0.1"
+port = 10100
+)");
+    INFO(err.what());
+    CHECK(err.line() == 10);
+    CHECK(has(err, "duplicate host:port 127.0.0.1:10100"));
+    CHECK(has(err, "'gate-1' (first at line 2)"));
+}
+
+TEST_CASE("two backends on one host:port are a duplicate") {
+    ConfigError err = expect_error(std::string(one_gate) + R"(
+[[im]]
+id = 3
+name = "im-2"
+type = "backend"
+host = "127.0.0.1"
+port = 20000
+)");
+    INFO(err.what());
+    CHECK(err.line() == 17);
+    CHECK(has(err, "duplicate host:port 127.0.0.1:20000"));
+}
+
+TEST_CASE("a frontend whose link_port equals its port is rejected") {
+    ConfigError err = expect_error(R"(
+[[gate]]
+id = 1
+name = "gate-1"
+type = "frontend"
+host = "127.0.0.1"
+port = 10000
+link_port = 10000
+)");
+    INFO(err.what());
+    CHECK(err.line() == 2);
+    CHECK(has(err, "'link_port' equal to 'port' (10000)"));
+}
+
+TEST_CASE("port 0 means any free port and is never a duplicate") {
+    Config config = parse_config(R"(
+[[gate]]
+id = 1
+name = "gate-1"
+type = "frontend"
+host = "127.0.0.1"
+port = 0
+link_port = 0
+
+[[im]]
+id = 2
+name = "im-1"
+type = "backend"
+host = "127.0.0.1"
+port = 0
+)",
+                                 gate_routes);
+    CHECK(config.nodes.size() == 2);
+}
+
+TEST_CASE("a group mixing frontend and backend nodes is rejected at the odd node") {
+    ConfigError err = expect_error(std::string(one_gate) + R"(
+[[im]]
+id = 3
+name = "im-2"
+type = "frontend"
+host = "127.0.0.1"
+port = 21000
+link_port = 21100
+)");
+    INFO(err.what());
+    CHECK(err.line() == 17);
+    CHECK(has(err, "group 'im' mixes frontend and backend nodes"));
+    CHECK(has(err, "'im-1' (first at line 10)"));
+}
+
+TEST_CASE("a cluster without a frontend is rejected with no line") {
+    ConfigError err = expect_error(R"(
+[[im]]
+id = 2
+name = "im-1"
+type = "backend"
+host = "127.0.0.1"
+port = 20000
+)");
+    INFO(err.what());
+    CHECK(err.file() == "dinx.toml");
+    CHECK(err.line() == 0);
+    CHECK(has(err, "the cluster has no frontend node"));
+    CHECK(std::string(err.what()) == "dinx.toml: the cluster has no frontend node");
+}
+
+TEST_CASE("a route to a group with no node names the route's line") {
+    ConfigError err = expect_error(one_gate, R"(
+[[gate]]
+msg_id = 1
+name = "login"
+
+[[chat]]
+msg_id = 2
+name = "say"
+)");
+    INFO(err.what());
+    CHECK(err.file() == "route.toml");
+    CHECK(err.line() == 6);
+    CHECK(has(err, "group 'chat', which has no node"));
+}
+
+TEST_CASE("a msgID routed to two groups names the second route and the first's group") {
+    ConfigError err = expect_error(one_gate, R"(
+[[gate]]
+msg_id = 1
+name = "login"
+
+[[im]]
+msg_id = 1
+name = "send"
+)");
+    INFO(err.what());
+    CHECK(err.file() == "route.toml");
+    CHECK(err.line() == 6);
+    CHECK(has(err, "msg_id 1 ('send') is already routed to group 'gate' (first at line 2)"));
+}
+
+TEST_CASE("a msgID routed twice in one group is a duplicate") {
+    ConfigError err = expect_error(one_gate, R"(
+[[im]]
+msg_id = 3
+name = "send"
+
+[[im]]
+msg_id = 3
+name = "send-again"
+)");
+    INFO(err.what());
+    CHECK(err.line() == 6);
+    CHECK(has(err, "already routed to group 'im' (first at line 2)"));
+}
+
+TEST_CASE("a route with the error frame's msgID is rejected") {
+    std::string nodes = "\n[cluster]\nerror_msg_id = 9\n" + std::string(one_gate);
+    ConfigError err = expect_error(nodes, R"(
+[[im]]
+msg_id = 9
+name = "oops"
+)");
+    INFO(err.what());
+    CHECK(err.file() == "route.toml");
+    CHECK(err.line() == 2);
+    CHECK(has(err, "reserved for error frames"));
+}
+
+TEST_CASE("a route's msg_id of the wrong type names msg_id") {
+    ConfigError err = expect_error(one_gate, R"(
+[[im]]
+msg_id = -1
+name = "send"
+)");
+    INFO(err.what());
+    CHECK(err.line() == 3);
+    CHECK(has(err, "'msg_id' must be an integer from 0 to 4294967295"));
+}
+
+TEST_CASE("validate checks hand-built configs and prints their line 0") {
+    Config config;
+    config.nodes.push_back(NodeInfo{.id = 1,
+                                    .name = "a",
+                                    .group = "gate",
+                                    .type = NodeType::frontend,
+                                    .host = "h",
+                                    .port = 1,
+                                    .link_port = 2});
+    config.nodes.push_back(NodeInfo{.id = 1,
+                                    .name = "b",
+                                    .group = "gate",
+                                    .type = NodeType::frontend,
+                                    .host = "h",
+                                    .port = 3,
+                                    .link_port = 4});
+    try {
+        validate(config);
+        FAIL("the duplicate id was accepted");
+    } catch (const ConfigError& err) {
+        CHECK(std::string(err.what()) == "dinx.toml: duplicate node id 1 (first at line 0)");
+    }
+    config.nodes[1].id = 2;
+    config.routes.push_back(Route{.msg_id = 5, .name = "x", .group = "gate"});
+    CHECK_NOTHROW(validate(config));
+}
+
+TEST_CASE("a missing file is reported by load_config with the file's path") {
+    auto stamp = std::chrono::steady_clock::now().time_since_epoch().count();
+    std::filesystem::path dir =
+        std::filesystem::temp_directory_path() / ("dinx_config_test_" + std::to_string(stamp));
+    std::filesystem::create_directories(dir);
+    std::ofstream(dir / "dinx.toml") << one_gate;
+
+    std::string routes_path = (dir / "route.toml").string();
+    try {
+        load_config(dir);
+        FAIL("the missing route.toml was accepted");
+    } catch (const ConfigError& err) {
+        INFO(err.what());
+        CHECK(err.file() == routes_path);
+        CHECK(err.line() == 0);
+        CHECK(has(err, "cannot read file: "));
+    }
+    std::filesystem::remove_all(dir);
+}

@@ -1,0 +1,329 @@
+// Loopback integration tests: real gates and backends in this process on port 0, spoken to by
+// real TCP clients.
+
+#include "cluster/envelope.hpp"
+#include "cluster/error_frame.hpp"
+#include "demo/handlers.hpp"
+#include "node/frame_codec.hpp"
+#include "support/fake_node.hpp"
+#include "support/test_cluster.hpp"
+
+#include <doctest/doctest.h>
+
+#include <regex>
+#include <set>
+#include <thread>
+
+using namespace dinx;
+using namespace dinx::test;
+using namespace std::chrono_literals;
+using dinx::dict::NodeType;
+
+namespace {
+
+// gate-1 (id 1) + im-1 (id 2) + im-2 (id 3), each in its own process.
+struct DemoCluster {
+    TestCluster cluster{make_config({gate(1, "gate-1"), backend(2, "im-1"), backend(3, "im-2")},
+                                    demo_routes())};
+    DemoCluster() {
+        cluster.start({2});
+        cluster.start({3});
+        cluster.start({1});
+    }
+};
+
+bool matches(const std::string& text, const std::string& pattern) {
+    return std::regex_match(text, std::regex(pattern));
+}
+
+// Sends one request and returns the first frame back.
+node::Frame ask(node::BlockingClient& client, std::uint32_t msg_id, std::string_view payload) {
+    client.send(msg_id, payload);
+    return next_frame(client);
+}
+
+bool is_error(const node::Frame& frame, std::string_view code, std::uint32_t msg_id) {
+    return frame.msg_id == 0xFFFF'FFFF &&
+           frame.payload.find("\"code\": \"" + std::string(code) + "\"") != std::string::npos &&
+           frame.payload.find("\"msg_id\": " + std::to_string(msg_id) + ",") != std::string::npos;
+}
+
+// The conn id the gate gave this client.
+std::uint64_t conn_id_of(node::BlockingClient& client) {
+    auto frame = ask(client, whoami, "");
+    return std::stoull(frame.payload.substr(frame.payload.find(' ') + 1));
+}
+
+}  // namespace
+
+TEST_CASE("the demo conversation: login, send, broadcast, relay, logout") {
+    DemoCluster demo;
+    auto client = demo.cluster.connect(1);
+    CHECK(ask(*client, demo::login, "alice").payload == "welcome alice");
+    auto sent = ask(*client, demo::send, "hello");
+    CHECK(sent.msg_id == demo::send);
+    CHECK(matches(sent.payload, "im-[12]: hello"));
+    auto broadcast = ask(*client, demo::broadcast, "hi all");
+    CHECK(broadcast.msg_id == demo::broadcast);
+    CHECK(broadcast.payload == "alice: hi all");
+    auto relayed = ask(*client, demo::relay, "ping");
+    CHECK(relayed.msg_id == demo::relay);
+    CHECK((relayed.payload == "im-1 via im-2: ping" || relayed.payload == "im-2 via im-1: ping"));
+    CHECK(ask(*client, demo::logout, "").payload == "bye alice");
+    auto guest = ask(*client, demo::broadcast, "again");
+    CHECK(matches(guest.payload, "guest-[0-9]+: again"));
+}
+
+TEST_CASE("1000 pipelined requests are answered in order by one node") {
+    DemoCluster demo;
+    auto client = demo.cluster.connect(1);
+    ByteBuffer burst;
+    for (int i = 0; i < 1000; ++i) node::append_frame(burst, demo::send, as_bytes(std::to_string(i)));
+    client->send_raw(burst);
+    std::set<std::string> nodes;
+    for (int i = 0; i < 1000; ++i) {
+        auto frame = next_frame(*client);
+        REQUIRE(frame.msg_id == demo::send);
+        auto colon = frame.payload.find(": ");
+        nodes.insert(frame.payload.substr(0, colon));
+        REQUIRE(frame.payload.substr(colon + 2) == std::to_string(i));
+    }
+    CHECK(nodes.size() == 1);
+}
+
+TEST_CASE("clients spread over both nodes of a group and each stays on its node") {
+    DemoCluster demo;
+    std::set<std::string> used;
+    for (int c = 0; c < 16; ++c) {
+        auto client = demo.cluster.connect(1);
+        auto first = ask(*client, demo::send, "x").payload;
+        for (int i = 0; i < 5; ++i) CHECK(ask(*client, demo::send, "x").payload == first);
+        used.insert(first);
+    }
+    CHECK(used == std::set<std::string>{"im-1: x", "im-2: x"});
+}
+
+TEST_CASE("a broadcast reaches every client of two gates, the sender included") {
+    TestCluster cluster(make_config({gate(1, "gate-1"), gate(4, "gate-2"), backend(2, "im-1")},
+                                    demo_routes()));
+    cluster.start({2});
+    cluster.start({1});
+    cluster.start({4});
+    auto alice = cluster.connect(1);
+    auto bob = cluster.connect(4);
+    auto carol = cluster.connect(1);
+    CHECK(ask(*alice, demo::login, "alice").payload == "welcome alice");
+    alice->send(demo::broadcast, "hi all");
+    for (auto* client : {alice.get(), bob.get(), carol.get()}) {
+        auto frame = next_frame(*client);
+        CHECK(frame.msg_id == demo::broadcast);
+        CHECK(frame.payload == "alice: hi all");
+    }
+}
+
+TEST_CASE("a broadcast from a handler on the gate reaches the other gate too") {
+    auto routes = demo_routes();
+    routes[demo::broadcast] = "gate";
+    TestCluster cluster(make_config({gate(1, "gate-1"), gate(4, "gate-2"), backend(2, "im-1")}, routes));
+    cluster.start({1, 4, 2});
+    auto alice = cluster.connect(1);
+    auto bob = cluster.connect(4);
+    alice->send(demo::broadcast, "from the gate");
+    CHECK(matches(next_frame(*alice).payload, "guest-[0-9]+: from the gate"));
+    CHECK(matches(next_frame(*bob).payload, "guest-[0-9]+: from the gate"));
+}
+
+TEST_CASE("a relay with one node in the group comes back to that node") {
+    TestCluster cluster(make_config({gate(1, "gate-1"), backend(2, "im-1")}, demo_routes()));
+    cluster.start({1, 2});
+    auto client = cluster.connect(1);
+    CHECK(ask(*client, demo::relay, "ping").payload == "im-1 via im-1: ping");
+}
+
+TEST_CASE("a relay skips a dead peer and comes back to the first node") {
+    DemoCluster demo;
+    demo.cluster.stop(3);
+    // Clients whose sticky node is im-2 fail over to im-1; every relay ends on im-1.
+    for (int c = 0; c < 4; ++c) {
+        auto client = demo.cluster.connect(1);
+        CHECK(ask(*client, demo::relay, "ping").payload == "im-1 via im-1: ping");
+    }
+}
+
+TEST_CASE("moving a msgID to the gate's group in the routes needs no code change") {
+    auto routes = demo_routes();
+    routes[demo::send] = "gate";
+    TestCluster cluster(make_config({gate(1, "gate-1"), backend(2, "im-1")}, routes));
+    cluster.start({1, 2});
+    auto client = cluster.connect(1);
+    CHECK(ask(*client, demo::send, "hello").payload == "gate-1: hello");
+}
+
+TEST_CASE("a uid bound on a backend is applied on the gate before its reply reaches the client") {
+    auto routes = demo_routes();
+    routes[demo::login] = "im";
+    routes[demo::logout] = "im";
+    routes[demo::broadcast] = "gate";  // a gate handler reads the gate's own session copy
+    TestCluster cluster(make_config({gate(1, "gate-1"), backend(2, "im-1"), backend(3, "im-2")}, routes));
+    cluster.start({1, 2, 3});
+    auto client = cluster.connect(1);
+    CHECK(ask(*client, demo::login, "alice").payload == "welcome alice");
+    CHECK(ask(*client, demo::broadcast, "after login").payload == "alice: after login");
+    CHECK(ask(*client, demo::logout, "").payload == "bye alice");
+    CHECK(matches(ask(*client, demo::broadcast, "after logout").payload, "guest-[0-9]+: after logout"));
+}
+
+TEST_CASE("a handler sends to another client by gate id and conn id") {
+    DemoCluster demo;
+    auto alice = demo.cluster.connect(1);
+    auto bob = demo.cluster.connect(1);
+    auto bob_id = conn_id_of(*bob);
+    alice->send(whisper, std::to_string(bob_id) + " psst");
+    auto frame = next_frame(*bob);
+    CHECK(frame.msg_id == whisper);
+    CHECK(frame.payload == "psst");
+}
+
+TEST_CASE("a msgID with no route gets a no_route error frame") {
+    DemoCluster demo;
+    auto client = demo.cluster.connect(1);
+    auto frame = ask(*client, 999, "x");
+    CHECK(is_error(frame, "no_route", 999));
+    CHECK(ask(*client, demo::send, "still here").msg_id == demo::send);
+}
+
+TEST_CASE("the error msgID is configurable") {
+    auto config = make_config({gate(1, "gate-1"), backend(2, "im-1")}, demo_routes());
+    config.settings.error_msg_id = 9000;
+    TestCluster cluster(config);
+    cluster.start({1, 2});
+    auto client = cluster.connect(1);
+    CHECK(ask(*client, 999, "x").msg_id == 9000);
+}
+
+TEST_CASE("empty payloads and frames split byte by byte reach the handler") {
+    DemoCluster demo;
+    auto client = demo.cluster.connect(1);
+    CHECK(matches(ask(*client, demo::send, "").payload, "im-[12]: "));
+    ByteBuffer frame;
+    node::append_frame(frame, demo::send, as_bytes("split"));
+    for (auto byte : frame) client->send_raw(Bytes{&byte, 1});
+    CHECK(matches(next_frame(*client).payload, "im-[12]: split"));
+}
+
+TEST_CASE("an oversized frame closes that connection only") {
+    auto config = make_config({gate(1, "gate-1"), backend(2, "im-1")}, demo_routes());
+    config.settings.max_packet_size = 1024;
+    TestCluster cluster(config);
+    cluster.start({1, 2});
+    auto hostile = cluster.connect(1);
+    auto honest = cluster.connect(1);
+    hostile->send(demo::send, std::string(1025, 'x'));
+    CHECK_FALSE(hostile->receive(frame_timeout));
+    CHECK(hostile->closed());
+    CHECK(ask(*honest, demo::send, std::string(1024, 'y')).msg_id == demo::send);
+}
+
+TEST_CASE("every request gets unavailable once the group's only backend stops") {
+    TestCluster cluster(make_config({gate(1, "gate-1"), backend(2, "im-1")}, demo_routes()));
+    cluster.start({2});
+    cluster.start({1});
+    auto client = cluster.connect(1);
+    CHECK(ask(*client, demo::send, "up").payload == "im-1: up");
+    cluster.stop(2);
+    auto started = std::chrono::steady_clock::now();
+    for (int i = 0; i < 3; ++i) client->send(demo::send, "down");
+    for (int i = 0; i < 3; ++i) CHECK(is_error(next_frame(*client), "unavailable", demo::send));
+    CHECK(std::chrono::steady_clock::now() - started < 5s);
+}
+
+TEST_CASE("a restarted backend is used again without restarting the gate") {
+    TestCluster cluster(make_config({gate(1, "gate-1"), backend(2, "im-1")}, demo_routes()));
+    cluster.start({2});
+    cluster.start({1});
+    auto client = cluster.connect(1);
+    CHECK(ask(*client, demo::send, "before").payload == "im-1: before");
+    cluster.stop(2);
+    CHECK(is_error(ask(*client, demo::send, "gone"), "unavailable", demo::send));
+    cluster.start({2});  // same port: the address book remembers it
+    // The gate backs off between dials; ask until the back-off lets a dial through.
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    std::string reply;
+    while (reply != "im-1: again" && std::chrono::steady_clock::now() < deadline) {
+        auto frame = ask(*client, demo::send, "again");
+        reply = frame.payload;
+        if (frame.msg_id != demo::send) std::this_thread::sleep_for(100ms);
+    }
+    CHECK(reply == "im-1: again");
+}
+
+TEST_CASE("requests in flight on a dropped link get unavailable, in order") {
+    TestCluster cluster(make_config({gate(1, "gate-1"), backend(2, "im-1")}, demo_routes()));
+    FakeNode fake(2);
+    cluster.addresses().set_link_port(2, fake.port());
+    cluster.start({1}, 1);
+    auto client = cluster.connect(1);
+    for (int i = 0; i < 5; ++i) client->send(demo::send, std::to_string(i));
+    REQUIRE(fake.wait_for_requests(5, 5s));
+    fake.drop();
+    for (int i = 0; i < 5; ++i) {
+        auto frame = next_frame(*client);
+        CHECK(is_error(frame, "unavailable", demo::send));
+    }
+}
+
+TEST_CASE("a peer that never answers the handshake gives unavailable within 5 seconds") {
+    auto config = make_config({gate(1, "gate-1"), backend(2, "im-1")}, demo_routes());
+    config.settings.connect_timeout_ms = 1000;
+    TestCluster cluster(config);
+    FakeNode silent(2, /*answer_handshake=*/false);
+    cluster.addresses().set_link_port(2, silent.port());
+    cluster.start({1});
+    auto client = cluster.connect(1);
+    auto started = std::chrono::steady_clock::now();
+    CHECK(is_error(ask(*client, demo::send, "x"), "unavailable", demo::send));
+    CHECK(std::chrono::steady_clock::now() - started < 5s);
+}
+
+TEST_CASE("a client cannot speak envelopes: on the client port they are client messages") {
+    DemoCluster demo;
+    auto client = demo.cluster.connect(1);
+    // A forged "session" envelope binding uid mallory, sent as a client frame.
+    cluster::Envelope forged{cluster::EnvelopeKind::session, 0, {1, 1, "mallory"}, 0, 0, {}};
+    ByteBuffer body;
+    cluster::write_envelope(body, forged);
+    client->send(std::uint32_t(cluster::EnvelopeKind::session), body);
+    // msgID 7 has no route: it is a client message like any other.
+    CHECK(is_error(next_frame(*client), "no_route", 7));
+    CHECK(matches(ask(*client, demo::broadcast, "me").payload, "guest-[0-9]+: me"));
+}
+
+TEST_CASE("a link port refuses anything but a hello from a node of the config") {
+    DemoCluster demo;
+    auto link_port = demo.cluster.addresses().link_address(1)->port;
+    SUBCASE("a client frame") {
+        node::BlockingClient intruder("127.0.0.1", link_port);
+        intruder.send(demo::login, "alice");
+        CHECK_FALSE(intruder.receive(frame_timeout));
+        CHECK(intruder.closed());
+    }
+    SUBCASE("a hello from an unknown node id") {
+        node::BlockingClient intruder("127.0.0.1", link_port);
+        ByteBuffer body;
+        cluster::write_envelope(body, cluster::Envelope{cluster::EnvelopeKind::hello, 0, {}, 0, 99, {}});
+        intruder.send(std::uint32_t(cluster::EnvelopeKind::hello), body);
+        CHECK_FALSE(intruder.receive(frame_timeout));
+        CHECK(intruder.closed());
+    }
+    auto client = demo.cluster.connect(1);
+    CHECK(ask(*client, demo::send, "fine").msg_id == demo::send);
+}
+
+TEST_CASE("all nodes in one process with one io thread still route everything") {
+    TestCluster cluster(make_config({gate(1, "gate-1"), backend(2, "im-1"), backend(3, "im-2")},
+                                    demo_routes()));
+    cluster.start({1, 2, 3}, 1);
+    auto client = cluster.connect(1);
+    CHECK(ask(*client, demo::login, "solo").payload == "welcome solo");
+    CHECK(matches(ask(*client, demo::relay, "r").payload, "im-[12] via im-[12]: r"));
+}

@@ -1,0 +1,94 @@
+#include "support/fake_node.hpp"
+
+#include "cluster/envelope.hpp"
+#include "node/frame_codec.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <stdexcept>
+
+namespace dinx::test {
+namespace {
+
+// Waits for `fd` to be readable in slices, so that the destructor's stop flag is seen.
+bool wait_readable(int fd, const std::atomic<bool>& stopping) {
+    while (!stopping) {
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, 20) > 0) return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+FakeNode::FakeNode(std::uint32_t node_id, bool answer_handshake)
+    : node_id_(node_id), answer_handshake_(answer_handshake) {
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof address;
+    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), len) != 0 ||
+        ::listen(listen_fd_, 8) != 0 ||
+        ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&address), &len) != 0)
+        throw std::runtime_error("fake node cannot listen");
+    port_ = ntohs(address.sin_port);
+    thread_ = std::thread([this] { serve(); });
+}
+
+FakeNode::~FakeNode() {
+    stopping_ = true;
+    drop();
+    thread_.join();
+    ::close(listen_fd_);
+}
+
+void FakeNode::serve() {
+    if (!wait_readable(listen_fd_, stopping_)) return;
+    int fd = ::accept(listen_fd_, nullptr, nullptr);
+    link_fd_ = fd;
+    node::FrameReader reader(1 << 20);
+    std::array<std::byte, 65536> buffer;
+    while (wait_readable(fd, stopping_)) {
+        auto n = ::recv(fd, buffer.data(), buffer.size(), 0);
+        if (n <= 0) break;
+        reader.feed(Bytes{buffer.data(), static_cast<std::size_t>(n)},
+                    [&](std::uint32_t kind, Bytes) {
+                        on_frame(fd, kind);
+                        return true;
+                    });
+    }
+    ::close(fd);
+}
+
+void FakeNode::on_frame(int fd, std::uint32_t kind) {
+    using cluster::EnvelopeKind;
+    if (kind == std::uint32_t(EnvelopeKind::hello) && answer_handshake_) {
+        cluster::Envelope ack{EnvelopeKind::hello_ack, 0, {}, 0, node_id_, {}};
+        ByteBuffer body, frame;
+        cluster::write_envelope(body, ack);
+        node::append_frame(frame, kind + 1, body);
+        (void)!::send(fd, frame.data(), frame.size(), MSG_NOSIGNAL);
+    } else if (kind == std::uint32_t(EnvelopeKind::request)) {
+        std::lock_guard lock(mutex_);
+        ++requests_;
+        arrived_.notify_all();
+    }
+}
+
+bool FakeNode::wait_for_requests(std::size_t count, std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    return arrived_.wait_for(lock, timeout, [&] { return requests_ >= count; });
+}
+
+void FakeNode::drop() {
+    int fd = link_fd_.exchange(-1);
+    if (fd >= 0) ::shutdown(fd, SHUT_RDWR);
+}
+
+}  // namespace dinx::test

@@ -1,0 +1,47 @@
+#pragma once
+// A link peer driven by the test: it accepts one link, answers (or ignores) the handshake as a
+// given node, counts the requests it gets and never answers them, and drops the link on demand.
+// It makes "the link dropped with requests in flight" and "the peer never answers" exact.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+
+namespace dinx::test {
+
+/// A fake node on 127.0.0.1, port 0.
+class FakeNode {
+public:
+    /// Acts as node `node_id`; with `answer_handshake` false it accepts and stays silent.
+    explicit FakeNode(std::uint32_t node_id, bool answer_handshake = true);
+    ~FakeNode();
+    FakeNode(const FakeNode&) = delete;
+    FakeNode& operator=(const FakeNode&) = delete;
+
+    /// Where it listens.
+    std::uint16_t port() const { return port_; }
+    /// Waits until at least `count` requests arrived; false on timeout.
+    bool wait_for_requests(std::size_t count, std::chrono::milliseconds timeout);
+    /// Closes the accepted link (the gate sees the peer go away).
+    void drop();
+
+private:
+    void serve();
+    void on_frame(int fd, std::uint32_t kind);
+
+    std::uint32_t node_id_;
+    bool answer_handshake_;
+    int listen_fd_ = -1;
+    std::atomic<int> link_fd_{-1};
+    std::uint16_t port_ = 0;
+    std::atomic<bool> stopping_{false};
+    std::mutex mutex_;
+    std::condition_variable arrived_;
+    std::size_t requests_ = 0;
+    std::thread thread_;
+};
+
+}  // namespace dinx::test

@@ -1,0 +1,75 @@
+#pragma once
+// Nodes of one cluster config started in this test process on port 0, in one or several
+// Process objects that find each other through a shared address book.
+
+#include "cluster/process.hpp"
+#include "dict/config.hpp"
+#include "node/blocking_client.hpp"
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace dinx::test {
+
+/// A node row for make_config: every node listens on 127.0.0.1, port 0.
+struct NodeSpec {
+    std::uint32_t id;
+    std::string name;
+    std::string group;
+    dict::NodeType type;
+};
+
+/// A frontend node spec.
+NodeSpec gate(std::uint32_t id, std::string name, std::string group = "gate");
+/// A backend node spec.
+NodeSpec backend(std::uint32_t id, std::string name, std::string group = "im");
+
+/// A validated config of `nodes` and routes msgID -> group.
+dict::Config make_config(const std::vector<NodeSpec>& nodes,
+                         const std::map<std::uint32_t, std::string>& routes);
+/// The demo's routes (1, 2 -> gate; 3, 4, 5 -> im) plus the test handlers' (20, 21 -> im).
+std::map<std::uint32_t, std::string> demo_routes();
+
+/// Test-only msgIDs: 20 whoami replies "<gate id> <conn id>"; 21 whisper "<conn id> <text>"
+/// sends <text> to that client of the same gate with msgID 21.
+enum TestMsgId : std::uint32_t { whoami = 20, whisper = 21 };
+
+/// The demo handlers plus the test handlers, run by nodes started here.
+class TestCluster {
+public:
+    /// Nodes of `config`; none runs until start().
+    explicit TestCluster(dict::Config config);
+    ~TestCluster();
+
+    /// Starts `ids` as one process with `io_threads` threads.
+    void start(const std::vector<std::uint32_t>& ids, std::size_t io_threads = 2);
+    /// Stops the process that runs `id` (and the other nodes it runs).
+    void stop(std::uint32_t id);
+    /// A client connected to gate `gate_id`.
+    std::unique_ptr<node::BlockingClient> connect(std::uint32_t gate_id);
+    /// Gate `gate_id`'s client port.
+    std::uint16_t client_port(std::uint32_t gate_id) const;
+    /// The shared address book (a fake node can register its port here).
+    cluster::AddressBook& addresses() { return *addresses_; }
+    /// The msgID of error frames.
+    std::uint32_t error_msg_id() const { return topology_->settings().error_msg_id; }
+
+private:
+    std::shared_ptr<const cluster::Topology> topology_;
+    std::shared_ptr<cluster::HandlerTable> handlers_;
+    std::shared_ptr<cluster::AddressBook> addresses_;
+    std::vector<std::pair<std::vector<std::uint32_t>, std::unique_ptr<cluster::Process>>> processes_;
+};
+
+/// Default wait for one frame.
+inline constexpr std::chrono::milliseconds frame_timeout{5000};
+
+/// The next frame, or a failed check (and a frame with msg_id 0) after `timeout`.
+node::Frame next_frame(node::BlockingClient& client,
+                       std::chrono::milliseconds timeout = frame_timeout);
+
+}  // namespace dinx::test
