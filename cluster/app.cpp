@@ -5,8 +5,8 @@
 #include "dict/config_loader.hpp"
 #include "node/signals.hpp"
 
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <csignal>
@@ -55,7 +55,8 @@ App::App(int argc, char** argv, std::string program)
     cli.add_option("--conf", options_->conf_dir, "directory holding dinx.toml and route.toml")
         ->capture_default_str();
     cli.add_option("--id", options_->ids, "id of a node to run (repeatable; default: every node)");
-    cli.add_option("--log-level", options_->log_level, "trace, debug, info, warn, error, critical, off")
+    cli.add_option("--log-level", options_->log_level,
+                   "trace, debug, info, warn, error, critical, off")
         ->capture_default_str()
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
     try {
@@ -69,7 +70,9 @@ App::App(int argc, char** argv, std::string program)
 
 App::~App() = default;
 
-void App::handle(std::uint32_t msg_id, Handler handler) { handlers_->add(msg_id, std::move(handler)); }
+void App::handle(std::uint32_t msg_id, Handler handler) {
+    handlers_->add(msg_id, std::move(handler));
+}
 
 int App::run() {
     if (options_->parse_exit >= 0) {

@@ -20,9 +20,13 @@ Context::Context(NodeShard& shard, Link& upstream, const Envelope& request)
       msg_id_(request.msg_id),
       origin_(request.origin) {}
 
-const dict::NodeInfo& Context::node() const { return shard_.info(); }
+const dict::NodeInfo& Context::node() const {
+    return shard_.info();
+}
 
-const dict::Config& Context::config() const { return shard_.topology().config(); }
+const dict::Config& Context::config() const {
+    return shard_.topology().config();
+}
 
 const dict::NodeInfo* Context::forwarded_by() const {
     return via_ == 0 ? nullptr : shard_.topology().node(via_);
@@ -37,8 +41,8 @@ void Context::reply(std::uint32_t msg_id, Bytes payload) {
         client_->send(msg_id, payload);
     } else if (via_upstream()) {
         // The first reply also finishes the request, so most requests cost one envelope back.
-        Envelope envelope{EnvelopeKind::to_client, completed_ ? 0 : upstream_seq_, origin_, msg_id, 0,
-                          payload};
+        Envelope envelope{
+            EnvelopeKind::to_client, completed_ ? 0 : upstream_seq_, origin_, msg_id, 0, payload};
         completed_ = true;
         upstream_->send(envelope);
     } else {
@@ -51,7 +55,9 @@ void Context::send_to(std::uint32_t gate_id, std::uint64_t conn_id, std::uint32_
     shard_.deliver(gate_id, conn_id, msg_id, payload);
 }
 
-void Context::broadcast(std::uint32_t msg_id, Bytes payload) { shard_.broadcast(msg_id, payload); }
+void Context::broadcast(std::uint32_t msg_id, Bytes payload) {
+    shard_.broadcast(msg_id, payload);
+}
 
 Envelope Context::make_request(std::uint32_t msg_id, Bytes payload) const {
     return Envelope{EnvelopeKind::request, 0, origin_, msg_id, shard_.node_id(), payload};

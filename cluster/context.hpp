@@ -52,7 +52,9 @@ public:
     /// Sends a frame to every client of every gate, this one included.
     void broadcast(std::uint32_t msg_id, Bytes payload);
     /// broadcast() with text.
-    void broadcast(std::uint32_t msg_id, std::string_view text) { broadcast(msg_id, as_bytes(text)); }
+    void broadcast(std::uint32_t msg_id, std::string_view text) {
+        broadcast(msg_id, as_bytes(text));
+    }
     /// Passes the request on to a live node of `group` (sticky for the client), keeping the
     /// client as origin so that the receiver can reply to it. With `avoid_self` a node other than
     /// this one is preferred while one is reachable. Errors reach the client as error frames.

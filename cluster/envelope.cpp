@@ -68,7 +68,8 @@ bool load_header(Archive& archive, Envelope& e) {
 }
 
 bool known_kind(std::uint32_t kind) {
-    return kind >= std::uint32_t(EnvelopeKind::hello) && kind <= std::uint32_t(EnvelopeKind::session);
+    return kind >= std::uint32_t(EnvelopeKind::hello) &&
+           kind <= std::uint32_t(EnvelopeKind::session);
 }
 
 }  // namespace

@@ -16,8 +16,9 @@ enum class EnvelopeKind : std::uint32_t {
     hello = 1,      ///< first frame of a dialed link; `via` = the dialing node's id
     hello_ack = 2,  ///< the accepting node's answer; `via` = its id
     request = 3,    ///< run the handler of `msg_id` for `origin`; `seq` numbers it on this link
-    to_client = 4,  ///< deliver `msg_id`+payload to client `origin`; `seq` != 0 completes that request
-    done = 5,       ///< request `seq` of this link is finished (no reply went over this link)
+    to_client =
+        4,     ///< deliver `msg_id`+payload to client `origin`; `seq` != 0 completes that request
+    done = 5,  ///< request `seq` of this link is finished (no reply went over this link)
     broadcast = 6,  ///< deliver `msg_id`+payload to every client of the receiving gate
     session = 7,    ///< bind `origin.uid` to client `origin` (empty uid unbinds)
 };
@@ -27,9 +28,9 @@ inline constexpr std::size_t max_uid_size = 255;
 
 /// The client an envelope is about: where it is connected and who it logged in as.
 struct Origin {
-    std::uint32_t gate_id = 0; ///< node id of the frontend holding the connection
-    std::uint64_t conn_id = 0; ///< connection id, unique within that frontend
-    std::string uid;           ///< bound user id, empty when not logged in
+    std::uint32_t gate_id = 0;  ///< node id of the frontend holding the connection
+    std::uint64_t conn_id = 0;  ///< connection id, unique within that frontend
+    std::string uid;            ///< bound user id, empty when not logged in
 };
 
 /// A decoded or to-be-encoded envelope. `payload` is a view: into the received frame when
@@ -39,8 +40,9 @@ struct Envelope {
     std::uint64_t seq = 0;     ///< request number on the link (request, to_client, done)
     Origin origin;             ///< the client concerned
     std::uint32_t msg_id = 0;  ///< client message id
-    std::uint32_t via = 0;     ///< request: node that forwarded it (0 = straight from its gate); hello: sender id
-    Bytes payload;             ///< client payload, never parsed by the cluster
+    std::uint32_t via =
+        0;  ///< request: node that forwarded it (0 = straight from its gate); hello: sender id
+    Bytes payload;  ///< client payload, never parsed by the cluster
 };
 
 /// Appends the frame body of `envelope` (header then payload) to `out`.

@@ -10,11 +10,14 @@ namespace dinx::cluster {
 
 /// Error codes a client can see; the README lists when each is sent.
 namespace error_code {
-inline constexpr std::string_view no_route = "no_route";         ///< no group handles the msgID
-inline constexpr std::string_view unavailable = "unavailable";   ///< no node of the group could be reached
-inline constexpr std::string_view overloaded = "overloaded";     ///< the link's queue to the group is full
-inline constexpr std::string_view no_handler = "no_handler";     ///< the chosen node has no handler for it
-inline constexpr std::string_view handler_error = "handler_error"; ///< the handler threw
+inline constexpr std::string_view no_route = "no_route";  ///< no group handles the msgID
+inline constexpr std::string_view unavailable =
+    "unavailable";  ///< no node of the group could be reached
+inline constexpr std::string_view overloaded =
+    "overloaded";  ///< the link's queue to the group is full
+inline constexpr std::string_view no_handler =
+    "no_handler";  ///< the chosen node has no handler for it
+inline constexpr std::string_view handler_error = "handler_error";  ///< the handler threw
 }  // namespace error_code
 
 /// The JSON body of an error frame (strings are escaped).

@@ -6,8 +6,8 @@
 
 namespace dinx::cluster {
 
-Link::Link(NodeShard& shard, asio::ip::tcp::socket socket, node::ConnectionLimits limits,
-           Role role, std::uint32_t expected_peer)
+Link::Link(NodeShard& shard, asio::ip::tcp::socket socket, node::ConnectionLimits limits, Role role,
+           std::uint32_t expected_peer)
     : node::Connection(std::move(socket), limits),
       shard_(shard),
       role_(role),
@@ -71,7 +71,8 @@ void Link::on_handshake(const Envelope& envelope) {
         return;
     }
     if (role_ == Role::accepted && !shard_.is_cluster_node(envelope.via)) {
-        close("hello from node id " + std::to_string(envelope.via) + ", which is not in the config");
+        close("hello from node id " + std::to_string(envelope.via) +
+              ", which is not in the config");
         return;
     }
     if (role_ == Role::dialed && envelope.via != peer_id_) {

@@ -19,11 +19,11 @@ class NodeShard;
 
 /// A request sent on a link and not finished yet.
 struct PendingRequest {
-    std::uint32_t gate_id = 0;  ///< the client to tell if it fails: its gate
-    std::uint64_t conn_id = 0;  ///< and its connection
-    std::uint32_t msg_id = 0;   ///< the request's msgID, quoted in an error frame
-    std::weak_ptr<Link> upstream;   ///< when this request continues one that came over a link
-    std::uint64_t upstream_seq = 0; ///< that request's seq on `upstream`
+    std::uint32_t gate_id = 0;       ///< the client to tell if it fails: its gate
+    std::uint64_t conn_id = 0;       ///< and its connection
+    std::uint32_t msg_id = 0;        ///< the request's msgID, quoted in an error frame
+    std::weak_ptr<Link> upstream;    ///< when this request continues one that came over a link
+    std::uint64_t upstream_seq = 0;  ///< that request's seq on `upstream`
 };
 
 /// One node-to-node connection. Used only on its shard's io thread.

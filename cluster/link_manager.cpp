@@ -49,7 +49,8 @@ void LinkManager::send(std::uint32_t node_id, const Envelope& envelope) {
         return;
     }
     if (!p.dialing && Clock::now() < p.retry_at) {
-        shard_.log().debug("dropped an envelope for unreachable node {}", shard_.node_name(node_id));
+        shard_.log().debug("dropped an envelope for unreachable node {}",
+                           shard_.node_name(node_id));
         return;
     }
     enqueue(node_id, p, make_queued(envelope, std::nullopt, RetryGroup{}));
@@ -165,7 +166,8 @@ void LinkManager::forget(Link& link) {
         std::erase_if(p.links, [&](const auto& l) { return l.get() == &link; });
         if (p.handshaking.get() == &link) {
             p.handshaking.reset();
-            if (!closing_) on_dial_failed(link.peer_id(), "handshake failed: " + link.close_reason());
+            if (!closing_)
+                on_dial_failed(link.peer_id(), "handshake failed: " + link.close_reason());
         }
     }
     auto pending = link.take_pending();

@@ -28,10 +28,10 @@ struct RetryGroup {
 
 /// An envelope waiting for its link, owning its payload and uid.
 struct QueuedEnvelope {
-    Envelope envelope;                     ///< payload re-pointed at `payload` when sent
-    ByteBuffer payload;                    ///< owned copy of the payload
-    std::optional<PendingRequest> pending; ///< set for requests
-    RetryGroup retry;                      ///< a request's alternatives if the dial fails
+    Envelope envelope;                      ///< payload re-pointed at `payload` when sent
+    ByteBuffer payload;                     ///< owned copy of the payload
+    std::optional<PendingRequest> pending;  ///< set for requests
+    RetryGroup retry;                       ///< a request's alternatives if the dial fails
 };
 
 /// Links of one shard to every other node. Used only on the shard's io thread.
@@ -42,7 +42,8 @@ public:
 
     /// False while `node_id` is backing off after a failed dial (the balancer skips it).
     bool is_live(std::uint32_t node_id) const;
-    /// Sends an envelope to a node, dialing if needed; lost (and logged) if the node is unreachable.
+    /// Sends an envelope to a node, dialing if needed; lost (and logged) if the node is
+    /// unreachable.
     void send(std::uint32_t node_id, const Envelope& envelope);
     /// Sends a request; if the node cannot be reached the request goes to another live node of
     /// `retry.group` (when given: it was never sent) or its client gets an error frame.
@@ -58,9 +59,9 @@ public:
 private:
     struct Peer {
         explicit Peer(node::Backoff backoff_) : backoff(backoff_) {}
-        std::vector<std::shared_ptr<Link>> links;     // ready links, first one carries traffic
-        std::shared_ptr<Link> handshaking;            // dialed link waiting for hello_ack
-        std::shared_ptr<asio::ip::tcp::socket> socket; // socket of a connect in progress
+        std::vector<std::shared_ptr<Link>> links;       // ready links, first one carries traffic
+        std::shared_ptr<Link> handshaking;              // dialed link waiting for hello_ack
+        std::shared_ptr<asio::ip::tcp::socket> socket;  // socket of a connect in progress
         bool dialing = false;
         std::deque<QueuedEnvelope> queue;
         node::Backoff backoff;
@@ -70,10 +71,12 @@ private:
     Peer& peer(std::uint32_t node_id);
     void enqueue(std::uint32_t node_id, Peer& peer, QueuedEnvelope item);
     void dial(std::uint32_t node_id, Peer& peer);
-    asio::awaitable<void> connect(std::uint32_t node_id, std::shared_ptr<asio::ip::tcp::socket> socket);
+    asio::awaitable<void> connect(std::uint32_t node_id,
+                                  std::shared_ptr<asio::ip::tcp::socket> socket);
     void on_dial_failed(std::uint32_t node_id, const std::string& reason);
     void flush_queue(Peer& peer, Link& link);
-    void fail_queue(std::deque<QueuedEnvelope> queue, std::string_view code, const std::string& why);
+    void fail_queue(std::deque<QueuedEnvelope> queue, std::string_view code,
+                    const std::string& why);
 
     NodeShard& shard_;
     std::unordered_map<std::uint32_t, Peer> peers_;

@@ -59,8 +59,8 @@ void Node::start() {
     if (client_acceptor_) client_acceptor_->start();
     link_acceptor_->start();
     if (info_.is_frontend())
-        log_->info("{} (frontend, group {}) listening: clients on {}:{}, links on {}:{}", info_.name,
-                   info_.group, info_.host, client_port(), info_.host, link_port());
+        log_->info("{} (frontend, group {}) listening: clients on {}:{}, links on {}:{}",
+                   info_.name, info_.group, info_.host, client_port(), info_.host, link_port());
     else
         log_->info("{} (backend, group {}) listening: links on {}:{}", info_.name, info_.group,
                    info_.host, link_port());

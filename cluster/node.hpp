@@ -8,8 +8,8 @@
 #include "node/acceptor.hpp"
 #include "node/io_pool.hpp"
 
-#include <asio/post.hpp>
 #include <spdlog/logger.h>
+#include <asio/post.hpp>
 
 #include <memory>
 #include <optional>
@@ -56,8 +56,9 @@ public:
     /// Runs `work(shard)` on shard `index`'s thread.
     template <class Work>
     void post_to(std::size_t index, Work&& work) {
-        asio::post(pool_.context(index),
-                   [this, index, work = std::forward<Work>(work)]() mutable { work(*shards_[index]); });
+        asio::post(pool_.context(index), [this, index, work = std::forward<Work>(work)]() mutable {
+            work(*shards_[index]);
+        });
     }
 
 private:

@@ -20,22 +20,34 @@ NodeShard::NodeShard(Node& node, std::size_t index, asio::io_context& io)
 
 NodeShard::~NodeShard() = default;
 
-const dict::NodeInfo& NodeShard::info() const { return node_.info(); }
+const dict::NodeInfo& NodeShard::info() const {
+    return node_.info();
+}
 
-std::uint32_t NodeShard::node_id() const { return node_.info().id; }
+std::uint32_t NodeShard::node_id() const {
+    return node_.info().id;
+}
 
 std::string NodeShard::node_name(std::uint32_t id) const {
     const auto* info = topology().node(id);
     return info ? info->name : "#" + std::to_string(id);
 }
 
-bool NodeShard::is_cluster_node(std::uint32_t id) const { return topology().node(id) != nullptr; }
+bool NodeShard::is_cluster_node(std::uint32_t id) const {
+    return topology().node(id) != nullptr;
+}
 
-const Topology& NodeShard::topology() const { return node_.topology(); }
+const Topology& NodeShard::topology() const {
+    return node_.topology();
+}
 
-AddressBook& NodeShard::addresses() { return node_.addresses(); }
+AddressBook& NodeShard::addresses() {
+    return node_.addresses();
+}
 
-spdlog::logger& NodeShard::log() { return node_.log(); }
+spdlog::logger& NodeShard::log() {
+    return node_.log();
+}
 
 node::ConnectionLimits NodeShard::link_limits() const {
     // A link is not a slow player: its queue may hold a burst for a whole gate.
@@ -55,7 +67,8 @@ void NodeShard::accept_client(asio::ip::tcp::socket socket) {
     const auto& settings = topology().settings();
     auto session = std::make_shared<ClientSession>(
         *this, std::move(socket),
-        node::ConnectionLimits{settings.max_packet_size, settings.client_send_queue_bytes}, conn_id);
+        node::ConnectionLimits{settings.max_packet_size, settings.client_send_queue_bytes},
+        conn_id);
     sessions_.emplace(conn_id, session);
     log().debug("client {} connected from {}", conn_id, session->remote());
     session->start();
@@ -63,8 +76,8 @@ void NodeShard::accept_client(asio::ip::tcp::socket socket) {
 
 void NodeShard::accept_link(asio::ip::tcp::socket socket) {
     if (stopping_) return;
-    auto link = std::make_shared<Link>(*this, std::move(socket), link_limits(),
-                                       Link::Role::accepted, 0);
+    auto link =
+        std::make_shared<Link>(*this, std::move(socket), link_limits(), Link::Role::accepted, 0);
     accepted_links_.emplace(link.get(), link);
     link->begin(std::chrono::milliseconds(topology().settings().connect_timeout_ms));
 }
@@ -83,7 +96,8 @@ void NodeShard::on_client_frame(ClientSession& session, std::uint32_t msg_id, By
         return;
     }
     Envelope request{EnvelopeKind::request, 0, session.origin(), msg_id, 0, payload};
-    route_request(*group, std::move(request), PendingRequest{node_id(), session.conn_id(), msg_id, {}, 0});
+    route_request(*group, std::move(request),
+                  PendingRequest{node_id(), session.conn_id(), msg_id, {}, 0});
 }
 
 void NodeShard::on_client_closed(ClientSession& session) {
@@ -103,27 +117,34 @@ void NodeShard::on_link_ready(const std::shared_ptr<Link>& link) {
 
 void NodeShard::on_link_envelope(Link& link, const Envelope& envelope) {
     switch (envelope.kind) {
-        case EnvelopeKind::request: on_request(link, envelope); break;
+        case EnvelopeKind::request:
+            on_request(link, envelope);
+            break;
         case EnvelopeKind::to_client:
             deliver(envelope.origin.gate_id, envelope.origin.conn_id, envelope.msg_id,
                     envelope.payload);
             if (envelope.seq != 0) on_finished(link, envelope.seq);
             break;
-        case EnvelopeKind::done: on_finished(link, envelope.seq); break;
-        case EnvelopeKind::broadcast: broadcast_here(envelope.msg_id, envelope.payload); break;
+        case EnvelopeKind::done:
+            on_finished(link, envelope.seq);
+            break;
+        case EnvelopeKind::broadcast:
+            broadcast_here(envelope.msg_id, envelope.payload);
+            break;
         case EnvelopeKind::session:
             update_session(envelope.origin.gate_id, envelope.origin.conn_id, envelope.origin.uid);
             break;
         case EnvelopeKind::hello:
-        case EnvelopeKind::hello_ack: break;  // Link handles the handshake
+        case EnvelopeKind::hello_ack:
+            break;  // Link handles the handshake
     }
 }
 
 void NodeShard::on_link_closed(Link& link) {
     if (link.is_ready() || link.role() == Link::Role::dialed)
-        log().log(stopping_ ? spdlog::level::debug : spdlog::level::info, "link {} node {} closed: {}",
-                  link.role() == Link::Role::dialed ? "to" : "from", node_name(link.peer_id()),
-                  link.close_reason());
+        log().log(stopping_ ? spdlog::level::debug : spdlog::level::info,
+                  "link {} node {} closed: {}", link.role() == Link::Role::dialed ? "to" : "from",
+                  node_name(link.peer_id()), link.close_reason());
     else if (link.closed_locally())  // it broke the handshake; a bare port probe is no news
         log().warn("refused link from {}: {}", link.remote(), link.close_reason());
     accepted_links_.erase(&link);
@@ -142,8 +163,8 @@ void NodeShard::close_all() {
 void NodeShard::run_handler(Context& ctx, Bytes payload) {
     const Handler* handler = node_.handlers().find(ctx.msg_id());
     if (!handler) {
-        ctx.fail(error_code::no_handler,
-                 "node " + info().name + " has no handler for msg_id " + std::to_string(ctx.msg_id()));
+        ctx.fail(error_code::no_handler, "node " + info().name + " has no handler for msg_id " +
+                                             std::to_string(ctx.msg_id()));
     } else {
         try {
             (*handler)(ctx, payload);
@@ -196,9 +217,11 @@ void NodeShard::deliver_here(std::uint64_t conn_id, std::uint32_t msg_id, Bytes 
         log().debug("client {} is gone; dropped msg_id {}", conn_id, msg_id);
 }
 
-void NodeShard::update_session(std::uint32_t gate_id, std::uint64_t conn_id, const std::string& uid) {
+void NodeShard::update_session(std::uint32_t gate_id, std::uint64_t conn_id,
+                               const std::string& uid) {
     if (gate_id != node_id()) {
-        links_.send(gate_id, Envelope{EnvelopeKind::session, 0, Origin{gate_id, conn_id, uid}, 0, 0, {}});
+        links_.send(gate_id,
+                    Envelope{EnvelopeKind::session, 0, Origin{gate_id, conn_id, uid}, 0, 0, {}});
         return;
     }
     if (conn_id == 0) return;
@@ -232,13 +255,14 @@ void NodeShard::broadcast_here(std::uint32_t msg_id, Bytes payload) {
 
 std::optional<std::uint32_t> NodeShard::pick_node(const Group& group, std::uint64_t key,
                                                   std::optional<std::uint32_t> avoid) const {
-    return cluster::pick_node(group.nodes, key,
-                              [this](std::uint32_t id) { return links_.is_live(id); }, avoid);
+    return cluster::pick_node(
+        group.nodes, key, [this](std::uint32_t id) { return links_.is_live(id); }, avoid);
 }
 
 void NodeShard::route_request(const Group& group, Envelope request, PendingRequest pending,
                               std::optional<std::uint32_t> avoid) {
-    auto target = pick_node(group, sticky_key(request.origin.gate_id, request.origin.conn_id), avoid);
+    auto target =
+        pick_node(group, sticky_key(request.origin.gate_id, request.origin.conn_id), avoid);
     if (!target) {
         fail_request(pending, error_code::unavailable,
                      "no node of group " + group.name + " is reachable");

@@ -10,8 +10,8 @@
 #include "cluster/link_manager.hpp"
 #include "cluster/topology.hpp"
 
-#include <asio/io_context.hpp>
 #include <spdlog/logger.h>
+#include <asio/io_context.hpp>
 
 #include <memory>
 #include <optional>

@@ -28,13 +28,16 @@ Process::Process(std::shared_ptr<const Topology> topology,
     pool_ = std::make_unique<node::IoPool>(io_threads);
     for (auto id : node_ids) {
         const auto* info = topology->node(id);
-        if (!info) throw std::out_of_range("no node with id " + std::to_string(id) + " in the config");
+        if (!info)
+            throw std::out_of_range("no node with id " + std::to_string(id) + " in the config");
         nodes_.push_back(std::make_unique<Node>(*info, topology, handlers, addresses_, *pool_,
                                                 make_node_logger(info->name)));
     }
 }
 
-Process::~Process() { stop(); }
+Process::~Process() {
+    stop();
+}
 
 void Process::start() {
     for (auto& node : nodes_) node->listen();
@@ -48,7 +51,8 @@ void Process::stop(std::chrono::milliseconds grace) {
     running_ = false;
     for (auto& node : nodes_) node->stop();
     pool_->release_work();
-    if (!pool_->wait_idle(grace)) spdlog::warn("io threads still busy after {} ms; stopping them", grace.count());
+    if (!pool_->wait_idle(grace))
+        spdlog::warn("io threads still busy after {} ms; stopping them", grace.count());
     pool_->stop();
     pool_->join();
     // Sockets must die before their io_context, so the nodes (which own the registries) go

@@ -69,7 +69,8 @@ std::vector<Step> script_steps(const std::string& name) {
 bool await_reply(BlockingClient& client, const Step& step, const ClientOptions& options) {
     auto deadline = std::chrono::steady_clock::now() + milliseconds(options.timeout_ms);
     while (std::chrono::steady_clock::now() < deadline) {
-        auto left = std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
+        auto left =
+            std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
         auto frame = client.receive(left);
         if (!frame) break;
         print_frame(*frame, options);
@@ -78,8 +79,8 @@ bool await_reply(BlockingClient& client, const Step& step, const ClientOptions& 
         if (frame->msg_id == options.error_msg_id) return false;
     }
     std::cout << "FAILED: no " << step.label << " reply"
-              << (client.closed() ? " (the gate closed the connection)" : " within " +
-                  std::to_string(options.timeout_ms) + " ms")
+              << (client.closed() ? " (the gate closed the connection)"
+                                  : " within " + std::to_string(options.timeout_ms) + " ms")
               << std::endl;
     return false;
 }
@@ -162,7 +163,8 @@ int run_client(int argc, char** argv) {
     cli.add_flag("--script", options.script,
                  "run login, send, broadcast, relay, logout; exit 0 only if every reply arrived");
     cli.add_option("--name", options.name, "login name used by --script")->capture_default_str();
-    cli.add_option("--timeout-ms", options.timeout_ms, "wait per reply in --script")->capture_default_str();
+    cli.add_option("--timeout-ms", options.timeout_ms, "wait per reply in --script")
+        ->capture_default_str();
     cli.add_option("--linger-ms", options.linger_ms,
                    "after the input ends, wait until the gate is quiet this long")
         ->capture_default_str();

@@ -42,7 +42,8 @@ void on_broadcast(Context& ctx, Bytes data) {
 // answers naming both, which shows forwarding keeps the player as the reply's target.
 void on_relay(Context& ctx, Bytes data) {
     if (const auto* first = ctx.forwarded_by()) {
-        ctx.reply(relay, ctx.node().name + " via " + first->name + ": " + std::string(as_text(data)));
+        ctx.reply(relay,
+                  ctx.node().name + " via " + first->name + ": " + std::string(as_text(data)));
         return;
     }
     ctx.forward(ctx.node().group, relay, data, /*avoid_self=*/true);

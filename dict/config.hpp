@@ -18,14 +18,14 @@ std::string_view to_string(NodeType type);
 
 /// One row of dinx.toml.
 struct NodeInfo {
-    std::uint32_t id = 0;        ///< unique in the cluster, never 0
-    std::string name;            ///< unique human name, also the node's logger name
-    std::string group;           ///< the table the node sits in (`gate`, `im`, ...)
+    std::uint32_t id = 0;  ///< unique in the cluster, never 0
+    std::string name;      ///< unique human name, also the node's logger name
+    std::string group;     ///< the table the node sits in (`gate`, `im`, ...)
     NodeType type = NodeType::backend;
-    std::string host;            ///< address the node listens on and peers dial
-    std::uint16_t port = 0;      ///< frontends: clients connect here; backends: links connect here
-    std::uint16_t link_port = 0; ///< frontends only: where other nodes' links connect
-    int line = 0;                ///< line of the node's table in dinx.toml, for error messages
+    std::string host;             ///< address the node listens on and peers dial
+    std::uint16_t port = 0;       ///< frontends: clients connect here; backends: links connect here
+    std::uint16_t link_port = 0;  ///< frontends only: where other nodes' links connect
+    int line = 0;                 ///< line of the node's table in dinx.toml, for error messages
 
     /// True for frontends (gates).
     bool is_frontend() const { return type == NodeType::frontend; }
@@ -36,30 +36,32 @@ struct NodeInfo {
 /// One row of route.toml: msg_id is handled by the nodes of `group`.
 struct Route {
     std::uint32_t msg_id = 0;
-    std::string name;  ///< human name of the message, for logs and docs
-    std::string group; ///< the group whose nodes run the handler
-    int line = 0;      ///< line of the route's table in route.toml
+    std::string name;   ///< human name of the message, for logs and docs
+    std::string group;  ///< the group whose nodes run the handler
+    int line = 0;       ///< line of the route's table in route.toml
 };
 
 /// Cluster-wide settings: the reserved `[cluster]` table of dinx.toml.
 struct Settings {
-    std::uint32_t max_packet_size = 64 * 1024;      ///< largest client dataLen accepted
-    std::uint32_t error_msg_id = 0xFFFF'FFFF;       ///< msgID of error frames sent to clients
-    std::uint32_t connect_timeout_ms = 2000;        ///< link dial + handshake deadline
-    std::uint32_t reconnect_min_ms = 100;           ///< first back-off after a failed dial
-    std::uint32_t reconnect_max_ms = 2000;          ///< back-off cap between dials
-    std::uint32_t client_send_queue_bytes = 4 << 20; ///< a client whose unsent bytes exceed this is disconnected
-    std::uint32_t link_queue_limit = 65536;         ///< envelopes queued while a link dials; more get `overloaded`
-    std::uint32_t io_threads = 0;                   ///< io threads per process; 0 = one per core
+    std::uint32_t max_packet_size = 64 * 1024;  ///< largest client dataLen accepted
+    std::uint32_t error_msg_id = 0xFFFF'FFFF;   ///< msgID of error frames sent to clients
+    std::uint32_t connect_timeout_ms = 2000;    ///< link dial + handshake deadline
+    std::uint32_t reconnect_min_ms = 100;       ///< first back-off after a failed dial
+    std::uint32_t reconnect_max_ms = 2000;      ///< back-off cap between dials
+    std::uint32_t client_send_queue_bytes =
+        4 << 20;  ///< a client whose unsent bytes exceed this is disconnected
+    std::uint32_t link_queue_limit =
+        65536;                     ///< envelopes queued while a link dials; more get `overloaded`
+    std::uint32_t io_threads = 0;  ///< io threads per process; 0 = one per core
 };
 
 /// The whole configuration of a cluster: dinx.toml plus route.toml.
 struct Config {
     Settings settings;
-    std::vector<NodeInfo> nodes;  ///< in file order
-    std::vector<Route> routes;    ///< in file order
-    std::string nodes_file = "dinx.toml";  ///< path used in error messages
-    std::string routes_file = "route.toml"; ///< path used in error messages
+    std::vector<NodeInfo> nodes;             ///< in file order
+    std::vector<Route> routes;               ///< in file order
+    std::string nodes_file = "dinx.toml";    ///< path used in error messages
+    std::string routes_file = "route.toml";  ///< path used in error messages
 
     /// The node with this id, or nullptr.
     const NodeInfo* find_node(std::uint32_t id) const;

@@ -2,11 +2,11 @@
 
 #include "node/spawn.hpp"
 
+#include <spdlog/spdlog.h>
 #include <asio/post.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
-#include <spdlog/spdlog.h>
 
 namespace dinx::node {
 
@@ -46,7 +46,9 @@ Acceptor::Acceptor(IoPool& pool, std::size_t home_index, const std::string& host
     port_ = acceptor.local_endpoint().port();
 }
 
-Acceptor::~Acceptor() { close(); }
+Acceptor::~Acceptor() {
+    close();
+}
 
 void Acceptor::start() {
     spawn_detached(state_->acceptor.get_executor(), state_->accept_loop(state_),

@@ -1,12 +1,12 @@
 #include "node/blocking_client.hpp"
 
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <fcntl.h>
 
 #include <array>
 #include <cerrno>
@@ -64,7 +64,8 @@ BlockingClient::BlockingClient(const std::string& host, std::uint16_t port,
     if (int rc = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found); rc != 0)
         throw std::system_error(std::make_error_code(std::errc::host_unreachable),
                                 "resolve " + host + ": " + ::gai_strerror(rc));
-    for (auto* ai = found; ai && fd_ < 0; ai = ai->ai_next) fd_ = connect_with_timeout(*ai, timeout);
+    for (auto* ai = found; ai && fd_ < 0; ai = ai->ai_next)
+        fd_ = connect_with_timeout(*ai, timeout);
     int saved = errno;
     ::freeaddrinfo(found);
     errno = saved;

@@ -25,6 +25,8 @@ inline std::string_view as_text(Bytes bytes) {
 }
 
 /// Appends bytes to a buffer.
-inline void append(ByteBuffer& out, Bytes bytes) { out.insert(out.end(), bytes.begin(), bytes.end()); }
+inline void append(ByteBuffer& out, Bytes bytes) {
+    out.insert(out.end(), bytes.begin(), bytes.end());
+}
 
 }  // namespace dinx

@@ -6,8 +6,8 @@
 #include "node/bytes.hpp"
 #include "node/frame_codec.hpp"
 
-#include <asio/ip/tcp.hpp>
 #include <asio/awaitable.hpp>
+#include <asio/ip/tcp.hpp>
 
 #include <cstdint>
 #include <memory>
@@ -17,7 +17,7 @@ namespace dinx::node {
 
 /// Limits of one connection.
 struct ConnectionLimits {
-    std::uint32_t max_frame_len = 64 * 1024;      ///< a larger dataLen closes the connection
+    std::uint32_t max_frame_len = 64 * 1024;     ///< a larger dataLen closes the connection
     std::size_t max_send_queue_bytes = 4 << 20;  ///< unsent bytes beyond this close the connection
 };
 

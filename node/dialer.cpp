@@ -14,8 +14,8 @@ namespace {
 using namespace asio::experimental::awaitable_operators;
 constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 
-asio::awaitable<std::error_code> connect_endpoints(asio::ip::tcp::socket& socket,
-                                                   std::string host, std::uint16_t port) {
+asio::awaitable<std::error_code> connect_endpoints(asio::ip::tcp::socket& socket, std::string host,
+                                                   std::uint16_t port) {
     std::error_code error;
     auto address = asio::ip::make_address(host, error);
     if (!error) {

@@ -13,8 +13,8 @@ inline constexpr std::size_t frame_header_size = 8;
 
 /// A decoded frame header.
 struct FrameHeader {
-    std::uint32_t msg_id = 0;   ///< message id, first on the wire
-    std::uint32_t data_len = 0; ///< payload length that follows the header
+    std::uint32_t msg_id = 0;    ///< message id, first on the wire
+    std::uint32_t data_len = 0;  ///< payload length that follows the header
 };
 
 /// Reads a header from 8 bytes.
@@ -26,9 +26,9 @@ void append_frame(ByteBuffer& out, std::uint32_t msg_id, Bytes payload);
 
 /// What FrameReader::feed saw.
 enum class FeedStatus {
-    ok,        ///< every complete frame was delivered; any tail is kept for the next feed
-    oversized, ///< a header announced more than the limit: the peer is hostile, close it
-    stopped,   ///< the frame callback asked to stop (the connection is closing)
+    ok,         ///< every complete frame was delivered; any tail is kept for the next feed
+    oversized,  ///< a header announced more than the limit: the peer is hostile, close it
+    stopped,    ///< the frame callback asked to stop (the connection is closing)
 };
 
 /// Splits a byte stream into frames. Frames are delivered straight from the caller's chunk

@@ -1,7 +1,7 @@
 #include "node/spawn.hpp"
 
-#include <asio/co_spawn.hpp>
 #include <spdlog/spdlog.h>
+#include <asio/co_spawn.hpp>
 
 namespace dinx::node {
 

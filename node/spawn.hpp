@@ -1,8 +1,8 @@
 #pragma once
 // co_spawn for fire-and-forget coroutines that must never take the process down.
 
-#include <asio/awaitable.hpp>
 #include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
 
 #include <string>
 

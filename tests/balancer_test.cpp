@@ -28,7 +28,8 @@ TEST_CASE("one client always gets the same node") {
 
 TEST_CASE("clients spread over every node of the group") {
     std::map<std::uint32_t, int> load;
-    for (std::uint64_t conn = 1; conn <= 3000; ++conn) ++load[*pick_node(nodes, sticky_key(1, conn), all_live)];
+    for (std::uint64_t conn = 1; conn <= 3000; ++conn)
+        ++load[*pick_node(nodes, sticky_key(1, conn), all_live)];
     REQUIRE(load.size() == 3);
     for (auto [node, count] : load) {
         CAPTURE(node);
@@ -54,7 +55,8 @@ TEST_CASE("no live node means no choice") {
 
 TEST_CASE("an avoided node is chosen only when it is the only live one") {
     std::set<std::uint32_t> chosen;
-    for (std::uint64_t conn = 1; conn <= 100; ++conn) chosen.insert(*pick_node(nodes, sticky_key(1, conn), all_live, 2u));
+    for (std::uint64_t conn = 1; conn <= 100; ++conn)
+        chosen.insert(*pick_node(nodes, sticky_key(1, conn), all_live, 2u));
     CHECK(chosen == std::set<std::uint32_t>{3, 4});
     auto only_2 = [](std::uint32_t id) { return id == 2; };
     CHECK(pick_node(nodes, sticky_key(1, 1), only_2, 2u) == 2u);
@@ -65,6 +67,7 @@ TEST_CASE("an avoided node is chosen only when it is the only live one") {
 TEST_CASE("the same conn id on two gates is two clients") {
     int differ = 0;
     for (std::uint64_t conn = 1; conn <= 100; ++conn)
-        differ += pick_node(nodes, sticky_key(1, conn), all_live) != pick_node(nodes, sticky_key(2, conn), all_live);
+        differ += pick_node(nodes, sticky_key(1, conn), all_live) !=
+                  pick_node(nodes, sticky_key(2, conn), all_live);
     CHECK(differ > 30);
 }

@@ -21,8 +21,12 @@ ByteBuffer encode(const Envelope& envelope) {
 
 TEST_CASE("an envelope round-trips every field and its payload") {
     std::string payload = "hello \0 world";
-    Envelope sent{EnvelopeKind::request, 0x0102030405060708ULL, Origin{7, 0xAABBCCDDEEFFULL, "alice"},
-                  0xFFFF'FFFE, 42, as_bytes(payload)};
+    Envelope sent{EnvelopeKind::request,
+                  0x0102030405060708ULL,
+                  Origin{7, 0xAABBCCDDEEFFULL, "alice"},
+                  0xFFFF'FFFE,
+                  42,
+                  as_bytes(payload)};
     auto body = encode(sent);
     auto got = read_envelope(std::uint32_t(EnvelopeKind::request), body);
     REQUIRE(got);
@@ -79,6 +83,7 @@ TEST_CASE("a uid length above the limit is refused before allocating") {
 
 TEST_CASE("writing a uid above the limit throws") {
     ByteBuffer out;
-    Envelope envelope{EnvelopeKind::session, 1, {1, 2, std::string(max_uid_size + 1, 'u')}, 0, 0, {}};
+    Envelope envelope{
+        EnvelopeKind::session, 1, {1, 2, std::string(max_uid_size + 1, 'u')}, 0, 0, {}};
     CHECK_THROWS_AS(write_envelope(out, envelope), std::length_error);
 }

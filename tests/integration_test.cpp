@@ -23,8 +23,8 @@ namespace {
 
 // gate-1 (id 1) + im-1 (id 2) + im-2 (id 3), each in its own process.
 struct DemoCluster {
-    TestCluster cluster{make_config({gate(1, "gate-1"), backend(2, "im-1"), backend(3, "im-2")},
-                                    demo_routes())};
+    TestCluster cluster{
+        make_config({gate(1, "gate-1"), backend(2, "im-1"), backend(3, "im-2")}, demo_routes())};
     DemoCluster() {
         cluster.start({2});
         cluster.start({3});
@@ -78,7 +78,8 @@ TEST_CASE("1000 pipelined requests are answered in order by one node") {
     DemoCluster demo;
     auto client = demo.cluster.connect(1);
     ByteBuffer burst;
-    for (int i = 0; i < 1000; ++i) node::append_frame(burst, demo::send, as_bytes(std::to_string(i)));
+    for (int i = 0; i < 1000; ++i)
+        node::append_frame(burst, demo::send, as_bytes(std::to_string(i)));
     client->send_raw(burst);
     std::set<std::string> nodes;
     for (int i = 0; i < 1000; ++i) {
@@ -104,8 +105,8 @@ TEST_CASE("clients spread over both nodes of a group and each stays on its node"
 }
 
 TEST_CASE("a broadcast reaches every client of two gates, the sender included") {
-    TestCluster cluster(make_config({gate(1, "gate-1"), gate(4, "gate-2"), backend(2, "im-1")},
-                                    demo_routes()));
+    TestCluster cluster(
+        make_config({gate(1, "gate-1"), gate(4, "gate-2"), backend(2, "im-1")}, demo_routes()));
     cluster.start({2});
     cluster.start({1});
     cluster.start({4});
@@ -124,7 +125,8 @@ TEST_CASE("a broadcast reaches every client of two gates, the sender included") 
 TEST_CASE("a broadcast from a handler on the gate reaches the other gate too") {
     auto routes = demo_routes();
     routes[demo::broadcast] = "gate";
-    TestCluster cluster(make_config({gate(1, "gate-1"), gate(4, "gate-2"), backend(2, "im-1")}, routes));
+    TestCluster cluster(
+        make_config({gate(1, "gate-1"), gate(4, "gate-2"), backend(2, "im-1")}, routes));
     cluster.start({1, 4, 2});
     auto alice = cluster.connect(1);
     auto bob = cluster.connect(4);
@@ -164,13 +166,15 @@ TEST_CASE("a uid bound on a backend is applied on the gate before its reply reac
     routes[demo::login] = "im";
     routes[demo::logout] = "im";
     routes[demo::broadcast] = "gate";  // a gate handler reads the gate's own session copy
-    TestCluster cluster(make_config({gate(1, "gate-1"), backend(2, "im-1"), backend(3, "im-2")}, routes));
+    TestCluster cluster(
+        make_config({gate(1, "gate-1"), backend(2, "im-1"), backend(3, "im-2")}, routes));
     cluster.start({1, 2, 3});
     auto client = cluster.connect(1);
     CHECK(ask(*client, demo::login, "alice").payload == "welcome alice");
     CHECK(ask(*client, demo::broadcast, "after login").payload == "alice: after login");
     CHECK(ask(*client, demo::logout, "").payload == "bye alice");
-    CHECK(matches(ask(*client, demo::broadcast, "after logout").payload, "guest-[0-9]+: after logout"));
+    CHECK(matches(ask(*client, demo::broadcast, "after logout").payload,
+                  "guest-[0-9]+: after logout"));
 }
 
 TEST_CASE("a handler sends to another client by gate id and conn id") {
@@ -310,7 +314,8 @@ TEST_CASE("a link port refuses anything but a hello from a node of the config") 
     SUBCASE("a hello from an unknown node id") {
         node::BlockingClient intruder("127.0.0.1", link_port);
         ByteBuffer body;
-        cluster::write_envelope(body, cluster::Envelope{cluster::EnvelopeKind::hello, 0, {}, 0, 99, {}});
+        cluster::write_envelope(body,
+                                cluster::Envelope{cluster::EnvelopeKind::hello, 0, {}, 0, 99, {}});
         intruder.send(std::uint32_t(cluster::EnvelopeKind::hello), body);
         CHECK_FALSE(intruder.receive(frame_timeout));
         CHECK(intruder.closed());
@@ -320,8 +325,8 @@ TEST_CASE("a link port refuses anything but a hello from a node of the config") 
 }
 
 TEST_CASE("all nodes in one process with one io thread still route everything") {
-    TestCluster cluster(make_config({gate(1, "gate-1"), backend(2, "im-1"), backend(3, "im-2")},
-                                    demo_routes()));
+    TestCluster cluster(
+        make_config({gate(1, "gate-1"), backend(2, "im-1"), backend(3, "im-2")}, demo_routes()));
     cluster.start({1, 2, 3}, 1);
     auto client = cluster.connect(1);
     CHECK(ask(*client, demo::login, "solo").payload == "welcome solo");

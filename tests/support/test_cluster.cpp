@@ -46,15 +46,17 @@ dict::Config make_config(const std::vector<NodeSpec>& nodes,
 }
 
 std::map<std::uint32_t, std::string> demo_routes() {
-    return {{1, "gate"}, {2, "gate"}, {3, "im"}, {4, "im"}, {5, "im"}, {whoami, "im"}, {whisper, "im"}};
+    return {{1, "gate"}, {2, "gate"},    {3, "im"},      {4, "im"},
+            {5, "im"},   {whoami, "im"}, {whisper, "im"}};
 }
 
 TestCluster::TestCluster(dict::Config config)
     : topology_(std::make_shared<const cluster::Topology>(std::move(config))),
       handlers_(std::make_shared<cluster::HandlerTable>()),
       addresses_(std::make_shared<cluster::AddressBook>(topology_->config())) {
-    demo::register_demo_handlers(
-        [this](std::uint32_t id, cluster::Handler handler) { handlers_->add(id, std::move(handler)); });
+    demo::register_demo_handlers([this](std::uint32_t id, cluster::Handler handler) {
+        handlers_->add(id, std::move(handler));
+    });
     handlers_->add(whoami, on_whoami);
     handlers_->add(whisper, on_whisper);
 }
@@ -62,7 +64,8 @@ TestCluster::TestCluster(dict::Config config)
 TestCluster::~TestCluster() = default;
 
 void TestCluster::start(const std::vector<std::uint32_t>& ids, std::size_t io_threads) {
-    auto process = std::make_unique<cluster::Process>(topology_, handlers_, ids, addresses_, io_threads);
+    auto process =
+        std::make_unique<cluster::Process>(topology_, handlers_, ids, addresses_, io_threads);
     process->start();
     processes_.emplace_back(ids, std::move(process));
 }

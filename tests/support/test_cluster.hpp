@@ -62,7 +62,8 @@ private:
     std::shared_ptr<const cluster::Topology> topology_;
     std::shared_ptr<cluster::HandlerTable> handlers_;
     std::shared_ptr<cluster::AddressBook> addresses_;
-    std::vector<std::pair<std::vector<std::uint32_t>, std::unique_ptr<cluster::Process>>> processes_;
+    std::vector<std::pair<std::vector<std::uint32_t>, std::unique_ptr<cluster::Process>>>
+        processes_;
 };
 
 /// Default wait for one frame.
