@@ -75,7 +75,11 @@ bool known_kind(std::uint32_t kind) {
 }  // namespace
 
 void write_envelope(ByteBuffer& out, const Envelope& envelope) {
-    if (envelope.origin.uid.size() > max_uid_size) throw std::length_error("uid too long");
+    if (envelope.origin.uid.size() > max_uid_size)
+        throw std::length_error("a uid is at most " + std::to_string(max_uid_size) + " bytes");
+    if (envelope.payload.size() > max_envelope_payload)
+        throw std::length_error("a payload sent to another node is at most " +
+                                std::to_string(max_envelope_payload) + " bytes");
     streams.append_buf.target(&out);
     {
         cereal::PortableBinaryOutputArchive archive(streams.out);

@@ -26,6 +26,13 @@ enum class EnvelopeKind : std::uint32_t {
 /// Largest uid a session may bind; longer ones are refused (they ride in every request).
 inline constexpr std::size_t max_uid_size = 255;
 
+/// Largest payload an envelope carries. Replies and pushes to clients may be larger than what
+/// clients may send (max_packet_size), so links have their own, larger limit.
+inline constexpr std::size_t max_envelope_payload = 16 << 20;
+
+/// Room for an envelope's header (fixed fields and a uid of at most max_uid_size).
+inline constexpr std::size_t max_envelope_header = 64 + max_uid_size;
+
 /// The client an envelope is about: where it is connected and who it logged in as.
 struct Origin {
     std::uint32_t gate_id = 0;  ///< node id of the frontend holding the connection
@@ -45,7 +52,8 @@ struct Envelope {
     Bytes payload;  ///< client payload, never parsed by the cluster
 };
 
-/// Appends the frame body of `envelope` (header then payload) to `out`.
+/// Appends the frame body of `envelope` (header then payload) to `out`. Throws
+/// std::length_error, leaving `out` as it was, when the uid or the payload is over its limit.
 void write_envelope(ByteBuffer& out, const Envelope& envelope);
 
 /// Decodes a link frame; nullopt when the kind is unknown or the body is malformed/truncated.

@@ -8,12 +8,7 @@
 #include <memory>
 
 namespace dinx::cluster {
-namespace {
-
-// Link frames carry a client payload plus an envelope header; leave room for the header.
-constexpr std::uint32_t envelope_overhead = 1024;
-
-}  // namespace
+namespace {}  // namespace
 
 NodeShard::NodeShard(Node& node, std::size_t index, asio::io_context& io)
     : node_(node), index_(index), io_(io), links_(*this) {}
@@ -51,7 +46,9 @@ spdlog::logger& NodeShard::log() {
 
 node::ConnectionLimits NodeShard::link_limits() const {
     // A link is not a slow player: its queue may hold a burst for a whole gate.
-    return {topology().settings().max_packet_size + envelope_overhead, std::size_t{1} << 30};
+    // A peer that lets 64 MiB pile up is not reading: dropping the link fails its requests
+    // fast instead of growing without bound.
+    return {static_cast<std::uint32_t>(max_envelope_payload + max_envelope_header), 64u << 20};
 }
 
 std::size_t NodeShard::shard_of(std::uint64_t conn_id) const {

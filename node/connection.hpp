@@ -35,7 +35,8 @@ public:
     void start();
     /// Queues one frame; written with everything else queued before the next wake-up.
     void send(std::uint32_t msg_id, Bytes payload);
-    /// Queues one frame whose body `write_body(ByteBuffer&)` appends to the queue in place.
+    /// Queues one frame whose body `write_body(ByteBuffer&)` appends to the queue in place. If
+    /// write_body throws, the queue is left as it was and the exception passes on.
     template <class WriteBody>
     void send_with(std::uint32_t msg_id, WriteBody&& write_body);
     /// Closes the socket now; queued bytes are dropped. `reason` is kept for on_closed().
@@ -92,7 +93,12 @@ void Connection::send_with(std::uint32_t msg_id, WriteBody&& write_body) {
     if (!open_) return;
     std::size_t at = outbox_.size();
     outbox_.resize(at + frame_header_size);
-    write_body(outbox_);
+    try {
+        write_body(outbox_);
+    } catch (...) {
+        outbox_.resize(at);  // no half frame may reach the peer
+        throw;
+    }
     auto body_len = static_cast<std::uint32_t>(outbox_.size() - at - frame_header_size);
     write_frame_header(outbox_.data() + at, {msg_id, body_len});
     after_enqueue();

@@ -228,6 +228,20 @@ TEST_CASE("an oversized frame closes that connection only") {
     CHECK(ask(*honest, demo::send, std::string(1024, 'y')).msg_id == demo::send);
 }
 
+TEST_CASE("a reply may be larger than what clients may send, up to the envelope limit") {
+    auto config = make_config({gate(1, "gate-1"), backend(2, "im-1")}, demo_routes());
+    config.settings.max_packet_size = 1024;
+    TestCluster cluster(config);
+    cluster.start({1, 2});
+    auto client = cluster.connect(1);
+    auto frame = ask(*client, big, "100000");
+    CHECK(frame.msg_id == big);
+    CHECK(frame.payload == std::string(100000, 'b'));
+    auto too_big = ask(*client, big, std::to_string(cluster::max_envelope_payload + 1));
+    CHECK(is_error(too_big, "handler_error", big));
+    CHECK(ask(*client, demo::send, "link still up").payload == "im-1: link still up");
+}
+
 TEST_CASE("every request gets unavailable once the group's only backend stops") {
     TestCluster cluster(make_config({gate(1, "gate-1"), backend(2, "im-1")}, demo_routes()));
     cluster.start({2});

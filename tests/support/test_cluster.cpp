@@ -24,6 +24,12 @@ void on_whisper(Context& ctx, Bytes data) {
                 space == std::string_view::npos ? "" : text.substr(space + 1));
 }
 
+void on_big(Context& ctx, Bytes data) {
+    std::size_t size = 0;
+    std::from_chars(as_text(data).data(), as_text(data).data() + data.size(), size);
+    ctx.reply(TestMsgId::big, std::string(size, 'b'));
+}
+
 }  // namespace
 
 NodeSpec gate(std::uint32_t id, std::string name, std::string group) {
@@ -46,8 +52,8 @@ dict::Config make_config(const std::vector<NodeSpec>& nodes,
 }
 
 std::map<std::uint32_t, std::string> demo_routes() {
-    return {{1, "gate"}, {2, "gate"},    {3, "im"},      {4, "im"},
-            {5, "im"},   {whoami, "im"}, {whisper, "im"}};
+    return {{1, "gate"}, {2, "gate"},    {3, "im"},       {4, "im"},
+            {5, "im"},   {whoami, "im"}, {whisper, "im"}, {big, "im"}};
 }
 
 TestCluster::TestCluster(dict::Config config)
@@ -59,6 +65,7 @@ TestCluster::TestCluster(dict::Config config)
     });
     handlers_->add(whoami, on_whoami);
     handlers_->add(whisper, on_whisper);
+    handlers_->add(big, on_big);
 }
 
 TestCluster::~TestCluster() = default;

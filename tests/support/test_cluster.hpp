@@ -35,8 +35,8 @@ dict::Config make_config(const std::vector<NodeSpec>& nodes,
 std::map<std::uint32_t, std::string> demo_routes();
 
 /// Test-only msgIDs: 20 whoami replies "<gate id> <conn id>"; 21 whisper "<conn id> <text>"
-/// sends <text> to that client of the same gate with msgID 21.
-enum TestMsgId : std::uint32_t { whoami = 20, whisper = 21 };
+/// sends <text> to that client of the same gate with msgID 21; 22 big "<n>" replies n bytes.
+enum TestMsgId : std::uint32_t { whoami = 20, whisper = 21, big = 22 };
 
 /// The demo handlers plus the test handlers, run by nodes started here.
 class TestCluster {
