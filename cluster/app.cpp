@@ -48,10 +48,11 @@ std::string missing_handler(const dict::Config& config, const std::vector<std::u
 
 }  // namespace
 
-App::App(int argc, char** argv, std::string program)
+App::App(int argc, char** argv, std::string program, std::string help_footer)
     : options_(std::make_unique<Options>()), handlers_(std::make_shared<HandlerTable>()) {
     options_->program = program;
     CLI::App cli{program + ": runs nodes of a dinx cluster", program};
+    cli.footer(help_footer);
     cli.add_option("--conf", options_->conf_dir, "directory holding dinx.toml and route.toml")
         ->capture_default_str();
     cli.add_option("--id", options_->ids, "id of a node to run (repeatable; default: every node)");

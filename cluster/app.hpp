@@ -20,8 +20,8 @@ enum ExitCode : int {
 /// node of the config) until SIGINT or SIGTERM.
 class App {
 public:
-    /// Parses the command line; mistakes are reported by run().
-    App(int argc, char** argv, std::string program = "dinx");
+    /// Parses the command line; mistakes are reported by run(). `help_footer` ends --help.
+    App(int argc, char** argv, std::string program = "dinx", std::string help_footer = {});
     ~App();
     App(const App&) = delete;
     App& operator=(const App&) = delete;
