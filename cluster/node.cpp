@@ -17,42 +17,31 @@ Node::Node(const dict::NodeInfo& info, std::shared_ptr<const Topology> topology,
 
 Node::~Node() = default;
 
-namespace {
-
-// Names the node and the address when a port cannot be bound.
-std::system_error listen_error(const std::system_error& error, const dict::NodeInfo& info,
-                               std::string_view what, std::uint16_t port) {
-    return std::system_error(error.code(), info.name + " cannot listen for " + std::string(what) +
-                                               " on " + info.host + ":" + std::to_string(port));
-}
-
-}  // namespace
-
 void Node::listen() {
     // A port 0 in the config was resolved by an earlier start; keep it so peers still find us.
     if (info_.is_frontend()) {
         auto port = info_.port != 0 ? info_.port : addresses_->client_port(info_.id);
-        try {
-            client_acceptor_.emplace(pool_, 0, info_.host, port,
-                                     [this](std::size_t index, asio::ip::tcp::socket socket) {
-                                         shards_[index]->accept_client(std::move(socket));
-                                     });
-        } catch (const std::system_error& error) {
-            throw listen_error(error, info_, "clients", port);
-        }
+        bind_listener(client_acceptor_, "clients", port, [this](std::size_t i, auto socket) {
+            shards_[i]->accept_client(std::move(socket));
+        });
         addresses_->set_client_port(info_.id, client_acceptor_->port());
     }
     auto configured = addresses_->link_address(info_.id);
-    std::uint16_t link_port = configured ? configured->port : 0;
-    try {
-        link_acceptor_.emplace(pool_, 0, info_.host, link_port,
-                               [this](std::size_t index, asio::ip::tcp::socket socket) {
-                                   shards_[index]->accept_link(std::move(socket));
-                               });
-    } catch (const std::system_error& error) {
-        throw listen_error(error, info_, "links", link_port);
-    }
+    bind_listener(
+        link_acceptor_, "links", configured ? configured->port : 0,
+        [this](std::size_t i, auto socket) { shards_[i]->accept_link(std::move(socket)); });
     addresses_->set_link_port(info_.id, link_acceptor_->port());
+}
+
+void Node::bind_listener(std::optional<node::Acceptor>& slot, std::string_view what,
+                         std::uint16_t port, node::Acceptor::OnAccept on_accept) {
+    try {
+        slot.emplace(pool_, 0, info_.host, port, std::move(on_accept));
+    } catch (const std::system_error& error) {
+        throw std::system_error(error.code(), info_.name + " cannot listen for " +
+                                                  std::string(what) + " on " + info_.host + ":" +
+                                                  std::to_string(port));
+    }
 }
 
 void Node::start() {

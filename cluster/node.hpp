@@ -62,6 +62,10 @@ public:
     }
 
 private:
+    /// Binds one listener into `slot`; the error names the node, `what` it is for and the port.
+    void bind_listener(std::optional<node::Acceptor>& slot, std::string_view what,
+                       std::uint16_t port, node::Acceptor::OnAccept on_accept);
+
     dict::NodeInfo info_;
     std::shared_ptr<const Topology> topology_;
     std::shared_ptr<const HandlerTable> handlers_;

@@ -32,6 +32,15 @@ struct DemoCluster {
     }
 };
 
+// gate-1 (id 1) and im-1 (id 2), the only node of group im, in two processes.
+struct OneBackend {
+    TestCluster cluster{make_config({gate(1, "gate-1"), backend(2, "im-1")}, demo_routes())};
+    OneBackend() {
+        cluster.start({2});
+        cluster.start({1});
+    }
+};
+
 bool matches(const std::string& text, const std::string& pattern) {
     return std::regex_match(text, std::regex(pattern));
 }
@@ -242,10 +251,8 @@ TEST_CASE("a reply may be larger than what clients may send, up to the envelope 
     CHECK(ask(*client, demo::send, "link still up").payload == "im-1: link still up");
 }
 
-TEST_CASE("every request gets unavailable once the group's only backend stops") {
-    TestCluster cluster(make_config({gate(1, "gate-1"), backend(2, "im-1")}, demo_routes()));
-    cluster.start({2});
-    cluster.start({1});
+TEST_CASE_FIXTURE(OneBackend,
+                  "every request gets unavailable once the group's only backend stops") {
     auto client = cluster.connect(1);
     CHECK(ask(*client, demo::send, "up").payload == "im-1: up");
     cluster.stop(2);
@@ -255,10 +262,7 @@ TEST_CASE("every request gets unavailable once the group's only backend stops") 
     CHECK(std::chrono::steady_clock::now() - started < 5s);
 }
 
-TEST_CASE("a restarted backend is used again without restarting the gate") {
-    TestCluster cluster(make_config({gate(1, "gate-1"), backend(2, "im-1")}, demo_routes()));
-    cluster.start({2});
-    cluster.start({1});
+TEST_CASE_FIXTURE(OneBackend, "a restarted backend is used again without restarting the gate") {
     auto client = cluster.connect(1);
     CHECK(ask(*client, demo::send, "before").payload == "im-1: before");
     cluster.stop(2);
