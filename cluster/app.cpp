@@ -90,6 +90,9 @@ int App::run() {
     auto& ids = options_->ids;
     if (ids.empty())
         for (const auto& node : config.nodes) ids.push_back(node.id);
+    std::sort(ids.begin(), ids.end());
+    if (auto twice = std::adjacent_find(ids.begin(), ids.end()); twice != ids.end())
+        return report_config_error("--id " + std::to_string(*twice) + " is given twice");
     for (auto id : ids)
         if (!config.find_node(id))
             return report_config_error(config.nodes_file + ": --id " + std::to_string(id) +

@@ -20,11 +20,17 @@ struct Acceptor::State {
 
 namespace {
 
-asio::ip::tcp::endpoint resolve_listen(const std::string& host, std::uint16_t port) {
+// An address is used as it is; a name (e.g. "localhost") is resolved once, at start-up.
+asio::ip::tcp::endpoint resolve_listen(asio::io_context& io, const std::string& host,
+                                       std::uint16_t port) {
     std::error_code ec;
     auto address = asio::ip::make_address(host, ec);
-    if (ec) address = asio::ip::address_v4::any();  // a host name listens on every interface
-    return {address, port};
+    if (!ec) return {address, port};
+    asio::ip::tcp::resolver resolver(io);
+    auto results = resolver.resolve(host, std::to_string(port), ec);
+    if (ec || results.empty())
+        throw std::system_error(ec ? ec : asio::error::host_not_found, "resolve " + host);
+    return results.begin()->endpoint();
 }
 
 // Errors such as EMFILE would spin the loop; wait a little before accepting again.
@@ -36,7 +42,7 @@ Acceptor::Acceptor(IoPool& pool, std::size_t home_index, const std::string& host
                    std::uint16_t port, OnAccept on_accept)
     : state_(std::make_shared<State>(
           State{pool, asio::ip::tcp::acceptor(pool.context(home_index)), std::move(on_accept)})) {
-    auto endpoint = resolve_listen(host, port);
+    auto endpoint = resolve_listen(pool.context(home_index), host, port);
     auto& acceptor = state_->acceptor;
     acceptor.open(endpoint.protocol());
     // Lets a restarted node bind its port while old connections sit in TIME_WAIT.

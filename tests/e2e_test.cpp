@@ -350,6 +350,12 @@ TEST_CASE("an --id absent from dinx.toml is refused with exit code 2") {
     CHECK(contains(output, "id 9"));
 }
 
+TEST_CASE("an --id given twice is refused with exit code 2") {
+    Cluster cluster;
+    auto output = check_refused(cluster, {1, 1});
+    CHECK(contains(output, "--id 1 is given twice"));
+}
+
 TEST_CASE("moving msgID 3 to group gate in route.toml makes the gate answer it, no code change") {
     DemoConf conf;
     conf.routes = replaced(conf.routes, "[[im]]\nmsg_id = 3", "[[gate]]\nmsg_id = 3");
