@@ -49,6 +49,11 @@ void on_relay(Context& ctx, Bytes data) {
     ctx.forward(ctx.node().group, relay, data, /*avoid_self=*/true);
 }
 
+// The payload back, unchanged: what the load tool measures round trips with.
+void on_echo(Context& ctx, Bytes data) {
+    ctx.reply(echo, data);
+}
+
 }  // namespace
 
 void register_demo_handlers(const std::function<void(std::uint32_t, Handler)>& handle) {
@@ -57,6 +62,7 @@ void register_demo_handlers(const std::function<void(std::uint32_t, Handler)>& h
     handle(send, on_send);
     handle(broadcast, on_broadcast);
     handle(relay, on_relay);
+    handle(echo, on_echo);
 }
 
 }  // namespace dinx::demo

@@ -10,7 +10,7 @@
 namespace dinx::demo {
 
 /// The demo's message ids (route.toml decides which group runs each).
-enum MsgId : std::uint32_t { login = 1, logout = 2, send = 3, broadcast = 4, relay = 5 };
+enum MsgId : std::uint32_t { login = 1, logout = 2, send = 3, broadcast = 4, relay = 5, echo = 6 };
 
 /// Calls `handle(msg_id, handler)` for each demo handler.
 void register_demo_handlers(const std::function<void(std::uint32_t, Handler)>& handle);

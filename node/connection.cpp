@@ -49,14 +49,20 @@ asio::awaitable<void> Connection::read_loop() {
     std::error_code error;
     int reads = 0;
     while (open_) {
-        if (read_available(error)) {
-            // Yield now and then so that one busy peer cannot starve the thread's others.
+        std::size_t got = read_available(error);
+        if (error && error != asio::error::would_block) break;
+        // Replies made while decoding go out now, in one write, before we sleep.
+        start_write();
+        if (got == scratch_size) {
+            // The buffer was full, so more is likely waiting. Yield now and then so that one
+            // busy peer cannot starve the thread's other connections.
             if (++reads % reads_per_turn == 0)
                 co_await asio::post(socket_.get_executor(), asio::use_awaitable);
             continue;
         }
-        if (error != asio::error::would_block) break;
-        // The socket is drained (EAGAIN), so the next edge cannot be missed.
+        // A short read means the socket is (almost surely) drained. Waiting is safe even if
+        // bytes arrived since: asio re-arms the descriptor (EPOLL_CTL_MOD) for a wait, and the
+        // kernel then reports data already there. So no second read just to see EAGAIN.
         co_await socket_.async_wait(asio::ip::tcp::socket::wait_read,
                                     asio::redirect_error(asio::use_awaitable, error));
         if (error) break;
@@ -70,9 +76,9 @@ asio::awaitable<void> Connection::read_loop() {
     on_closed();
 }
 
-bool Connection::read_available(std::error_code& error) {
+std::size_t Connection::read_available(std::error_code& error) {
     std::size_t n = socket_.read_some(asio::buffer(read_scratch), error);
-    if (error) return false;
+    if (error) return 0;
     auto status = reader_.feed(Bytes{read_scratch.data(), n}, [this](std::uint32_t id, Bytes data) {
         return on_frame(id, data) && open_;
     });
@@ -80,7 +86,7 @@ bool Connection::read_available(std::error_code& error) {
         close("frame of " + std::to_string(reader_.refused_len()) + " bytes exceeds the limit of " +
               std::to_string(limits_.max_frame_len));
     }
-    return open_;
+    return n;
 }
 
 void Connection::send(std::uint32_t msg_id, Bytes payload) {
@@ -114,20 +120,38 @@ void Connection::start_write() {
         if (close_when_flushed_) close(close_reason_);
         return;
     }
+    // Usually the kernel takes it all at once; that costs one send and no completion handler.
+    std::error_code error;
+    std::size_t written = socket_.write_some(asio::buffer(outbox_), error);
+    if (error && error != asio::error::would_block) {
+        close("write failed: " + error.message());
+        return;
+    }
+    if (written == outbox_.size()) {
+        release_if_large(outbox_);
+        if (close_when_flushed_) close(close_reason_);
+        return;
+    }
+    // The peer's window is full: an async write sends the rest when it opens.
     write_in_progress_ = true;
     writing_.swap(outbox_);
-    asio::async_write(socket_, asio::buffer(writing_),
+    outbox_.clear();
+    asio::async_write(socket_, asio::buffer(writing_) + written,
                       [self = shared_from_this()](std::error_code error, std::size_t) {
                           self->on_written(error);
                       });
 }
 
+void Connection::release_if_large(ByteBuffer& buffer) {
+    if (buffer.capacity() > kept_write_capacity)
+        ByteBuffer{}.swap(buffer);
+    else
+        buffer.clear();
+}
+
 void Connection::on_written(std::error_code error) {
     write_in_progress_ = false;
-    if (writing_.capacity() > kept_write_capacity)
-        ByteBuffer{}.swap(writing_);
-    else
-        writing_.clear();
+    release_if_large(writing_);
     if (error) {
         close("write failed: " + error.message());
         return;

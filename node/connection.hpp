@@ -67,8 +67,10 @@ protected:
 
 private:
     asio::awaitable<void> read_loop();
-    /// Reads what the socket has into the io thread's scratch buffer and decodes it.
-    bool read_available(std::error_code& error);
+    /// Reads once into the io thread's scratch buffer and decodes it; returns the bytes read.
+    std::size_t read_available(std::error_code& error);
+    /// Empties a written buffer, freeing it when a burst made it large.
+    static void release_if_large(ByteBuffer& buffer);
     void after_enqueue();
     void schedule_flush();
     void start_write();
