@@ -4,8 +4,8 @@
 
 namespace dinx::cluster {
 
-ClientSession::ClientSession(NodeShard& shard, asio::ip::tcp::socket socket,
-                             node::ConnectionLimits limits, std::uint64_t conn_id)
+ClientSession::ClientSession(NodeShard& shard, node::Socket socket, node::ConnectionLimits limits,
+                             std::uint64_t conn_id)
     : node::Connection(std::move(socket), limits), shard_(shard), conn_id_(conn_id) {}
 
 Origin ClientSession::origin() const {

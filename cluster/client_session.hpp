@@ -12,7 +12,7 @@ class NodeShard;
 class ClientSession final : public node::Connection {
 public:
     /// A connected client socket with the id the gate gave it.
-    ClientSession(NodeShard& shard, asio::ip::tcp::socket socket, node::ConnectionLimits limits,
+    ClientSession(NodeShard& shard, node::Socket socket, node::ConnectionLimits limits,
                   std::uint64_t conn_id);
 
     /// Unique within this gate for the life of the process.

@@ -6,7 +6,7 @@
 
 namespace dinx::cluster {
 
-Link::Link(NodeShard& shard, asio::ip::tcp::socket socket, node::ConnectionLimits limits, Role role,
+Link::Link(NodeShard& shard, node::Socket socket, node::ConnectionLimits limits, Role role,
            std::uint32_t expected_peer)
     : node::Connection(std::move(socket), limits),
       shard_(shard),

@@ -33,7 +33,7 @@ public:
     enum class Role { dialed, accepted };
 
     /// `expected_peer` is the node a dialed link must reach (ignored when accepted).
-    Link(NodeShard& shard, asio::ip::tcp::socket socket, node::ConnectionLimits limits, Role role,
+    Link(NodeShard& shard, node::Socket socket, node::ConnectionLimits limits, Role role,
          std::uint32_t expected_peer);
 
     /// Starts reading and the handshake; the link closes if it is not done within `deadline`.

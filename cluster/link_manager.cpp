@@ -88,13 +88,13 @@ void LinkManager::enqueue(std::uint32_t node_id, Peer& p, QueuedEnvelope item) {
 
 void LinkManager::dial(std::uint32_t node_id, Peer& p) {
     p.dialing = true;
-    p.socket = std::make_shared<asio::ip::tcp::socket>(shard_.executor());
+    p.socket = std::make_shared<node::Socket>(shard_.io());
     node::spawn_detached(shard_.executor(), connect(node_id, p.socket),
                          "dial of node " + std::to_string(node_id));
 }
 
 asio::awaitable<void> LinkManager::connect(std::uint32_t node_id,
-                                           std::shared_ptr<asio::ip::tcp::socket> socket) {
+                                           std::shared_ptr<node::Socket> socket) {
     auto address = shard_.addresses().link_address(node_id);
     auto timeout = std::chrono::milliseconds(shard_.topology().settings().connect_timeout_ms);
     std::error_code error = asio::error::host_not_found;

@@ -59,9 +59,9 @@ public:
 private:
     struct Peer {
         explicit Peer(node::Backoff backoff_) : backoff(backoff_) {}
-        std::vector<std::shared_ptr<Link>> links;       // ready links, first one carries traffic
-        std::shared_ptr<Link> handshaking;              // dialed link waiting for hello_ack
-        std::shared_ptr<asio::ip::tcp::socket> socket;  // socket of a connect in progress
+        std::vector<std::shared_ptr<Link>> links;  // ready links, first one carries traffic
+        std::shared_ptr<Link> handshaking;         // dialed link waiting for hello_ack
+        std::shared_ptr<node::Socket> socket;      // socket of a connect in progress
         bool dialing = false;
         std::deque<QueuedEnvelope> queue;
         node::Backoff backoff;
@@ -71,8 +71,7 @@ private:
     Peer& peer(std::uint32_t node_id);
     void enqueue(std::uint32_t node_id, Peer& peer, QueuedEnvelope item);
     void dial(std::uint32_t node_id, Peer& peer);
-    asio::awaitable<void> connect(std::uint32_t node_id,
-                                  std::shared_ptr<asio::ip::tcp::socket> socket);
+    asio::awaitable<void> connect(std::uint32_t node_id, std::shared_ptr<node::Socket> socket);
     void on_dial_failed(std::uint32_t node_id, const std::string& reason);
     void flush_queue(Peer& peer, Link& link);
     void fail_queue(std::deque<QueuedEnvelope> queue, std::string_view code,

@@ -57,7 +57,7 @@ std::size_t NodeShard::shard_of(std::uint64_t conn_id) const {
 
 // --- connections -----------------------------------------------------------------------------
 
-void NodeShard::accept_client(asio::ip::tcp::socket socket) {
+void NodeShard::accept_client(node::Socket socket) {
     if (stopping_) return;
     // Ids encode their shard, so a reply for a connection goes straight to its thread.
     std::uint64_t conn_id = next_conn_seq_++ * node_.shard_count() + index_ + 1;
@@ -71,7 +71,7 @@ void NodeShard::accept_client(asio::ip::tcp::socket socket) {
     session->start();
 }
 
-void NodeShard::accept_link(asio::ip::tcp::socket socket) {
+void NodeShard::accept_link(node::Socket socket) {
     if (stopping_) return;
     auto link =
         std::make_shared<Link>(*this, std::move(socket), link_limits(), Link::Role::accepted, 0);

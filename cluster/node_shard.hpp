@@ -48,6 +48,8 @@ public:
     spdlog::logger& log();
     /// The io thread's executor.
     asio::any_io_executor executor() { return io_.get_executor(); }
+    /// The io thread's context.
+    asio::io_context& io() { return io_; }
     /// Limits applied to links.
     node::ConnectionLimits link_limits() const;
     /// This shard's links.
@@ -55,9 +57,9 @@ public:
 
     // --- connections -------------------------------------------------------------------------
     /// Takes a client connection accepted on this shard's thread.
-    void accept_client(asio::ip::tcp::socket socket);
+    void accept_client(node::Socket socket);
     /// Takes a link connection accepted on this shard's thread.
-    void accept_link(asio::ip::tcp::socket socket);
+    void accept_link(node::Socket socket);
     /// A client frame arrived: run it here or send it to its group.
     void on_client_frame(ClientSession& session, std::uint32_t msg_id, Bytes payload);
     /// A client went away.

@@ -2,6 +2,7 @@
 // A listening socket whose accepted connections are spread over an IoPool's contexts.
 
 #include "node/io_pool.hpp"
+#include "node/socket.hpp"
 
 #include <asio/ip/tcp.hpp>
 
@@ -15,7 +16,7 @@ namespace dinx::node {
 class Acceptor {
 public:
     /// Called on context `index`'s thread with a connected socket bound to that context.
-    using OnAccept = std::function<void(std::size_t index, asio::ip::tcp::socket socket)>;
+    using OnAccept = std::function<void(std::size_t index, Socket socket)>;
 
     /// Binds and listens at once (throws std::system_error if the address is taken); accepting
     /// starts with start(). Port 0 picks a free port.

@@ -1,10 +1,6 @@
 #include "node/connection.hpp"
 
-#include "node/spawn.hpp"
-
 #include <asio/post.hpp>
-#include <asio/redirect_error.hpp>
-#include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
 #include <array>
@@ -23,7 +19,7 @@ constexpr int reads_per_turn = 16;
 // A write buffer larger than this is freed once written, so a burst does not pin memory.
 constexpr std::size_t kept_write_capacity = 16 * 1024;
 
-std::string describe(const asio::ip::tcp::socket& socket) {
+std::string describe(const Socket& socket) {
     std::error_code ec;
     auto endpoint = socket.remote_endpoint(ec);
     if (ec) return "?";
@@ -32,7 +28,7 @@ std::string describe(const asio::ip::tcp::socket& socket) {
 
 }  // namespace
 
-Connection::Connection(asio::ip::tcp::socket socket, ConnectionLimits limits)
+Connection::Connection(Socket socket, ConnectionLimits limits)
     : socket_(std::move(socket)), limits_(limits), reader_(limits.max_frame_len) {
     remote_ = describe(socket_);
 }
@@ -41,32 +37,41 @@ void Connection::start() {
     std::error_code ignored;
     socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
     socket_.non_blocking(true, ignored);
-    spawn_detached(socket_.get_executor(), read_loop(), "connection " + remote_);
+    on_readable({});
 }
 
-asio::awaitable<void> Connection::read_loop() {
-    auto self = shared_from_this();
-    std::error_code error;
-    int reads = 0;
-    while (open_) {
+// Callbacks rather than a coroutine: an idle connection then costs one pending wait (a handler
+// holding a shared_ptr), not a coroutine frame stack. That is most of a gate's memory.
+void Connection::wait_readable() {
+    socket_.async_wait(Socket::wait_read, [self = shared_from_this()](std::error_code error) {
+        self->on_readable(error);
+    });
+}
+
+void Connection::on_readable(std::error_code error) {
+    for (int reads = 0; !error && open_; ++reads) {
         std::size_t got = read_available(error);
-        if (error && error != asio::error::would_block) break;
+        if (!open_ || (error && error != asio::error::would_block)) break;
         // Replies made while decoding go out now, in one write, before we sleep.
         start_write();
-        if (got == scratch_size) {
-            // The buffer was full, so more is likely waiting. Yield now and then so that one
-            // busy peer cannot starve the thread's other connections.
-            if (++reads % reads_per_turn == 0)
-                co_await asio::post(socket_.get_executor(), asio::use_awaitable);
-            continue;
+        if (got < scratch_size) {
+            // A short read means the socket is (almost surely) drained. Waiting is safe even if
+            // bytes arrived since: asio re-arms the descriptor (EPOLL_CTL_MOD) for a wait, and
+            // the kernel then reports data already there. So no second read to see EAGAIN.
+            wait_readable();
+            return;
         }
-        // A short read means the socket is (almost surely) drained. Waiting is safe even if
-        // bytes arrived since: asio re-arms the descriptor (EPOLL_CTL_MOD) for a wait, and the
-        // kernel then reports data already there. So no second read just to see EAGAIN.
-        co_await socket_.async_wait(asio::ip::tcp::socket::wait_read,
-                                    asio::redirect_error(asio::use_awaitable, error));
-        if (error) break;
+        if (reads + 1 == reads_per_turn) {
+            // More is likely waiting, but one busy peer must not starve the thread's others.
+            asio::post(socket_.get_executor(),
+                       [self = shared_from_this()] { self->on_readable({}); });
+            return;
+        }
     }
+    finish(error);
+}
+
+void Connection::finish(std::error_code error) {
     if (open_) {
         close_reason_ = error == asio::error::eof ? "peer closed" : error.message();
         open_ = false;
@@ -166,7 +171,7 @@ void Connection::close(std::string reason) {
     close_reason_ = std::move(reason);
     std::error_code ignored;
     // Shutdown before close so that the peer sees FIN after any bytes already written.
-    socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    socket_.shutdown(Socket::shutdown_both, ignored);
     socket_.close(ignored);
 }
 

@@ -5,8 +5,8 @@
 
 #include "node/bytes.hpp"
 #include "node/frame_codec.hpp"
+#include "node/socket.hpp"
 
-#include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
 
 #include <cstdint>
@@ -26,7 +26,7 @@ struct ConnectionLimits {
 class Connection : public std::enable_shared_from_this<Connection> {
 public:
     /// Takes a connected socket; nothing happens until start().
-    Connection(asio::ip::tcp::socket socket, ConnectionLimits limits);
+    Connection(Socket socket, ConnectionLimits limits);
     virtual ~Connection() = default;
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
@@ -66,7 +66,10 @@ protected:
     virtual void on_closed() = 0;
 
 private:
-    asio::awaitable<void> read_loop();
+    void wait_readable();
+    void on_readable(std::error_code error);
+    /// Ends reading for good and reports on_closed().
+    void finish(std::error_code error);
     /// Reads once into the io thread's scratch buffer and decodes it; returns the bytes read.
     std::size_t read_available(std::error_code& error);
     /// Empties a written buffer, freeing it when a burst made it large.
@@ -76,7 +79,7 @@ private:
     void start_write();
     void on_written(std::error_code error);
 
-    asio::ip::tcp::socket socket_;
+    Socket socket_;
     ConnectionLimits limits_;
     FrameReader reader_;
     ByteBuffer outbox_;   // frames queued since the last write started

@@ -2,9 +2,9 @@
 
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
-#include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
+#include "node/socket.hpp"
 
 #include <algorithm>
 
@@ -14,7 +14,7 @@ namespace {
 using namespace asio::experimental::awaitable_operators;
 constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 
-asio::awaitable<std::error_code> connect_endpoints(asio::ip::tcp::socket& socket, std::string host,
+asio::awaitable<std::error_code> connect_endpoints(Socket& socket, std::string host,
                                                    std::uint16_t port) {
     std::error_code error;
     auto address = asio::ip::make_address(host, error);
@@ -38,8 +38,8 @@ asio::awaitable<std::error_code> connect_endpoints(asio::ip::tcp::socket& socket
 
 }  // namespace
 
-asio::awaitable<std::error_code> dial(asio::ip::tcp::socket& socket, std::string host,
-                                      std::uint16_t port, std::chrono::milliseconds timeout) {
+asio::awaitable<std::error_code> dial(Socket& socket, std::string host, std::uint16_t port,
+                                      std::chrono::milliseconds timeout) {
     asio::steady_timer deadline(socket.get_executor(), timeout);
     auto outcome = co_await (connect_endpoints(socket, std::move(host), port) ||
                              deadline.async_wait(use_tuple));

@@ -2,7 +2,7 @@
 // Connecting with a deadline, and the back-off between failed attempts.
 
 #include <asio/awaitable.hpp>
-#include <asio/ip/tcp.hpp>
+#include "node/socket.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -12,8 +12,8 @@
 namespace dinx::node {
 
 /// Connects `socket` to host:port (an address or a name) or fails with timed_out after `timeout`.
-asio::awaitable<std::error_code> dial(asio::ip::tcp::socket& socket, std::string host,
-                                      std::uint16_t port, std::chrono::milliseconds timeout);
+asio::awaitable<std::error_code> dial(Socket& socket, std::string host, std::uint16_t port,
+                                      std::chrono::milliseconds timeout);
 
 /// Capped exponential back-off: min, 2*min, 4*min ... max. Not thread-safe.
 class Backoff {
