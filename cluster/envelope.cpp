@@ -10,24 +10,15 @@
 namespace dinx::cluster {
 namespace {
 
-// A streambuf appending to a ByteBuffer: cereal writes straight into the connection's queue.
-class AppendBuf : public std::streambuf {
+// A streambuf writing into a region the caller reserved: cereal's writes are plain copies into
+// the put area, with no virtual call per field.
+class RegionBuf : public std::streambuf {
 public:
-    void target(ByteBuffer* out) { out_ = out; }
-
-protected:
-    std::streamsize xsputn(const char* s, std::streamsize n) override {
-        auto* bytes = reinterpret_cast<const std::byte*>(s);
-        out_->insert(out_->end(), bytes, bytes + n);
-        return n;
+    void target(std::byte* begin, std::size_t size) {
+        auto* p = reinterpret_cast<char*>(begin);
+        setp(p, p + size);
     }
-    int_type overflow(int_type c) override {
-        if (c != traits_type::eof()) out_->push_back(std::byte(c));
-        return c;
-    }
-
-private:
-    ByteBuffer* out_ = nullptr;
+    std::size_t written() const { return static_cast<std::size_t>(pptr() - pbase()); }
 };
 
 // A streambuf reading a byte view in place; consumed() tells where the payload starts.
@@ -40,68 +31,92 @@ public:
     std::size_t consumed() const { return static_cast<std::size_t>(gptr() - eback()); }
 };
 
-// Streams are costly to construct; each io thread keeps one of each and re-targets it.
-struct ThreadStreams {
-    AppendBuf append_buf;
-    ViewBuf view_buf;
-    std::ostream out{&append_buf};
-    std::istream in{&view_buf};
-};
-thread_local ThreadStreams streams;
-
-template <class Archive>
-void save_header(Archive& archive, const Envelope& e) {
-    auto uid_size = static_cast<std::uint16_t>(e.origin.uid.size());
-    archive(e.seq, e.origin.gate_id, e.origin.conn_id, e.msg_id, e.via, uid_size);
-    archive(cereal::binary_data(e.origin.uid.data(), uid_size));
-}
-
-template <class Archive>
-bool load_header(Archive& archive, Envelope& e) {
-    std::uint16_t uid_size = 0;
-    archive(e.seq, e.origin.gate_id, e.origin.conn_id, e.msg_id, e.via, uid_size);
-    // Checked before allocating: the size comes from the wire.
-    if (uid_size > max_uid_size) return false;
-    e.origin.uid.resize(uid_size);
-    archive(cereal::binary_data(e.origin.uid.data(), uid_size));
-    return true;
-}
+// seq, gate id, conn id, msg id, via, uid size: the fixed part of every header.
+constexpr std::size_t fixed_header_size = 8 + 4 + 8 + 4 + 4 + 2;
 
 bool known_kind(std::uint32_t kind) {
     return kind >= std::uint32_t(EnvelopeKind::hello) &&
            kind <= std::uint32_t(EnvelopeKind::session);
 }
 
-}  // namespace
-
-void write_envelope(ByteBuffer& out, const Envelope& envelope) {
+void check_limits(const Envelope& envelope) {
     if (envelope.origin.uid.size() > max_uid_size)
         throw std::length_error("a uid is at most " + std::to_string(max_uid_size) + " bytes");
     if (envelope.payload.size() > max_envelope_payload)
         throw std::length_error("a payload sent to another node is at most " +
                                 std::to_string(max_envelope_payload) + " bytes");
-    streams.append_buf.target(&out);
-    {
-        cereal::PortableBinaryOutputArchive archive(streams.out);
-        save_header(archive, envelope);
-    }
-    append(out, envelope.payload);
 }
 
-std::optional<Envelope> read_envelope(std::uint32_t frame_msg_id, Bytes body) {
+}  // namespace
+
+struct EnvelopeCodec::Archives {
+    RegionBuf region;
+    ViewBuf view;
+    std::ostream out{&region};
+    std::istream in{&view};
+    std::byte flag_out[1]{};
+    // The archives consume their byte-order flag once, here: little-endian on the wire.
+    cereal::PortableBinaryOutputArchive writer{
+        (region.target(flag_out, 1), out),
+        cereal::PortableBinaryOutputArchive::Options::LittleEndian()};
+    std::byte flag_in[1]{std::byte{1}};
+    cereal::PortableBinaryInputArchive reader{(view.target(Bytes{flag_in, 1}), in)};
+};
+
+EnvelopeCodec::EnvelopeCodec() : archives_(std::make_unique<Archives>()) {}
+
+EnvelopeCodec::~EnvelopeCodec() = default;
+
+void EnvelopeCodec::write(ByteBuffer& out, const Envelope& e) {
+    check_limits(e);
+    auto uid_size = static_cast<std::uint16_t>(e.origin.uid.size());
+    std::size_t at = out.size();
+    std::size_t header_size = fixed_header_size + uid_size;
+    out.resize(at + header_size);
+    archives_->region.target(out.data() + at, header_size);
+    archives_->writer(e.seq, e.origin.gate_id, e.origin.conn_id, e.msg_id, e.via, uid_size);
+    archives_->writer(cereal::binary_data(e.origin.uid.data(), uid_size));
+    if (archives_->region.written() != header_size) {
+        out.resize(at);
+        throw std::logic_error("envelope header size mismatch");
+    }
+    append(out, e.payload);
+}
+
+std::optional<Envelope> EnvelopeCodec::read(std::uint32_t frame_msg_id, Bytes body) {
     if (!known_kind(frame_msg_id)) return std::nullopt;
-    Envelope envelope;
-    envelope.kind = EnvelopeKind(frame_msg_id);
-    streams.view_buf.target(body);
-    streams.in.clear();
+    Envelope e;
+    e.kind = EnvelopeKind(frame_msg_id);
+    archives_->view.target(body);
     try {
-        cereal::PortableBinaryInputArchive archive(streams.in);
-        if (!load_header(archive, envelope)) return std::nullopt;
+        std::uint16_t uid_size = 0;
+        archives_->reader(e.seq, e.origin.gate_id, e.origin.conn_id, e.msg_id, e.via, uid_size);
+        // Checked before allocating: the size comes from the wire.
+        if (uid_size > max_uid_size) return std::nullopt;
+        e.origin.uid.resize(uid_size);
+        archives_->reader(cereal::binary_data(e.origin.uid.data(), uid_size));
     } catch (const cereal::Exception&) {
         return std::nullopt;  // truncated header
     }
-    envelope.payload = body.subspan(streams.view_buf.consumed());
-    return envelope;
+    e.payload = body.subspan(archives_->view.consumed());
+    return e;
+}
+
+namespace {
+
+EnvelopeCodec& thread_codec() {
+    thread_local EnvelopeCodec codec;
+    return codec;
+}
+
+}  // namespace
+
+void write_envelope(ByteBuffer& out, const Envelope& envelope) {
+    thread_codec().write(out, envelope);
+}
+
+std::optional<Envelope> read_envelope(std::uint32_t frame_msg_id, Bytes body) {
+    return thread_codec().read(frame_msg_id, body);
 }
 
 }  // namespace dinx::cluster

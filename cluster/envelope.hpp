@@ -6,6 +6,7 @@
 #include "node/bytes.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -52,11 +53,34 @@ struct Envelope {
     Bytes payload;  ///< client payload, never parsed by the cluster
 };
 
-/// Appends the frame body of `envelope` (header then payload) to `out`. Throws
-/// std::length_error, leaving `out` as it was, when the uid or the payload is over its limit.
+/// Encodes and decodes envelopes. It keeps its streams and cereal archives from call to call:
+/// building them per envelope (an archive holds several hash maps) cost more than the rest of
+/// the message path. The wire is little-endian, as cereal's portable archive writes it; the
+/// byte-order flag that archive would put before each message is implied. Not thread-safe: one
+/// per link or per thread.
+class EnvelopeCodec {
+public:
+    EnvelopeCodec();
+    ~EnvelopeCodec();
+    EnvelopeCodec(const EnvelopeCodec&) = delete;
+    EnvelopeCodec& operator=(const EnvelopeCodec&) = delete;
+
+    /// Appends the frame body of `envelope` (header then payload) to `out`. Throws
+    /// std::length_error, leaving `out` as it was, when the uid or the payload is over its limit.
+    void write(ByteBuffer& out, const Envelope& envelope);
+    /// Decodes a link frame; nullopt when the kind is unknown or the body is malformed or
+    /// truncated. The payload (and nothing else) is a view into `body`.
+    std::optional<Envelope> read(std::uint32_t frame_msg_id, Bytes body);
+
+private:
+    struct Archives;
+    std::unique_ptr<Archives> archives_;
+};
+
+/// EnvelopeCodec::write with the calling thread's codec.
 void write_envelope(ByteBuffer& out, const Envelope& envelope);
 
-/// Decodes a link frame; nullopt when the kind is unknown or the body is malformed/truncated.
+/// EnvelopeCodec::read with the calling thread's codec.
 std::optional<Envelope> read_envelope(std::uint32_t frame_msg_id, Bytes body);
 
 }  // namespace dinx::cluster

@@ -26,29 +26,29 @@ void Link::begin(std::chrono::milliseconds deadline) {
 
 void Link::send(const Envelope& envelope) {
     send_with(static_cast<std::uint32_t>(envelope.kind),
-              [&](ByteBuffer& out) { write_envelope(out, envelope); });
+              [&](ByteBuffer& out) { codec_.write(out, envelope); });
 }
 
 void Link::send_request(Envelope& request, PendingRequest pending) {
-    request.seq = ++last_seq_;
-    pending_.emplace(request.seq, std::move(pending));
-    send(request);
+    request.seq = pending_.add(std::move(pending));
+    try {
+        send(request);
+    } catch (...) {
+        pending_.finish(request.seq);  // never sent: it must not fail a second time later
+        throw;
+    }
 }
 
 std::optional<PendingRequest> Link::finish(std::uint64_t seq) {
-    auto it = pending_.find(seq);
-    if (it == pending_.end()) return std::nullopt;
-    auto pending = std::move(it->second);
-    pending_.erase(it);
-    return pending;
+    return pending_.finish(seq);
 }
 
-std::unordered_map<std::uint64_t, PendingRequest> Link::take_pending() {
-    return std::exchange(pending_, {});
+std::vector<std::pair<std::uint64_t, PendingRequest>> Link::take_pending() {
+    return pending_.take_all();
 }
 
 bool Link::on_frame(std::uint32_t kind, Bytes body) {
-    auto envelope = read_envelope(kind, body);
+    auto envelope = codec_.read(kind, body);
     if (!envelope) {
         close("malformed envelope (kind " + std::to_string(kind) + ")");
         return false;

@@ -4,27 +4,17 @@
 // on it, so that a dropped link turns each of them into an error for its client.
 
 #include "cluster/envelope.hpp"
+#include "cluster/pending_window.hpp"
 #include "node/connection.hpp"
 
 #include <asio/steady_timer.hpp>
 
 #include <chrono>
 #include <memory>
-#include <unordered_map>
 
 namespace dinx::cluster {
 
-class Link;
 class NodeShard;
-
-/// A request sent on a link and not finished yet.
-struct PendingRequest {
-    std::uint32_t gate_id = 0;       ///< the client to tell if it fails: its gate
-    std::uint64_t conn_id = 0;       ///< and its connection
-    std::uint32_t msg_id = 0;        ///< the request's msgID, quoted in an error frame
-    std::weak_ptr<Link> upstream;    ///< when this request continues one that came over a link
-    std::uint64_t upstream_seq = 0;  ///< that request's seq on `upstream`
-};
 
 /// One node-to-node connection. Used only on its shard's io thread.
 class Link final : public node::Connection {
@@ -51,8 +41,8 @@ public:
     void send_request(Envelope& request, PendingRequest pending);
     /// Forgets request `seq` and returns it (nullopt when unknown or already finished).
     std::optional<PendingRequest> finish(std::uint64_t seq);
-    /// Removes and returns every unfinished request (the link is gone).
-    std::unordered_map<std::uint64_t, PendingRequest> take_pending();
+    /// Removes and returns every unfinished request, in the order they were sent.
+    std::vector<std::pair<std::uint64_t, PendingRequest>> take_pending();
     /// Number of unfinished requests.
     std::size_t pending_count() const { return pending_.size(); }
     /// A shared_ptr to this link.
@@ -67,12 +57,12 @@ private:
     void send_control(EnvelopeKind kind);
 
     NodeShard& shard_;
+    EnvelopeCodec codec_;
     Role role_;
     std::uint32_t peer_id_;
     bool ready_ = false;
     asio::steady_timer handshake_timer_;
-    std::uint64_t last_seq_ = 0;
-    std::unordered_map<std::uint64_t, PendingRequest> pending_;
+    PendingWindow pending_;
 };
 
 }  // namespace dinx::cluster

@@ -170,12 +170,9 @@ void LinkManager::forget(Link& link) {
                 on_dial_failed(link.peer_id(), "handshake failed: " + link.close_reason());
         }
     }
-    auto pending = link.take_pending();
-    if (pending.empty()) return;
-    // Fail in the order the requests were sent, so each client sees its errors in order.
-    std::vector<std::pair<std::uint64_t, PendingRequest>> ordered(pending.begin(), pending.end());
-    std::sort(ordered.begin(), ordered.end(),
-              [](const auto& a, const auto& b) { return a.first < b.first; });
+    // In the order the requests were sent, so each client sees its errors in order.
+    auto ordered = link.take_pending();
+    if (ordered.empty()) return;
     auto why = "link to node " + shard_.node_name(link.peer_id()) + " lost: " + link.close_reason();
     for (auto& [seq, request] : ordered) shard_.fail_request(request, error_code::unavailable, why);
 }
