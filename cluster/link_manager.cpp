@@ -34,11 +34,15 @@ LinkManager::Peer& LinkManager::peer(std::uint32_t node_id) {
     return peers_.emplace(node_id, Peer{backoff}).first->second;
 }
 
-bool LinkManager::is_live(std::uint32_t node_id) const {
+bool LinkManager::is_live(std::uint32_t node_id) {
     auto it = peers_.find(node_id);
     if (it == peers_.end()) return true;
-    const Peer& p = it->second;
-    return !p.links.empty() || p.dialing || Clock::now() >= p.retry_at;
+    Peer& p = it->second;
+    if (!p.links.empty() || p.backoff.failures() == 0) return true;
+    // A node whose last dial failed is skipped until a dial in the background reaches it again,
+    // so no request waits on a connect to a node that is probably still down.
+    if (!p.dialing && !closing_ && Clock::now() >= p.retry_at) dial(node_id, p);
+    return false;
 }
 
 void LinkManager::send(std::uint32_t node_id, const Envelope& envelope) {

@@ -40,8 +40,9 @@ public:
     /// Links of `shard`.
     explicit LinkManager(NodeShard& shard);
 
-    /// False while `node_id` is backing off after a failed dial (the balancer skips it).
-    bool is_live(std::uint32_t node_id) const;
+    /// False from a failed dial of `node_id` until a dial reaches it again (the balancer skips
+    /// it meanwhile); once its back-off has passed, asking starts that dial in the background.
+    bool is_live(std::uint32_t node_id);
     /// Sends an envelope to a node, dialing if needed; lost (and logged) if the node is
     /// unreachable.
     void send(std::uint32_t node_id, const Envelope& envelope);

@@ -11,7 +11,11 @@ namespace dinx::cluster {
 namespace {}  // namespace
 
 NodeShard::NodeShard(Node& node, std::size_t index, asio::io_context& io)
-    : node_(node), index_(index), io_(io), links_(*this) {}
+    : node_(node),
+      index_(index),
+      io_(io),
+      links_(*this),
+      own_group_(node.topology().group(node.info().group)) {}
 
 NodeShard::~NodeShard() = default;
 
@@ -87,7 +91,7 @@ void NodeShard::on_client_frame(ClientSession& session, std::uint32_t msg_id, By
         session.send(topology().settings().error_msg_id, as_bytes(body));
         return;
     }
-    if (group->name == info().group) {
+    if (group == own_group_) {
         Context ctx(*this, session, msg_id);
         run_handler(ctx, payload);
         return;
@@ -251,7 +255,7 @@ void NodeShard::broadcast_here(std::uint32_t msg_id, Bytes payload) {
 }
 
 std::optional<std::uint32_t> NodeShard::pick_node(const Group& group, std::uint64_t key,
-                                                  std::optional<std::uint32_t> avoid) const {
+                                                  std::optional<std::uint32_t> avoid) {
     return cluster::pick_node(
         group.nodes, key, [this](std::uint32_t id) { return links_.is_live(id); }, avoid);
 }

@@ -93,7 +93,7 @@ public:
                     std::string_view code, const std::string& why);
     /// A live node of `group` for the sticky `key`, avoiding `avoid` unless it is the only one.
     std::optional<std::uint32_t> pick_node(const Group& group, std::uint64_t key,
-                                           std::optional<std::uint32_t> avoid) const;
+                                           std::optional<std::uint32_t> avoid);
 
 private:
     /// The shard that owns connection `conn_id` of this node.
@@ -109,6 +109,7 @@ private:
     std::size_t index_;
     asio::io_context& io_;
     LinkManager links_;
+    const Group* own_group_;  // the group of this node: its routes run here
     std::unordered_map<std::uint64_t, std::shared_ptr<ClientSession>> sessions_;
     std::unordered_map<Link*, std::shared_ptr<Link>> accepted_links_;  // until their handshake ends
     std::uint64_t next_conn_seq_ = 0;

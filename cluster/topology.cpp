@@ -14,11 +14,14 @@ Topology::Topology(dict::Config config) : config_(std::move(config)) {
         if (it == groups_.end()) it = groups_.insert(groups_.end(), Group{node.group, {}});
         it->nodes.push_back(node.id);
     }
+    direct_route_.assign(direct_routes, nullptr);
     for (const auto& route : config_.routes) {
-        auto it = std::find_if(groups_.begin(), groups_.end(),
-                               [&](const Group& g) { return g.name == route.group; });
-        if (it != groups_.end())
-            route_index_.emplace(route.msg_id, static_cast<std::size_t>(it - groups_.begin()));
+        const Group* target = group(route.group);
+        if (!target) continue;
+        if (route.msg_id < direct_routes)
+            direct_route_[route.msg_id] = target;
+        else
+            other_routes_.emplace(route.msg_id, target);
     }
 }
 
@@ -28,8 +31,9 @@ const dict::NodeInfo* Topology::node(std::uint32_t id) const {
 }
 
 const Group* Topology::route(std::uint32_t msg_id) const {
-    auto it = route_index_.find(msg_id);
-    return it == route_index_.end() ? nullptr : &groups_[it->second];
+    if (msg_id < direct_routes) return direct_route_[msg_id];
+    auto it = other_routes_.find(msg_id);
+    return it == other_routes_.end() ? nullptr : it->second;
 }
 
 const Group* Topology::group(std::string_view name) const {

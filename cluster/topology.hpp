@@ -23,6 +23,9 @@ class Topology {
 public:
     /// Indexes `config`, which must have passed dict::validate.
     explicit Topology(dict::Config config);
+    // The route tables point into groups_: a copy would point into the original.
+    Topology(const Topology&) = delete;
+    Topology& operator=(const Topology&) = delete;
 
     /// The configuration it was built from.
     const dict::Config& config() const { return config_; }
@@ -40,8 +43,11 @@ public:
 private:
     dict::Config config_;
     std::vector<Group> groups_;
-    std::unordered_map<std::uint32_t, std::size_t> node_index_;   // id -> config_.nodes index
-    std::unordered_map<std::uint32_t, std::size_t> route_index_;  // msg_id -> groups_ index
+    std::unordered_map<std::uint32_t, std::size_t> node_index_;  // id -> config_.nodes index
+    // msg_id -> group: a direct table for the small ids games use, a hash map for the rest.
+    static constexpr std::uint32_t direct_routes = 4096;
+    std::vector<const Group*> direct_route_;
+    std::unordered_map<std::uint32_t, const Group*> other_routes_;
     std::vector<std::uint32_t> frontends_;
 };
 

@@ -307,6 +307,31 @@ TEST_CASE("a peer that never answers the handshake gives unavailable within 5 se
     CHECK(std::chrono::steady_clock::now() - started < 5s);
 }
 
+TEST_CASE("while a failed node is dialed again in the background, its clients use its peers") {
+    auto config =
+        make_config({gate(1, "gate-1"), backend(2, "im-1"), backend(3, "im-2")}, demo_routes());
+    config.settings.connect_timeout_ms = 1000;
+    config.settings.reconnect_min_ms = 1;  // dial im-2 again as often as we ask
+    config.settings.reconnect_max_ms = 1;
+    TestCluster cluster(config);
+    FakeNode silent(3, /*answer_handshake=*/false);  // im-2 accepts but never answers
+    cluster.addresses().set_link_port(3, silent.port());
+    cluster.start({2});
+    cluster.start({1}, 1);
+    // The first requests for im-2 wait for its dial to time out, then go to im-1.
+    std::vector<std::unique_ptr<node::BlockingClient>> clients;
+    for (int c = 0; c < 8; ++c) clients.push_back(cluster.connect(1));
+    for (auto& client : clients) CHECK(ask(*client, demo::send, "x").payload == "im-1: x");
+    // From then on no request waits for the dials that keep trying im-2.
+    for (int round = 0; round < 3; ++round) {
+        for (auto& client : clients) {
+            auto started = std::chrono::steady_clock::now();
+            CHECK(ask(*client, demo::send, "y").payload == "im-1: y");
+            CHECK(std::chrono::steady_clock::now() - started < 500ms);
+        }
+    }
+}
+
 TEST_CASE("a client cannot speak envelopes: on the client port they are client messages") {
     DemoCluster demo;
     auto client = demo.cluster.connect(1);
