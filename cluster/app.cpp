@@ -3,6 +3,7 @@
 #include "cluster/process.hpp"
 #include "cluster/topology.hpp"
 #include "dict/config_loader.hpp"
+#include "node/limits.hpp"
 #include "node/signals.hpp"
 
 #include <spdlog/spdlog.h>
@@ -44,6 +45,21 @@ std::string missing_handler(const dict::Config& config, const std::vector<std::u
                    route.group + "', but this program registers no handler for it";
     }
     return {};
+}
+
+// Every client is an open file: raise the soft limit as far as allowed, and say so up front
+// when even that is below what the frontends of this process may be asked to hold.
+void warn_if_too_few_files(const dict::Config& config, const std::vector<std::uint32_t>& ids) {
+    std::uint64_t limit = node::raise_open_file_limit();
+    std::uint64_t wanted = 0;
+    for (auto id : ids)
+        if (config.find_node(id)->is_frontend()) wanted += config.settings.max_connections;
+    if (limit < wanted)
+        spdlog::warn(
+            "the open-file limit is {} but this process's frontends accept up to {} clients "
+            "(max_connections); raise the hard limit (ulimit -Hn, systemd LimitNOFILE=) or "
+            "lower max_connections",
+            limit, wanted);
 }
 
 }  // namespace
@@ -106,6 +122,7 @@ int App::run() {
     node::StopSignals signals(signals_io, [&](int signal) {
         spdlog::info("{} received, stopping", signal == SIGINT ? "SIGINT" : "SIGTERM");
     });
+    warn_if_too_few_files(config, ids);
     auto topology = std::make_shared<const Topology>(std::move(config));
     Process process(topology, handlers_, ids);
     try {

@@ -44,6 +44,15 @@ void Node::bind_listener(std::optional<node::Acceptor>& slot, std::string_view w
     }
 }
 
+bool Node::admit_client() {
+    auto limit = topology_->settings().max_connections;
+    auto count = clients_.load(std::memory_order_relaxed);
+    do {
+        if (count >= limit) return false;
+    } while (!clients_.compare_exchange_weak(count, count + 1, std::memory_order_relaxed));
+    return true;
+}
+
 void Node::start() {
     if (client_acceptor_) client_acceptor_->start();
     link_acceptor_->start();

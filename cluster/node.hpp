@@ -11,6 +11,7 @@
 #include <spdlog/logger.h>
 #include <asio/post.hpp>
 
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -53,6 +54,11 @@ public:
     /// The port links connect to, once listening.
     std::uint16_t link_port() const { return link_acceptor_ ? link_acceptor_->port() : 0; }
 
+    /// Counts a new client in; false when max_connections are already connected.
+    bool admit_client();
+    /// Counts a client out.
+    void release_client() { clients_.fetch_sub(1, std::memory_order_relaxed); }
+
     /// Runs `work(shard)` on shard `index`'s thread.
     template <class Work>
     void post_to(std::size_t index, Work&& work) {
@@ -75,6 +81,7 @@ private:
     std::vector<std::unique_ptr<NodeShard>> shards_;
     std::optional<node::Acceptor> client_acceptor_;
     std::optional<node::Acceptor> link_acceptor_;
+    std::atomic<std::uint32_t> clients_{0};  // across shards
 };
 
 }  // namespace dinx::cluster

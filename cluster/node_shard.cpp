@@ -63,6 +63,10 @@ std::size_t NodeShard::shard_of(std::uint64_t conn_id) const {
 
 void NodeShard::accept_client(node::Socket socket) {
     if (stopping_) return;
+    if (!node_.admit_client()) {
+        refuse_client(socket);
+        return;
+    }
     // Ids encode their shard, so a reply for a connection goes straight to its thread.
     std::uint64_t conn_id = next_conn_seq_++ * node_.shard_count() + index_ + 1;
     const auto& settings = topology().settings();
@@ -101,7 +105,21 @@ void NodeShard::on_client_frame(ClientSession& session, std::uint32_t msg_id, By
                   PendingRequest{node_id(), session.conn_id(), msg_id, {}, 0});
 }
 
+void NodeShard::refuse_client(node::Socket& socket) {
+    std::error_code ignored;
+    socket.close(ignored);
+    ++refused_clients_;
+    // One line per second at most: a flood of connections must not become a flood of logs.
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_refusal_log_ < std::chrono::seconds(1)) return;
+    log().warn("max_connections ({}) reached: closed {} new client connection(s)",
+               topology().settings().max_connections, refused_clients_);
+    last_refusal_log_ = now;
+    refused_clients_ = 0;
+}
+
 void NodeShard::on_client_closed(ClientSession& session) {
+    node_.release_client();
     // Closing a client ourselves means it broke a rule (oversized frame, unread replies): say so.
     bool worth_a_warning = session.closed_locally() && !stopping_;
     log().log(worth_a_warning ? spdlog::level::warn : spdlog::level::debug,

@@ -13,6 +13,7 @@
 #include <spdlog/logger.h>
 #include <asio/io_context.hpp>
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <unordered_map>
@@ -99,6 +100,8 @@ private:
     /// The shard that owns connection `conn_id` of this node.
     std::size_t shard_of(std::uint64_t conn_id) const;
     ClientSession* find_session(std::uint64_t conn_id);
+    /// Closes a client beyond max_connections, logging at most once a second.
+    void refuse_client(node::Socket& socket);
     void deliver_here(std::uint64_t conn_id, std::uint32_t msg_id, Bytes payload);
     void broadcast_here(std::uint32_t msg_id, Bytes payload);
     void run_handler(Context& ctx, Bytes payload);
@@ -114,6 +117,8 @@ private:
     std::unordered_map<Link*, std::shared_ptr<Link>> accepted_links_;  // until their handshake ends
     std::uint64_t next_conn_seq_ = 0;
     bool stopping_ = false;
+    std::uint64_t refused_clients_ = 0;  // since the last refusal log line
+    std::chrono::steady_clock::time_point last_refusal_log_{};
 };
 
 }  // namespace dinx::cluster

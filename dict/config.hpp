@@ -53,6 +53,7 @@ struct Settings {
     std::uint32_t link_queue_limit =
         65536;                     ///< envelopes queued while a link dials; more get `overloaded`
     std::uint32_t io_threads = 0;  ///< io threads per process; 0 = one per core
+    std::uint32_t max_connections = 100'000;  ///< clients a frontend holds; more are closed at once
 };
 
 /// The whole configuration of a cluster: dinx.toml plus route.toml.

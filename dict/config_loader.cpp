@@ -133,7 +133,7 @@ struct SettingSpec {
     std::int64_t max;
 };
 
-constexpr std::array<SettingSpec, 8> setting_specs{{
+constexpr std::array<SettingSpec, 9> setting_specs{{
     {"max_packet_size", &Settings::max_packet_size, 1, 64 << 20},
     {"error_msg_id", &Settings::error_msg_id, 0, u32_max},
     {"connect_timeout_ms", &Settings::connect_timeout_ms, 1, u32_max},
@@ -142,6 +142,7 @@ constexpr std::array<SettingSpec, 8> setting_specs{{
     {"client_send_queue_bytes", &Settings::client_send_queue_bytes, 1024, u32_max},
     {"link_queue_limit", &Settings::link_queue_limit, 1, u32_max},
     {"io_threads", &Settings::io_threads, 0, 256},
+    {"max_connections", &Settings::max_connections, 1, u32_max},
 }};
 
 constexpr auto setting_keys = [] {

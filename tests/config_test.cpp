@@ -165,6 +165,7 @@ TEST_CASE("settings are the defaults when [cluster] is absent") {
     CHECK(config.settings.client_send_queue_bytes == defaults.client_send_queue_bytes);
     CHECK(config.settings.link_queue_limit == defaults.link_queue_limit);
     CHECK(config.settings.io_threads == defaults.io_threads);
+    CHECK(config.settings.max_connections == defaults.max_connections);
 }
 
 TEST_CASE("every [cluster] setting is read") {
@@ -178,6 +179,7 @@ reconnect_max_ms = 40
 client_send_queue_bytes = 2048
 link_queue_limit = 8
 io_threads = 3
+max_connections = 77
 )" + std::string(one_gate);
     Settings s = parse_config(nodes, gate_routes).settings;
     CHECK(s.max_packet_size == 1024);
@@ -188,6 +190,7 @@ io_threads = 3
     CHECK(s.client_send_queue_bytes == 2048);
     CHECK(s.link_queue_limit == 8);
     CHECK(s.io_threads == 3);
+    CHECK(s.max_connections == 77);
 }
 
 TEST_CASE("what() reads file:line: problem, or file: problem without a line") {

@@ -224,6 +224,30 @@ TEST_CASE("empty payloads and frames split byte by byte reach the handler") {
     CHECK(matches(next_frame(*client).payload, "im-[12]: split"));
 }
 
+TEST_CASE("clients beyond max_connections are closed at once, and admitted when room is made") {
+    auto config = make_config({gate(1, "gate-1"), backend(2, "im-1")}, demo_routes());
+    config.settings.max_connections = 2;
+    TestCluster cluster(config);
+    cluster.start({1, 2});
+    auto first = cluster.connect(1);
+    auto second = cluster.connect(1);
+    CHECK(ask(*first, demo::send, "1").msg_id == demo::send);
+    CHECK(ask(*second, demo::send, "2").msg_id == demo::send);
+    auto third = cluster.connect(1);
+    CHECK_FALSE(third->receive(frame_timeout));
+    CHECK(third->closed());
+    CHECK(ask(*first, demo::send, "still 1").msg_id == demo::send);
+    first.reset();  // makes room once the gate has seen it go
+    auto deadline = std::chrono::steady_clock::now() + 5s;
+    bool admitted = false;
+    while (!admitted && std::chrono::steady_clock::now() < deadline) {
+        auto again = cluster.connect(1);
+        again->send(demo::send, "3");
+        admitted = again->receive(1s).has_value();
+    }
+    CHECK(admitted);
+}
+
 TEST_CASE("an oversized frame closes that connection only") {
     auto config = make_config({gate(1, "gate-1"), backend(2, "im-1")}, demo_routes());
     config.settings.max_packet_size = 1024;
