@@ -2,6 +2,8 @@
 
 #include <cereal/archives/portable_binary.hpp>
 
+#include <algorithm>
+#include <cstring>
 #include <istream>
 #include <ostream>
 #include <stdexcept>
@@ -19,6 +21,15 @@ public:
         setp(p, p + size);
     }
     std::size_t written() const { return static_cast<std::size_t>(pptr() - pbase()); }
+
+protected:
+    // One memcpy per field instead of the generic loop of std::streambuf.
+    std::streamsize xsputn(const char* s, std::streamsize n) override {
+        n = std::min<std::streamsize>(n, epptr() - pptr());
+        std::memcpy(pptr(), s, static_cast<std::size_t>(n));
+        pbump(static_cast<int>(n));
+        return n;
+    }
 };
 
 // A streambuf reading a byte view in place; consumed() tells where the payload starts.
@@ -29,6 +40,14 @@ public:
         setg(begin, begin, begin + in.size());
     }
     std::size_t consumed() const { return static_cast<std::size_t>(gptr() - eback()); }
+
+protected:
+    std::streamsize xsgetn(char* s, std::streamsize n) override {
+        n = std::min<std::streamsize>(n, egptr() - gptr());
+        std::memcpy(s, gptr(), static_cast<std::size_t>(n));
+        gbump(static_cast<int>(n));
+        return n;
+    }
 };
 
 // seq, gate id, conn id, msg id, via, uid size: the fixed part of every header.

@@ -29,7 +29,9 @@ std::uint32_t NodeShard::node_id() const {
 
 std::string NodeShard::node_name(std::uint32_t id) const {
     const auto* info = topology().node(id);
-    return info ? info->name : "#" + std::to_string(id);
+    if (info) return info->name;
+    std::string unknown = "#";  // (not "#" + ...: g++ 12 -O3 warns falsely on that)
+    return unknown + std::to_string(id);
 }
 
 bool NodeShard::is_cluster_node(std::uint32_t id) const {

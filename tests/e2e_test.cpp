@@ -39,6 +39,7 @@ using std::chrono::milliseconds;
 using std::chrono::steady_clock;
 
 constexpr const char* demo_path = DINX_DEMO_PATH;
+constexpr const char* load_path = DINX_LOAD_PATH;
 
 /// The msgID of error frames when dinx.toml does not change it.
 constexpr std::uint32_t error_msg_id = 0xFFFF'FFFF;
@@ -71,6 +72,10 @@ name = "broadcast"
 [[im]]
 msg_id = 5
 name = "relay"
+
+[[im]]
+msg_id = 6
+name = "echo"
 )";
 
 /// True when `part` occurs in `text`.
@@ -204,6 +209,11 @@ public:
         // 5 replies of at most 3 s each, plus the connect.
         auto exit_code = client.wait_for_exit(20s);
         return {exit_code, client.read_output()};
+    }
+
+    /// Starts another program (the load tool) whose output joins the cluster's logs.
+    ChildProcess& start_tool(std::vector<std::string> argv, const std::string& name) {
+        return spawn(std::move(argv), name);
     }
 
     /// Everything every process printed, for failure messages.
@@ -419,4 +429,42 @@ TEST_CASE("a taken gate port makes dinx-demo exit 1 saying it cannot start") {
     REQUIRE(exit_code.has_value());
     CHECK(*exit_code == 1);
     CHECK(contains(output, "cannot start"));
+}
+
+TEST_CASE("the load tool reports no error, lost or out-of-order reply against the demo cluster") {
+    Cluster cluster;
+    cluster.start_listening({1});
+    cluster.start_listening({2});
+    cluster.start_listening({3});
+    auto& load = cluster.start_tool({load_path, "--port", std::to_string(cluster.conf().gate_port),
+                                     "-c", "8", "-d", "4", "--warmup", "0.5", "--duration", "2"},
+                                    "load");
+    auto exit_code = load.wait_for_exit(20s);
+    auto output = load.read_output();
+    INFO(output << cluster.logs());
+    REQUIRE(exit_code.has_value());
+    CHECK(*exit_code == 0);
+    CHECK(contains(output, "errors 0   lost 0   out-of-order 0"));
+    CHECK(contains(output, "round trips/s: "));
+    CHECK_FALSE(contains(output, "round trips/s: 0\n"));
+}
+
+TEST_CASE("the load tool holds idle connections until it is told to stop") {
+    Cluster cluster;
+    cluster.start_listening({1});
+    auto& idle = cluster.start_tool({load_path, "--port", std::to_string(cluster.conf().gate_port),
+                                     "--idle", "200", "--sources", "4", "--msg-id", "1"},
+                                    "idle");
+    // msgID 1 (login) answers on the gate itself: the one echo per connection needs no backend.
+    auto deadline = steady_clock::now() + 10s;
+    while (!contains(idle.read_output(), "IDLE connected=200") && steady_clock::now() < deadline &&
+           idle.running())
+        std::this_thread::sleep_for(20ms);
+    INFO(idle.read_output() << cluster.logs());
+    REQUIRE(contains(idle.read_output(), "IDLE connected=200"));
+    idle.send_signal(SIGTERM);
+    auto exit_code = idle.wait_for_exit(promised_bound);
+    REQUIRE(exit_code.has_value());
+    CHECK(*exit_code == 0);
+    CHECK(contains(idle.read_output(), "IDLE held=200 dropped=0"));
 }

@@ -1,0 +1,291 @@
+#!/usr/bin/env bash
+# Builds Release, then measures in one run, with the same load tool and the same loads:
+#   ceiling   a minimal single-threaded epoll server echoing raw bytes (bench/ceiling.cpp)
+#   node      one dinx gate answering the echo msgID itself (1 io thread, then 2)
+#   cluster1  gate-1 + im-1, one process per node: client -> gate -> im -> gate -> client
+#   cluster2  gate-1 + im-1 + im-2, one process per node
+# at 1x1, 64x1, 64x16 and 256x16 (connections x requests in flight), 64-byte payloads, then
+# the gate's memory per idle connection at 10,000 and 50,000 connections, and writes
+# BENCHMARKS.md with a latency-versus-load chart (docs/benchmarks-latency.png).
+#
+#   bench/run.sh [--quick]     --quick: 1 s runs instead of 5 s (to try the script)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+duration=5
+warmup=1
+[ "${1:-}" = "--quick" ] && duration=1 && warmup=0.5
+loads=("1 1" "64 1" "64 16" "256 16")
+idle_counts=(10000 50000)
+payload=64
+
+# ---- build -----------------------------------------------------------------------------------
+./scripts/install-deps.sh
+command -v gnuplot >/dev/null || {
+  sudo_cmd=(); [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends gnuplot-nox
+}
+build=build-release
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DDINX_BUILD_TESTS=OFF >/dev/null
+cmake --build "$build" -j"$(nproc)" --target dinx-demo dinx-load dinx-ceiling >/dev/null
+demo=$root/$build/demo/dinx-demo
+load=$root/$build/bench/dinx-load
+ceiling=$root/$build/bench/dinx-ceiling
+
+# Idle runs need one open file per connection in the gate and in the load tool.
+ulimit -Hn 1048576 2>/dev/null || true
+ulimit -Sn "$(ulimit -Hn)"
+fd_limit=$(ulimit -Sn)
+
+work=$(mktemp -d /tmp/dinx-bench.XXXXXX)
+results=$work/results.tsv   # target load_label conns depth rps p50 p99 p999 errors lost ooo
+: >"$results"
+pids=()
+stop_all() {
+  [ ${#pids[@]} -gt 0 ] && kill "${pids[@]}" 2>/dev/null || true
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  pids=()
+}
+trap 'stop_all; rm -rf "$work"' EXIT
+
+# ---- helpers ---------------------------------------------------------------------------------
+accepts() { timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
+wait_port() {
+  for _ in $(seq 100); do accepts "$1" && return 0; sleep 0.1; done
+  echo "bench: nothing listens on port $1 after 10 s" >&2; exit 1
+}
+free_base_port() {
+  for base in 17000 27000 37000 47000; do
+    local busy=false
+    for offset in 0 1 2 3 100; do accepts $((base + offset)) && busy=true; done
+    $busy || { echo "$base"; return; }
+  done
+  echo "bench: no free port range" >&2; exit 1
+}
+base=$(free_base_port)
+gate_port=$base
+
+# write_conf DIR IO_THREADS ECHO_GROUP BACKENDS: a gate, BACKENDS im nodes, echo routed to ECHO_GROUP
+write_conf() {
+  local dir=$1 threads=$2 group=$3 backends=$4
+  mkdir -p "$dir"
+  {
+    printf '[cluster]\nio_threads = %s\n\n' "$threads"
+    printf '[[gate]]\nid = 1\nname = "gate-1"\ntype = "frontend"\nhost = "127.0.0.1"\nport = %s\nlink_port = %s\n\n' \
+      "$gate_port" $((base + 100))
+    for i in $(seq "$backends"); do
+      printf '[[im]]\nid = %s\nname = "im-%s"\ntype = "backend"\nhost = "127.0.0.1"\nport = %s\n\n' \
+        $((i + 1)) "$i" $((base + i))
+    done
+  } >"$dir/dinx.toml"
+  printf '[[%s]]\nmsg_id = 6\nname = "echo"\n' "$group" >"$dir/route.toml"
+}
+
+start_nodes() {  # start_nodes CONF_DIR NODE_IDS...
+  local dir=$1; shift
+  for id in "$@"; do
+    "$demo" --conf "$dir" --id "$id" --log-level warn 2>>"$work/nodes.log" &
+    pids+=($!)
+  done
+  wait_port "$gate_port"
+  for id in "$@"; do [ "$id" -gt 1 ] && wait_port $((base + id - 1)); done
+  return 0
+}
+
+run_loads() {  # run_loads TARGET PORT
+  local target=$1 port=$2
+  for load_spec in "${loads[@]}"; do
+    set -- $load_spec
+    local line
+    line=$("$load" --port "$port" -c "$1" -d "$2" -s "$payload" --warmup "$warmup" --duration "$duration" |
+      grep '^RESULT') || { echo "bench: $target at ${1}x${2} failed" >&2; line="RESULT rps=0 errors=1"; }
+    echo "  $target ${1}x${2}: ${line#RESULT }"
+    awk -v t="$target" -v c="$1" -v d="$2" '{
+        for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+        printf "%s\t%sx%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t, c, d, c, d, v["rps"], v["p50_us"],
+               v["p99_us"], v["p999_us"], v["errors"], v["lost"], v["out_of_order"] }' <<<"$line" >>"$results"
+  done
+}
+
+# ---- throughput and latency -------------------------------------------------------------------
+started=$(date +%s)
+echo "ceiling (raw epoll echo)"
+"$ceiling" --port "$gate_port" >/dev/null & pids+=($!)
+wait_port "$gate_port"; run_loads ceiling "$gate_port"; stop_all
+
+for threads in 1 2; do
+  echo "dinx node, echo answered by the gate itself, io_threads=$threads"
+  write_conf "$work/node$threads" "$threads" gate 0
+  start_nodes "$work/node$threads" 1; run_loads "node-${threads}t" "$gate_port"; stop_all
+done
+
+for backends in 1 2; do
+  echo "dinx cluster: gate + $backends im, one process per node, echo in group im"
+  write_conf "$work/cluster$backends" 1 im "$backends"
+  ids=(1); for i in $(seq "$backends"); do ids+=($((i + 1))); done
+  start_nodes "$work/cluster$backends" "${ids[@]}"; run_loads "cluster-${backends}im" "$gate_port"; stop_all
+done
+
+# ---- memory per idle connection -----------------------------------------------------------------
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+idle_rows=()
+idle_bytes="" idle_count=0
+for count in "${idle_counts[@]}"; do
+  needed=$((count + 1000))
+  if [ "$fd_limit" -lt "$needed" ]; then
+    feasible=$(((fd_limit - 1000) / 1000 * 1000))
+    idle_rows+=("| $count | not run: the open-file limit is $fd_limit and cannot be raised here | | |")
+    echo "idle $count: skipped, the open-file limit is $fd_limit"
+    # Measure at the largest count this machine allows instead, once.
+    if [ "$feasible" -gt 10000 ] && [[ " ${idle_counts[*]} " != *" $feasible "* ]]; then count=$feasible; else continue; fi
+  fi
+  write_conf "$work/idle" 1 gate 0
+  start_nodes "$work/idle" 1
+  gate_pid=${pids[0]}
+  before=$(rss_kib "$gate_pid")
+  # One load process holds at most (its open-file limit - 200) connections.
+  per_process=$((fd_limit - 200)); [ "$per_process" -gt "$count" ] && per_process=$count
+  left=$count; tools=0
+  while [ "$left" -gt 0 ]; do
+    n=$per_process; [ "$n" -gt "$left" ] && n=$left
+    "$load" --port "$gate_port" --idle "$n" --sources 16 >"$work/idle-$tools.out" 2>&1 &
+    pids+=($!); tools=$((tools + 1)); left=$((left - n))
+  done
+  ready=0
+  for _ in $(seq 600); do
+    ready=$(cat "$work"/idle-*.out | grep -c '^IDLE connected' || true)
+    [ "$ready" -eq "$tools" ] && break
+    if grep -q 'dinx-load:' "$work"/idle-*.out; then break; fi
+    sleep 0.1
+  done
+  if [ "$ready" -ne "$tools" ]; then
+    echo "bench: idle $count failed:" >&2; cat "$work"/idle-*.out >&2
+    idle_rows+=("| $count | failed: $(grep -h 'dinx-load:' "$work"/idle-*.out | head -1) | | |")
+  else
+    after=$(rss_kib "$gate_pid")
+    per_conn=$(awk -v a="$after" -v b="$before" -v n="$count" 'BEGIN { printf "%.0f", (a - b) * 1024 / n }')
+    echo "idle $count: gate RSS $before KiB -> $after KiB, $per_conn bytes per connection"
+    idle_rows+=("| $count | $before KiB | $after KiB | **$per_conn B** |")
+    idle_bytes=$per_conn idle_count=$count  # the largest count measured is the one judged
+  fi
+  stop_all
+  rm -f "$work"/idle-*.out
+done
+elapsed=$(($(date +%s) - started))
+
+# ---- chart and page ------------------------------------------------------------------------------
+mkdir -p docs
+chart=docs/benchmarks-latency.png
+awk -F'\t' '{ print > ("'"$work"'/series-" $1 ".dat") }' "$results"
+plots=""
+for target in ceiling node-1t node-2t cluster-1im cluster-2im; do
+  plots+="'$work/series-$target.dat' using (\$3*\$4):7 with linespoints title '$target p99', "
+done
+gnuplot <<EOF
+set terminal pngcairo size 900,520 font ",10"
+set output "$chart"
+set title "p99 latency versus load (64-byte echo, $(nproc) cores, one run)"
+set xlabel "requests in flight (connections x depth)"
+set ylabel "p99 latency (us)"
+set logscale xy
+set grid
+set key top left
+plot ${plots%, }
+EOF
+
+# The issue's targets, judged on this run's results (ratios to the ceiling at the same load).
+targets_table() {
+  awk -F'\t' -v idle_bytes="$idle_bytes" -v idle_count="$idle_count" '
+    $1 == "ceiling" { ceil_rps[$2] = $5; ceil_p99[$2] = $7 }
+    { rps[$1, $2] = $5; p99[$1, $2] = $7; bad += $9 + $10 + $11 }
+    function at_least(name, target, load, want,   r) {
+      r = ceil_rps[load] > 0 ? rps[target, load] / ceil_rps[load] : 0
+      printf "| %s | %s at %s | >= %.2fx | %.2fx | %s |\n", name, target, load, want, r, (r >= want ? "met" : "**missed**")
+    }
+    END {
+      at_least("single node echo", "node-1t", "64x1", 0.8)
+      at_least("single node echo", "node-1t", "64x16", 0.6)
+      at_least("cluster round trip", "cluster-1im", "64x1", 0.5)
+      at_least("cluster round trip", "cluster-1im", "64x16", 0.25)
+      at_least("cluster round trip", "cluster-2im", "64x1", 0.5)
+      at_least("cluster round trip", "cluster-2im", "64x16", 0.25)
+      for (t = 1; t <= 2; t++) {
+        target = t == 1 ? "cluster-1im" : "cluster-2im"
+        r = ceil_p99["64x1"] > 0 ? p99[target, "64x1"] / ceil_p99["64x1"] : 0
+        printf "| cluster p99 latency | %s at 64x1 | <= 3x the ceiling p99 | %.1fx | %s |\n", target, r, (r > 0 && r <= 3 ? "met" : "**missed**")
+      }
+      if (idle_bytes == "")
+        printf "| memory per idle connection | gate | <= 2048 B at 50,000 | not measured | **missed** |\n"
+      else
+        printf "| memory per idle connection | gate at %s connections | <= 2048 B at 50,000 | %s B | %s |\n", idle_count, idle_bytes, (idle_bytes <= 2048 ? (idle_count >= 50000 ? "met" : "met at " idle_count ", see below") : "**missed**")
+      printf "| errors, lost, out of order | every run | 0 | %d | %s |\n", bad, (bad == 0 ? "met" : "**missed**")
+    }' "$results"
+}
+
+ratio_table() {
+  awk -F'\t' '
+    $1 == "ceiling" { ceil_rps[$2] = $5; ceil_p99[$2] = $7 }
+    { rows[NR] = $0 }
+    END {
+      for (i = 1; i <= NR; i++) {
+        split(rows[i], f, "\t")
+        ratio = ceil_rps[f[2]] > 0 ? f[5] / ceil_rps[f[2]] : 0
+        p99r = ceil_p99[f[2]] > 0 ? f[7] / ceil_p99[f[2]] : 0
+        printf "| %s | %s | %d | %.2fx | %s | %s (%.1fx) | %s | %s / %s / %s |\n",
+               f[1], f[2], f[5], ratio, f[6], f[7], p99r, f[8], f[9], f[10], f[11]
+      }
+    }' "$results"
+}
+
+cpu=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)
+mem=$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
+{
+  cat <<EOF
+# Benchmarks
+
+Written by \`bench/run.sh\` on $(date -u +"%Y-%m-%d %H:%M UTC") from commit $(git rev-parse --short HEAD) in ${elapsed} s.
+Every figure comes from **one run** on a shared machine: compare the ratios within a table,
+not absolute numbers across runs.
+
+- machine: $(nproc) cores ($cpu), $mem, Linux $(uname -r), open-file limit $fd_limit
+- build: CMake Release (\`-O3\`), g++ $(g++ -dumpversion)
+- load: \`dinx-load --port P -c C -d D -s $payload --warmup $warmup --duration $duration\`, one
+  process, one thread, on the same machine: C connections each keep D echo requests
+  (msgID 6, $payload-byte payload) in flight; latency is send-to-reply per request
+- ratio: round trips/s over the ceiling's at the same load, in the same run
+
+## Targets (issue 3, on a 2-core machine)
+
+| what | measured on | target | this run | |
+|---|---|---|---|---|
+$(targets_table)
+
+## Round trips
+
+| target | load | round trips/s | vs ceiling | p50 us | p99 us (vs ceiling) | p999 us | errors / lost / out of order |
+|---|---|---|---|---|---|---|---|
+$(ratio_table)
+
+- **ceiling**: \`dinx-ceiling\`, a single-threaded level-triggered epoll server that echoes
+  bytes back unchanged (no framing): the limit of one hop here.
+- **node-1t / node-2t**: \`dinx-demo\` running one gate whose route sends msgID 6 (echo) to its
+  own group, with \`io_threads\` 1 and 2.
+- **cluster-1im / cluster-2im**: the gate routes msgID 6 to group im; one \`dinx-demo\` process
+  per node (\`io_threads = 1\` each), so every round trip is client → gate → im → gate → client.
+
+![p99 latency versus load]($chart)
+
+## Memory per idle connection
+
+\`dinx-load --idle N --sources 16\` opens N connections from 127.0.0.1–16, echoes once on each
+(so that the gate holds a session for every one), and holds them; the gate's RSS is read from
+/proc before and while they are held.
+
+| connections | gate RSS before | gate RSS holding them | per connection |
+|---|---|---|---|
+$(printf '%s\n' "${idle_rows[@]}")
+EOF
+  if [ -f bench/NOTES.md ]; then echo; cat bench/NOTES.md; fi
+} >BENCHMARKS.md
+echo "wrote BENCHMARKS.md and $chart in ${elapsed} s"
