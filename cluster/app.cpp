@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 
 namespace dinx::cluster {
@@ -60,6 +61,22 @@ void warn_if_too_few_files(const dict::Config& config, const std::vector<std::ui
             "(max_connections); raise the hard limit (ulimit -Hn, systemd LimitNOFILE=) or "
             "lower max_connections",
             limit, wanted);
+}
+
+// The secret comes from dinx.toml's secret_file or the environment, never the command line
+// (which every user of the machine can read in ps).
+void use_cluster_secret(dict::Settings& settings) {
+    const char* from_env = std::getenv("DINX_CLUSTER_SECRET");
+    if (settings.secret.empty() && from_env) settings.secret = from_env;
+    if (settings.secret.empty()) {
+        spdlog::warn(
+            "NO CLUSTER SECRET: links between nodes are not authenticated, so they are accepted "
+            "from this machine (loopback) only. Set DINX_CLUSTER_SECRET or [cluster] "
+            "secret_file in dinx.toml.");
+    } else if (settings.secret.size() < 16) {
+        spdlog::warn("the cluster secret is only {} bytes; use at least 16 random bytes",
+                     settings.secret.size());
+    }
 }
 
 }  // namespace
@@ -123,6 +140,7 @@ int App::run() {
         spdlog::info("{} received, stopping", signal == SIGINT ? "SIGINT" : "SIGTERM");
     });
     warn_if_too_few_files(config, ids);
+    use_cluster_secret(config.settings);
     auto topology = std::make_shared<const Topology>(std::move(config));
     Process process(topology, handlers_, ids);
     try {

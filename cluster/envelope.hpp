@@ -14,14 +14,19 @@ namespace dinx::cluster {
 
 /// What an envelope asks of the node that receives it.
 enum class EnvelopeKind : std::uint32_t {
-    hello = 1,      ///< first frame of a dialed link; `via` = the dialing node's id
-    hello_ack = 2,  ///< the accepting node's answer; `via` = its id
-    request = 3,    ///< run the handler of `msg_id` for `origin`; `seq` numbers it on this link
+    hello = 1,      ///< first frame of a dialed link; `via` = dialer id, payload = its nonce
+    challenge = 2,  ///< acceptor's answer; `via` = its id, payload = its nonce + its proof
+    proof = 3,      ///< dialer's proof that it knows the cluster secret
+    hello_ack = 4,  ///< the acceptor checked the proof: the link is up
+    request = 5,    ///< run the handler of `msg_id` for `origin`; `seq` numbers it on this link
     to_client =
-        4,     ///< deliver `msg_id`+payload to client `origin`; `seq` != 0 completes that request
-    done = 5,  ///< request `seq` of this link is finished (no reply went over this link)
-    broadcast = 6,  ///< deliver `msg_id`+payload to every client of the receiving gate
-    session = 7,    ///< bind `origin.uid` to client `origin` (empty uid unbinds)
+        6,     ///< deliver `msg_id`+payload to client `origin`; `seq` != 0 completes that request
+    done = 7,  ///< request `seq` of this link is finished (no reply went over this link)
+    broadcast = 8,     ///< deliver `msg_id`+payload to every client of the receiving gate
+    session = 9,       ///< bind `origin.uid` to client `origin` (empty uid unbinds)
+    ping = 10,         ///< heartbeat: the sender is alive (sent when nothing else was)
+    leaving = 11,      ///< the sender is draining: send it no new requests
+    leaving_ack = 12,  ///< no request will follow this on the link
 };
 
 /// Largest uid a session may bind; longer ones are refused (they ride in every request).

@@ -11,17 +11,30 @@ Link::Link(NodeShard& shard, node::Socket socket, node::ConnectionLimits limits,
     : node::Connection(std::move(socket), limits),
       shard_(shard),
       role_(role),
-      peer_id_(role == Role::dialed ? expected_peer : 0),
+      handshake_(role, shard.node_id(), expected_peer, shard.topology().settings().secret,
+                 [&shard](std::uint32_t id) { return shard.is_cluster_node(id); }),
       handshake_timer_(executor()) {}
 
 void Link::begin(std::chrono::milliseconds deadline) {
     start();
-    if (role_ == Role::dialed) send_control(EnvelopeKind::hello);
+    if (role_ == Role::accepted && !peer_may_link_without_secret()) {
+        close("no cluster secret is configured, so links are accepted from loopback only");
+        return;
+    }
+    if (auto hello = handshake_.start()) send_handshake(*hello);
     handshake_timer_.expires_after(deadline);
     handshake_timer_.async_wait([weak = std::weak_ptr<Link>(self())](std::error_code error) {
         auto link = weak.lock();
         if (!error && link && !link->ready_) link->close("handshake timed out");
     });
+}
+
+bool Link::peer_may_link_without_secret() {
+    if (!shard_.topology().settings().secret.empty()) return true;
+    auto address = remote_address();
+    if (address.is_v6() && address.to_v6().is_v4_mapped())
+        address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+    return address.is_loopback();
 }
 
 void Link::send(const Envelope& envelope) {
@@ -55,7 +68,7 @@ bool Link::on_frame(std::uint32_t kind, Bytes body) {
     }
     if (!ready_) {
         on_handshake(*envelope);
-    } else if (envelope->kind == EnvelopeKind::hello || envelope->kind == EnvelopeKind::hello_ack) {
+    } else if (envelope->kind <= EnvelopeKind::hello_ack) {
         close("handshake frame on an open link");
     } else {
         shard_.on_link_envelope(*this, *envelope);
@@ -64,34 +77,20 @@ bool Link::on_frame(std::uint32_t kind, Bytes body) {
 }
 
 void Link::on_handshake(const Envelope& envelope) {
-    auto expected = role_ == Role::accepted ? EnvelopeKind::hello : EnvelopeKind::hello_ack;
-    if (envelope.kind != expected) {
-        close("first frame is not a " +
-              std::string(role_ == Role::accepted ? "hello" : "hello_ack"));
+    auto step = handshake_.on_envelope(envelope);
+    if (!step.refusal.empty()) {
+        close(step.refusal);
         return;
     }
-    if (role_ == Role::accepted && !shard_.is_cluster_node(envelope.via)) {
-        close("hello from node id " + std::to_string(envelope.via) +
-              ", which is not in the config");
-        return;
-    }
-    if (role_ == Role::dialed && envelope.via != peer_id_) {
-        close("dialed node " + std::to_string(peer_id_) + " but node " +
-              std::to_string(envelope.via) + " answered");
-        return;
-    }
-    peer_id_ = envelope.via;
+    if (step.send) send_handshake(*step.send);
+    if (!step.done) return;
     ready_ = true;
     handshake_timer_.cancel();
-    if (role_ == Role::accepted) send_control(EnvelopeKind::hello_ack);
     shard_.on_link_ready(self());
 }
 
-void Link::send_control(EnvelopeKind kind) {
-    Envelope envelope;
-    envelope.kind = kind;
-    envelope.via = shard_.node_id();
-    send(envelope);
+void Link::send_handshake(const HandshakeFrame& frame) {
+    send(Envelope{frame.kind, 0, {}, 0, shard_.node_id(), frame.payload});
 }
 
 void Link::on_closed() {

@@ -4,6 +4,7 @@
 // on it, so that a dropped link turns each of them into an error for its client.
 
 #include "cluster/envelope.hpp"
+#include "cluster/link_handshake.hpp"
 #include "cluster/pending_window.hpp"
 #include "node/connection.hpp"
 
@@ -20,7 +21,7 @@ class NodeShard;
 class Link final : public node::Connection {
 public:
     /// Which side opened it.
-    enum class Role { dialed, accepted };
+    using Role = LinkRole;
 
     /// `expected_peer` is the node a dialed link must reach (ignored when accepted).
     Link(NodeShard& shard, node::Socket socket, node::ConnectionLimits limits, Role role,
@@ -29,7 +30,7 @@ public:
     /// Starts reading and the handshake; the link closes if it is not done within `deadline`.
     void begin(std::chrono::milliseconds deadline);
     /// The node at the other end (known once the handshake is done, or from the start if dialed).
-    std::uint32_t peer_id() const { return peer_id_; }
+    std::uint32_t peer_id() const { return handshake_.peer_id(); }
     /// True once the handshake is done.
     bool is_ready() const { return ready_; }
     /// Which side opened it.
@@ -54,12 +55,14 @@ protected:
 
 private:
     void on_handshake(const Envelope& envelope);
-    void send_control(EnvelopeKind kind);
+    void send_handshake(const HandshakeFrame& frame);
+    /// Without a cluster secret only peers on this machine may link (they share its trust).
+    bool peer_may_link_without_secret();
 
     NodeShard& shard_;
     EnvelopeCodec codec_;
     Role role_;
-    std::uint32_t peer_id_;
+    LinkHandshake handshake_;
     bool ready_ = false;
     asio::steady_timer handshake_timer_;
     PendingWindow pending_;

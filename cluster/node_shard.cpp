@@ -155,7 +155,14 @@ void NodeShard::on_link_envelope(Link& link, const Envelope& envelope) {
         case EnvelopeKind::session:
             update_session(envelope.origin.gate_id, envelope.origin.conn_id, envelope.origin.uid);
             break;
+        case EnvelopeKind::ping:
+            break;  // hearing it is all it is for
+        case EnvelopeKind::leaving:
+        case EnvelopeKind::leaving_ack:
+            break;
         case EnvelopeKind::hello:
+        case EnvelopeKind::challenge:
+        case EnvelopeKind::proof:
         case EnvelopeKind::hello_ack:
             break;  // Link handles the handshake
     }

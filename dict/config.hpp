@@ -54,6 +54,16 @@ struct Settings {
         65536;                     ///< envelopes queued while a link dials; more get `overloaded`
     std::uint32_t io_threads = 0;  ///< io threads per process; 0 = one per core
     std::uint32_t max_connections = 100'000;  ///< clients a frontend holds; more are closed at once
+    std::uint32_t heartbeat_interval_ms = 1000;  ///< links ping this often; silent 3x this = dead
+    std::uint32_t client_idle_timeout_ms = 60'000;  ///< a client silent this long is disconnected
+    std::uint32_t heartbeat_msg_id =
+        99'999;  ///< zinx-style client heartbeat: resets the idle timer only
+    std::uint32_t link_queue_bytes =
+        16 << 20;  ///< unsent bytes on a link beyond which requests get `overloaded`
+    std::uint32_t drain_timeout_ms = 3000;  ///< longest graceful stop before connections are cut
+    std::string secret_file;   ///< as written in dinx.toml, relative to its directory; "" = none
+    int secret_file_line = 0;  ///< where secret_file is set, for error messages
+    std::string secret;        ///< the cluster secret links prove they know; never logged
 };
 
 /// The whole configuration of a cluster: dinx.toml plus route.toml.

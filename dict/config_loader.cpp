@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <cstdint>
 #include <fstream>
@@ -133,7 +134,7 @@ struct SettingSpec {
     std::int64_t max;
 };
 
-constexpr std::array<SettingSpec, 9> setting_specs{{
+constexpr std::array<SettingSpec, 14> setting_specs{{
     {"max_packet_size", &Settings::max_packet_size, 1, 64 << 20},
     {"error_msg_id", &Settings::error_msg_id, 0, u32_max},
     {"connect_timeout_ms", &Settings::connect_timeout_ms, 1, u32_max},
@@ -143,11 +144,20 @@ constexpr std::array<SettingSpec, 9> setting_specs{{
     {"link_queue_limit", &Settings::link_queue_limit, 1, u32_max},
     {"io_threads", &Settings::io_threads, 0, 256},
     {"max_connections", &Settings::max_connections, 1, u32_max},
+    {"heartbeat_interval_ms", &Settings::heartbeat_interval_ms, 10, u32_max},
+    {"client_idle_timeout_ms", &Settings::client_idle_timeout_ms, 10, u32_max},
+    {"heartbeat_msg_id", &Settings::heartbeat_msg_id, 0, u32_max},
+    {"link_queue_bytes", &Settings::link_queue_bytes, 4096, u32_max},
+    {"drain_timeout_ms", &Settings::drain_timeout_ms, 0, u32_max},
 }};
 
+// The one setting that is not a number: a path to the file holding the cluster secret.
+constexpr std::string_view secret_file_key = "secret_file";
+
 constexpr auto setting_keys = [] {
-    std::array<std::string_view, setting_specs.size()> keys{};
-    for (std::size_t i = 0; i < keys.size(); ++i) keys[i] = setting_specs[i].key;
+    std::array<std::string_view, setting_specs.size() + 1> keys{};
+    for (std::size_t i = 0; i < setting_specs.size(); ++i) keys[i] = setting_specs[i].key;
+    keys.back() = secret_file_key;
     return keys;
 }();
 
@@ -177,6 +187,10 @@ Settings read_settings(const toml::node& value, int key_line, const std::string&
             settings.*spec.field =
                 static_cast<std::uint32_t>(reader.integer(*item, spec.key, spec.min, spec.max));
         }
+    }
+    if (const toml::node* path = reader.find(secret_file_key)) {
+        settings.secret_file = reader.text(*path, secret_file_key, true);
+        settings.secret_file_line = line_of(path->source());
     }
     check_backoff(settings, reader);
     return settings;
@@ -384,6 +398,9 @@ void check_routes(const Config& config) {
         if (route.msg_id == config.settings.error_msg_id) {
             fail(" is reserved for error frames (cluster.error_msg_id)");
         }
+        if (route.msg_id == config.settings.heartbeat_msg_id) {
+            fail(" is reserved for client heartbeats (cluster.heartbeat_msg_id)");
+        }
         if (auto [it, fresh] = seen.try_emplace(route.msg_id, &route); !fresh) {
             fail(" is already routed to group '" + it->second->group + "'" +
                  first_at(it->second->line));
@@ -411,6 +428,27 @@ std::string read_text(const std::filesystem::path& path) {
     std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
     if (in.bad()) fail("read error");
     return text;
+}
+
+/// Reads the cluster secret from secret_file (relative to the conf dir); a missing, unreadable
+/// or empty file is a mistake of dinx.toml at the secret_file line.
+void read_secret(Config& config, const std::filesystem::path& dir) {
+    auto& settings = config.settings;
+    std::filesystem::path path = settings.secret_file;
+    if (path.is_relative()) path = dir / path;
+    try {
+        settings.secret = read_text(path);
+    } catch (const ConfigError& error) {
+        throw ConfigError(config.nodes_file, settings.secret_file_line,
+                          "secret_file '" + settings.secret_file + "': " + error.problem());
+    }
+    // A trailing newline from `echo > file` is not part of the secret.
+    while (!settings.secret.empty() &&
+           std::isspace(static_cast<unsigned char>(settings.secret.back())))
+        settings.secret.pop_back();
+    if (settings.secret.empty())
+        throw ConfigError(config.nodes_file, settings.secret_file_line,
+                          "secret_file '" + settings.secret_file + "' is empty");
 }
 
 }  // namespace
@@ -443,7 +481,10 @@ Config load_config(const std::filesystem::path& dir) {
     std::filesystem::path routes_path = dir / "route.toml";
     std::string nodes_text = read_text(nodes_path);
     std::string routes_text = read_text(routes_path);
-    return parse_config(nodes_text, routes_text, nodes_path.string(), routes_path.string());
+    Config config =
+        parse_config(nodes_text, routes_text, nodes_path.string(), routes_path.string());
+    if (!config.settings.secret_file.empty()) read_secret(config, dir);
+    return config;
 }
 
 }  // namespace dinx::dict

@@ -33,6 +33,12 @@ Connection::Connection(Socket socket, ConnectionLimits limits)
     remote_ = describe(socket_);
 }
 
+asio::ip::address Connection::remote_address() const {
+    std::error_code ec;
+    auto endpoint = socket_.remote_endpoint(ec);
+    return ec ? asio::ip::address{} : endpoint.address();
+}
+
 void Connection::start() {
     std::error_code ignored;
     socket_.set_option(asio::ip::tcp::no_delay(true), ignored);

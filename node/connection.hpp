@@ -48,6 +48,8 @@ public:
     bool is_open() const { return open_; }
     /// The executor every member must be used on.
     asio::any_io_executor executor() { return socket_.get_executor(); }
+    /// The peer's address (unspecified when the socket is closed).
+    asio::ip::address remote_address() const;
     /// "ip:port" of the peer, for logs.
     const std::string& remote() const { return remote_; }
     /// Why the connection closed (empty while open, "peer closed" on EOF).

@@ -180,6 +180,11 @@ client_send_queue_bytes = 2048
 link_queue_limit = 8
 io_threads = 3
 max_connections = 77
+heartbeat_interval_ms = 250
+client_idle_timeout_ms = 9000
+heartbeat_msg_id = 4242
+link_queue_bytes = 65536
+drain_timeout_ms = 1500
 )" + std::string(one_gate);
     Settings s = parse_config(nodes, gate_routes).settings;
     CHECK(s.max_packet_size == 1024);
@@ -191,6 +196,11 @@ max_connections = 77
     CHECK(s.link_queue_limit == 8);
     CHECK(s.io_threads == 3);
     CHECK(s.max_connections == 77);
+    CHECK(s.heartbeat_interval_ms == 250);
+    CHECK(s.client_idle_timeout_ms == 9000);
+    CHECK(s.heartbeat_msg_id == 4242);
+    CHECK(s.link_queue_bytes == 65536);
+    CHECK(s.drain_timeout_ms == 1500);
 }
 
 TEST_CASE("what() reads file:line: problem, or file: problem without a line") {
@@ -651,4 +661,67 @@ TEST_CASE("a missing file is reported by load_config with the file's path") {
         CHECK(has(err, "cannot read file: "));
     }
     std::filesystem::remove_all(dir);
+}
+
+namespace {
+
+// A conf dir with one gate whose [cluster] table names `secret_file`, removed at the end.
+struct SecretConf {
+    std::filesystem::path dir;
+    explicit SecretConf(const std::string& secret_file) {
+        auto stamp = std::chrono::steady_clock::now().time_since_epoch().count();
+        dir =
+            std::filesystem::temp_directory_path() / ("dinx_secret_test_" + std::to_string(stamp));
+        std::filesystem::create_directories(dir);
+        std::ofstream(dir / "dinx.toml") << "[cluster]\nsecret_file = \"" << secret_file << "\"\n"
+                                         << one_gate;
+        std::ofstream(dir / "route.toml") << gate_routes;
+    }
+    ~SecretConf() { std::filesystem::remove_all(dir); }
+    std::string nodes_file() const { return (dir / "dinx.toml").string(); }
+};
+
+}  // namespace
+
+TEST_CASE("the cluster secret is read from secret_file, relative to the conf dir") {
+    SecretConf conf("cluster.key");
+    std::ofstream(conf.dir / "cluster.key") << "0123456789abcdef0123\n";
+    Config config = load_config(conf.dir);
+    CHECK(config.settings.secret == "0123456789abcdef0123");
+    CHECK(config.settings.secret_file == "cluster.key");
+}
+
+TEST_CASE("a missing secret_file names dinx.toml and the secret_file line") {
+    SecretConf conf("absent.key");
+    try {
+        load_config(conf.dir);
+        FAIL("the missing secret file was accepted");
+    } catch (const ConfigError& err) {
+        INFO(err.what());
+        CHECK(err.file() == conf.nodes_file());
+        CHECK(err.line() == 2);
+        CHECK(has(err, "secret_file 'absent.key': cannot read file: "));
+    }
+}
+
+TEST_CASE("an empty secret_file is refused") {
+    SecretConf conf("empty.key");
+    std::ofstream(conf.dir / "empty.key") << "\n";
+    try {
+        load_config(conf.dir);
+        FAIL("the empty secret was accepted");
+    } catch (const ConfigError& err) {
+        CHECK(err.line() == 2);
+        CHECK(has(err, "secret_file 'empty.key' is empty"));
+    }
+}
+
+TEST_CASE("a route using the heartbeat msgID names the route's line") {
+    ConfigError err = expect_error(one_gate, R"(
+[[gate]]
+msg_id = 99999
+name = "ping"
+)");
+    CHECK(err.line() == 2);
+    CHECK(has(err, "is reserved for client heartbeats"));
 }

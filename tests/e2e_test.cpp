@@ -173,9 +173,16 @@ public:
     /// The conf dir.
     const fs::path& dir() const { return dir_.path(); }
 
-    /// Starts `dinx-demo --conf DIR --id ...` (every node when `ids` is empty).
-    ChildProcess& start(const std::vector<std::uint32_t>& ids = {}) {
-        std::vector<std::string> argv{demo_path, "--conf", dir().string()};
+    /// Starts `dinx-demo --conf DIR --id ...` (every node when `ids` is empty), with the
+    /// environment variables `env` ("NAME=value") added.
+    ChildProcess& start(const std::vector<std::uint32_t>& ids = {},
+                        const std::vector<std::string>& env = {}) {
+        std::vector<std::string> argv;
+        if (!env.empty()) {
+            argv.push_back("/usr/bin/env");
+            argv.insert(argv.end(), env.begin(), env.end());
+        }
+        argv.insert(argv.end(), {demo_path, "--conf", dir().string()});
         std::string name = "node";
         for (auto id : ids) {
             argv.insert(argv.end(), {"--id", std::to_string(id)});
@@ -185,8 +192,9 @@ public:
     }
 
     /// start() and wait until every node it runs listens.
-    ChildProcess& start_listening(const std::vector<std::uint32_t>& ids = {}) {
-        auto& process = start(ids);
+    ChildProcess& start_listening(const std::vector<std::uint32_t>& ids = {},
+                                  const std::vector<std::string>& env = {}) {
+        auto& process = start(ids, env);
         auto waited = ids.empty() ? std::vector<std::uint32_t>{1, 2, 3} : ids;
         if (!conf_.with_im2) std::erase(waited, 3u);
         for (auto id : waited) {
@@ -467,4 +475,38 @@ TEST_CASE("the load tool holds idle connections until it is told to stop") {
     REQUIRE(exit_code.has_value());
     CHECK(*exit_code == 0);
     CHECK(contains(idle.read_output(), "IDLE held=200 dropped=0"));
+}
+
+TEST_CASE(
+    "nodes with different secrets do not link: requests get unavailable, the reason is logged") {
+    DemoConf conf;
+    conf.with_im2 = false;
+    Cluster cluster(conf);
+    auto& gate = cluster.start_listening({1}, {"DINX_CLUSTER_SECRET=secret-of-the-gate-0123"});
+    cluster.start_listening({2}, {"DINX_CLUSTER_SECRET=another-secret-entirely-456"});
+    auto client = connect_to_gate(cluster);
+    client.send(3, "hello");
+    auto reply = receive_frame(client);
+    INFO(cluster.logs());
+    CHECK(reply.msg_id == error_msg_id);
+    CHECK(contains(reply.payload, "\"code\": \"unavailable\""));
+    CHECK(contains(gate.read_output(), "does not know the cluster secret"));
+}
+
+TEST_CASE("a secret_file named in dinx.toml links the nodes; without a secret they warn") {
+    DemoConf conf;
+    Cluster cluster(conf);
+    write_file(cluster.dir() / "cluster.key", "a secret shared through a file\n");
+    write_file(cluster.dir() / "dinx.toml",
+               "[cluster]\nsecret_file = \"cluster.key\"\n" + conf.nodes());
+    auto& gate = cluster.start_listening({1});
+    cluster.start_listening({2});
+    cluster.start_listening({3});
+    check_script_passes(cluster);
+    CHECK_FALSE(contains(gate.read_output(), "NO CLUSTER SECRET"));
+
+    Cluster open_cluster;  // no secret anywhere
+    auto& lone = open_cluster.start_listening({1});
+    INFO(lone.read_output());
+    CHECK(contains(lone.read_output(), "NO CLUSTER SECRET"));
 }

@@ -363,9 +363,10 @@ TEST_CASE("a client cannot speak envelopes: on the client port they are client m
     cluster::Envelope forged{cluster::EnvelopeKind::session, 0, {1, 1, "mallory"}, 0, 0, {}};
     ByteBuffer body;
     cluster::write_envelope(body, forged);
-    client->send(std::uint32_t(cluster::EnvelopeKind::session), body);
-    // msgID 7 has no route: it is a client message like any other.
-    CHECK(is_error(next_frame(*client), "no_route", 7));
+    auto session_kind = std::uint32_t(cluster::EnvelopeKind::session);
+    client->send(session_kind, body);
+    // That msgID has no route: it is a client message like any other.
+    CHECK(is_error(next_frame(*client), "no_route", session_kind));
     CHECK(matches(ask(*client, demo::broadcast, "me").payload, "guest-[0-9]+: me"));
 }
 
@@ -389,6 +390,57 @@ TEST_CASE("a link port refuses anything but a hello from a node of the config") 
     }
     auto client = demo.cluster.connect(1);
     CHECK(ask(*client, demo::send, "fine").msg_id == demo::send);
+}
+
+namespace {
+
+// Dials a link port as node `id` knowing `secret`, always sending a proof (a forged one when
+// the secret is wrong), and reports whether the node brought the link up.
+bool link_accepted(std::uint16_t port, std::uint32_t id, const std::string& secret) {
+    node::BlockingClient dialer("127.0.0.1", port);
+    cluster::LinkHandshake handshake(cluster::LinkRole::dialed, id, 1, secret,
+                                     [](std::uint32_t) { return true; });
+    auto send = [&](cluster::EnvelopeKind kind, Bytes payload) {
+        ByteBuffer body;
+        cluster::write_envelope(body, cluster::Envelope{kind, 0, {}, 0, id, payload});
+        dialer.send(std::uint32_t(kind), body);
+    };
+    auto hello = handshake.start();
+    send(hello->kind, hello->payload);
+    auto challenge_frame = dialer.receive(frame_timeout);
+    REQUIRE(challenge_frame);
+    auto challenge =
+        cluster::read_envelope(challenge_frame->msg_id, as_bytes(challenge_frame->payload));
+    REQUIRE(challenge);
+    auto proof = cluster::link_proof(secret, cluster::LinkSide::dialer, id, 1,
+                                     cluster::auth_bytes_at(hello->payload, 0),
+                                     cluster::auth_bytes_at(challenge->payload, 0));
+    send(cluster::EnvelopeKind::proof, Bytes{proof.data(), proof.size()});
+    auto ack = dialer.receive(frame_timeout);
+    return ack && ack->msg_id == std::uint32_t(cluster::EnvelopeKind::hello_ack);
+}
+
+}  // namespace
+
+TEST_CASE("a link that proves the cluster secret is accepted, one that does not is closed") {
+    auto config = make_config({gate(1, "gate-1"), backend(2, "im-1")}, demo_routes());
+    config.settings.secret = "correct horse battery staple";
+    TestCluster cluster(config);
+    cluster.start({1});
+    auto link_port = cluster.addresses().link_address(1)->port;
+    CHECK(link_accepted(link_port, 2, "correct horse battery staple"));
+    CHECK_FALSE(link_accepted(link_port, 2, "wrong horse"));
+}
+
+TEST_CASE("nodes sharing a secret route as usual") {
+    auto config =
+        make_config({gate(1, "gate-1"), backend(2, "im-1"), backend(3, "im-2")}, demo_routes());
+    config.settings.secret = "shared secret of this cluster";
+    TestCluster cluster(config);
+    cluster.start({2, 3});
+    cluster.start({1});
+    auto client = cluster.connect(1);
+    CHECK(matches(ask(*client, demo::relay, "r").payload, "im-[12] via im-[12]: r"));
 }
 
 TEST_CASE("all nodes in one process with one io thread still route everything") {

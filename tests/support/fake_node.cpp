@@ -1,6 +1,7 @@
 #include "support/fake_node.hpp"
 
 #include "cluster/envelope.hpp"
+#include "cluster/link_auth.hpp"
 #include "node/frame_codec.hpp"
 
 #include <arpa/inet.h>
@@ -58,27 +59,42 @@ void FakeNode::serve() {
         auto n = ::recv(fd, buffer.data(), buffer.size(), 0);
         if (n <= 0) break;
         reader.feed(Bytes{buffer.data(), static_cast<std::size_t>(n)},
-                    [&](std::uint32_t kind, Bytes) {
-                        on_frame(fd, kind);
+                    [&](std::uint32_t kind, Bytes body) {
+                        on_frame(fd, kind, body);
                         return true;
                     });
     }
     ::close(fd);
 }
 
-void FakeNode::on_frame(int fd, std::uint32_t kind) {
+void FakeNode::on_frame(int fd, std::uint32_t kind, Bytes body) {
     using cluster::EnvelopeKind;
-    if (kind == std::uint32_t(EnvelopeKind::hello) && answer_handshake_) {
-        cluster::Envelope ack{EnvelopeKind::hello_ack, 0, {}, 0, node_id_, {}};
-        ByteBuffer body, frame;
-        cluster::write_envelope(body, ack);
-        node::append_frame(frame, kind + 1, body);
-        (void)!::send(fd, frame.data(), frame.size(), MSG_NOSIGNAL);
-    } else if (kind == std::uint32_t(EnvelopeKind::request)) {
+    if (!answer_handshake_) return;
+    auto envelope = cluster::read_envelope(kind, body);
+    if (!envelope) return;
+    if (envelope->kind == EnvelopeKind::hello) {
+        // Plays the accepting side of the handshake with the test cluster's (empty) secret.
+        dialer_ = envelope->via;
+        dialer_nonce_ = cluster::auth_bytes_at(envelope->payload, 0);
+        auto nonce = cluster::random_nonce();
+        ByteBuffer payload(nonce.begin(), nonce.end());
+        append(payload, cluster::link_proof(secret_, cluster::LinkSide::acceptor, dialer_, node_id_,
+                                            dialer_nonce_, nonce));
+        send_envelope(fd, EnvelopeKind::challenge, payload);
+    } else if (envelope->kind == EnvelopeKind::proof) {
+        send_envelope(fd, EnvelopeKind::hello_ack, {});
+    } else if (envelope->kind == EnvelopeKind::request) {
         std::lock_guard lock(mutex_);
         ++requests_;
         arrived_.notify_all();
     }
+}
+
+void FakeNode::send_envelope(int fd, cluster::EnvelopeKind kind, Bytes payload) {
+    ByteBuffer body, frame;
+    cluster::write_envelope(body, cluster::Envelope{kind, 0, {}, 0, node_id_, payload});
+    node::append_frame(frame, std::uint32_t(kind), body);
+    (void)!::send(fd, frame.data(), frame.size(), MSG_NOSIGNAL);
 }
 
 bool FakeNode::wait_for_requests(std::size_t count, std::chrono::milliseconds timeout) {

@@ -3,11 +3,15 @@
 // given node, counts the requests it gets and never answers them, and drops the link on demand.
 // It makes "the link dropped with requests in flight" and "the peer never answers" exact.
 
+#include "cluster/envelope.hpp"
+#include "cluster/link_auth.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <string>
 #include <thread>
 
 namespace dinx::test {
@@ -30,10 +34,14 @@ public:
 
 private:
     void serve();
-    void on_frame(int fd, std::uint32_t kind);
+    void on_frame(int fd, std::uint32_t kind, Bytes body);
+    void send_envelope(int fd, cluster::EnvelopeKind kind, Bytes payload);
 
     std::uint32_t node_id_;
     bool answer_handshake_;
+    std::string secret_;  // the test cluster's: none
+    std::uint32_t dialer_ = 0;
+    cluster::AuthBytes dialer_nonce_{};
     int listen_fd_ = -1;
     std::atomic<int> link_fd_{-1};
     std::uint16_t port_ = 0;
