@@ -12,6 +12,15 @@ Origin ClientSession::origin() const {
     return Origin{shard_.node_id(), conn_id_, uid_};
 }
 
+void ClientSession::idle_tick(int silent_limit, std::chrono::milliseconds tick) {
+    if (take_heard()) {
+        silent_ticks_ = 0;
+    } else if (++silent_ticks_ >= silent_limit) {
+        closed_for_idleness_ = true;
+        close("sent nothing for " + std::to_string(silent_ticks_ * tick.count()) + " ms");
+    }
+}
+
 bool ClientSession::on_frame(std::uint32_t msg_id, Bytes payload) {
     shard_.on_client_frame(*this, msg_id, payload);
     return is_open();

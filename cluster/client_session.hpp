@@ -4,6 +4,8 @@
 #include "cluster/envelope.hpp"
 #include "node/connection.hpp"
 
+#include <chrono>
+
 namespace dinx::cluster {
 
 class NodeShard;
@@ -21,6 +23,10 @@ public:
     const std::string& uid() const { return uid_; }
     /// Binds (or with an empty string unbinds) the user id.
     void set_uid(std::string uid) { uid_ = std::move(uid); }
+    /// One idle-check tick: closes the client when it sent nothing for `silent_limit` ticks.
+    void idle_tick(int silent_limit, std::chrono::milliseconds tick);
+    /// True when idle_tick() closed it: players leave that way all the time, it is no news.
+    bool closed_for_idleness() const { return closed_for_idleness_; }
     /// The client as envelopes name it.
     Origin origin() const;
 
@@ -32,6 +38,8 @@ private:
     NodeShard& shard_;
     std::uint64_t conn_id_;
     std::string uid_;
+    int silent_ticks_ = 0;
+    bool closed_for_idleness_ = false;
 };
 
 }  // namespace dinx::cluster

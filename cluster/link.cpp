@@ -89,6 +89,18 @@ void Link::on_handshake(const Envelope& envelope) {
     shard_.on_link_ready(self());
 }
 
+void Link::heartbeat_tick(int silent_limit, std::chrono::milliseconds tick) {
+    if (!ready_ || !is_open()) return;
+    if (take_heard()) {
+        silent_ticks_ = 0;
+    } else if (++silent_ticks_ >= silent_limit) {
+        declared_dead_ = true;
+        close("no heartbeat for " + std::to_string(silent_ticks_ * tick.count()) + " ms");
+        return;
+    }
+    if (!take_sent()) send(Envelope{EnvelopeKind::ping, 0, {}, 0, shard_.node_id(), {}});
+}
+
 void Link::send_handshake(const HandshakeFrame& frame) {
     send(Envelope{frame.kind, 0, {}, 0, shard_.node_id(), frame.payload});
 }

@@ -46,6 +46,11 @@ public:
     std::vector<std::pair<std::uint64_t, PendingRequest>> take_pending();
     /// Number of unfinished requests.
     std::size_t pending_count() const { return pending_.size(); }
+    /// One heartbeat tick: sends a ping if nothing was sent since the last tick, and closes the
+    /// link when nothing was heard for `silent_limit` ticks in a row.
+    void heartbeat_tick(int silent_limit, std::chrono::milliseconds tick);
+    /// True when the link was closed because its peer stopped answering.
+    bool declared_dead() const { return declared_dead_; }
     /// A shared_ptr to this link.
     std::shared_ptr<Link> self() { return std::static_pointer_cast<Link>(shared_from_this()); }
 
@@ -64,6 +69,8 @@ private:
     Role role_;
     LinkHandshake handshake_;
     bool ready_ = false;
+    bool declared_dead_ = false;
+    int silent_ticks_ = 0;
     asio::steady_timer handshake_timer_;
     PendingWindow pending_;
 };

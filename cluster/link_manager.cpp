@@ -172,6 +172,9 @@ void LinkManager::forget(Link& link) {
             p.handshaking.reset();
             if (!closing_)
                 on_dial_failed(link.peer_id(), "handshake failed: " + link.close_reason());
+        } else if (link.declared_dead() && !closing_ && p.links.empty()) {
+            // A peer that stopped answering is skipped until a dial reaches it again.
+            on_dial_failed(link.peer_id(), link.close_reason());
         }
     }
     // In the order the requests were sent, so each client sees its errors in order.

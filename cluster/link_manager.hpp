@@ -54,6 +54,12 @@ public:
     void adopt(const std::shared_ptr<Link>& link);
     /// A link closed: its unfinished requests fail with `unavailable`.
     void forget(Link& link);
+    /// Calls `visit(Link&)` for every link whose handshake is done.
+    template <class Visit>
+    void for_each_link(Visit&& visit) {
+        for (auto& [id, peer] : peers_)
+            for (auto& link : peer.links) visit(*link);
+    }
     /// Closes every link and abandons dials (the node is stopping).
     void close_all();
 

@@ -54,6 +54,8 @@ bool Node::admit_client() {
 }
 
 void Node::start() {
+    for (std::size_t i = 0; i < shards_.size(); ++i)
+        post_to(i, [](NodeShard& shard) { shard.start_timers(); });
     if (client_acceptor_) client_acceptor_->start();
     link_acceptor_->start();
     if (info_.is_frontend())

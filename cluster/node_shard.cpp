@@ -5,6 +5,7 @@
 #include "cluster/error_frame.hpp"
 #include "cluster/node.hpp"
 
+#include <algorithm>
 #include <memory>
 
 namespace dinx::cluster {
@@ -15,7 +16,9 @@ NodeShard::NodeShard(Node& node, std::size_t index, asio::io_context& io)
       index_(index),
       io_(io),
       links_(*this),
-      own_group_(node.topology().group(node.info().group)) {}
+      own_group_(node.topology().group(node.info().group)),
+      heartbeat_(io, [this] { heartbeat_links(); }),
+      idle_check_(io, [this] { check_idle_clients(); }) {}
 
 NodeShard::~NodeShard() = default;
 
@@ -90,6 +93,8 @@ void NodeShard::accept_link(node::Socket socket) {
 }
 
 void NodeShard::on_client_frame(ClientSession& session, std::uint32_t msg_id, Bytes payload) {
+    // A zinx-style heartbeat only proves the client is there, which reading it already did.
+    if (msg_id == topology().settings().heartbeat_msg_id) return;
     const Group* group = topology().route(msg_id);
     if (!group) {
         auto body = error_payload(msg_id, error_code::no_route,
@@ -123,7 +128,7 @@ void NodeShard::refuse_client(node::Socket& socket) {
 void NodeShard::on_client_closed(ClientSession& session) {
     node_.release_client();
     // Closing a client ourselves means it broke a rule (oversized frame, unread replies): say so.
-    bool worth_a_warning = session.closed_locally() && !stopping_;
+    bool worth_a_warning = session.closed_locally() && !stopping_ && !session.closed_for_idleness();
     log().log(worth_a_warning ? spdlog::level::warn : spdlog::level::debug,
               "client {} ({}) closed: {}", session.conn_id(), session.remote(),
               session.close_reason());
@@ -179,8 +184,49 @@ void NodeShard::on_link_closed(Link& link) {
     links_.forget(link);
 }
 
+// Links tick twice per heartbeat interval and die after 5 silent ticks: between 2.5 and 3
+// intervals after the last frame heard, while a live peer, pinging every tick when idle,
+// is heard at least every tick or two.
+namespace {
+constexpr int ticks_per_heartbeat = 2;
+constexpr int silent_ticks_to_die = 5;
+// Idle clients are checked at least 4 times per timeout, at most once a second.
+constexpr std::chrono::milliseconds max_idle_tick{1000};
+constexpr std::chrono::milliseconds min_tick{5};
+
+std::chrono::milliseconds heartbeat_tick(const dict::Settings& settings) {
+    return std::max(
+        min_tick, std::chrono::milliseconds(settings.heartbeat_interval_ms / ticks_per_heartbeat));
+}
+
+std::chrono::milliseconds idle_tick(const dict::Settings& settings) {
+    return std::clamp(std::chrono::milliseconds(settings.client_idle_timeout_ms / 4), min_tick,
+                      max_idle_tick);
+}
+}  // namespace
+
+void NodeShard::start_timers() {
+    heartbeat_.start(heartbeat_tick(topology().settings()));
+    if (info().is_frontend()) idle_check_.start(idle_tick(topology().settings()));
+}
+
+void NodeShard::heartbeat_links() {
+    auto tick = heartbeat_tick(topology().settings());
+    links_.for_each_link([&](Link& link) { link.heartbeat_tick(silent_ticks_to_die, tick); });
+}
+
+void NodeShard::check_idle_clients() {
+    const auto& settings = topology().settings();
+    auto tick = idle_tick(settings);
+    auto limit =
+        static_cast<int>((settings.client_idle_timeout_ms + tick.count() - 1) / tick.count());
+    for (auto& [id, session] : sessions_) session->idle_tick(limit, tick);
+}
+
 void NodeShard::close_all() {
     stopping_ = true;
+    heartbeat_.stop();
+    idle_check_.stop();
     links_.close_all();
     for (auto& [link, owner] : accepted_links_) owner->close("the node is stopping");
     for (auto& [id, session] : sessions_) session->close("the node is stopping");

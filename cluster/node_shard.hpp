@@ -9,6 +9,7 @@
 #include "cluster/link.hpp"
 #include "cluster/link_manager.hpp"
 #include "cluster/topology.hpp"
+#include "node/ticker.hpp"
 
 #include <spdlog/logger.h>
 #include <asio/io_context.hpp>
@@ -71,6 +72,8 @@ public:
     void on_link_envelope(Link& link, const Envelope& envelope);
     /// A link closed.
     void on_link_closed(Link& link);
+    /// Starts the heartbeat of links and the idle check of clients.
+    void start_timers();
     /// Closes every connection of this shard (the node is stopping).
     void close_all();
 
@@ -107,6 +110,8 @@ private:
     void run_handler(Context& ctx, Bytes payload);
     void on_request(Link& link, const Envelope& request);
     void on_finished(Link& link, std::uint64_t seq);
+    void heartbeat_links();
+    void check_idle_clients();
 
     Node& node_;
     std::size_t index_;
@@ -116,6 +121,8 @@ private:
     std::unordered_map<std::uint64_t, std::shared_ptr<ClientSession>> sessions_;
     std::unordered_map<Link*, std::shared_ptr<Link>> accepted_links_;  // until their handshake ends
     std::uint64_t next_conn_seq_ = 0;
+    node::Ticker heartbeat_;
+    node::Ticker idle_check_;
     bool stopping_ = false;
     std::uint64_t refused_clients_ = 0;  // since the last refusal log line
     std::chrono::steady_clock::time_point last_refusal_log_{};

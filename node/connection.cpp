@@ -90,6 +90,7 @@ void Connection::finish(std::error_code error) {
 std::size_t Connection::read_available(std::error_code& error) {
     std::size_t n = socket_.read_some(asio::buffer(read_scratch), error);
     if (error) return 0;
+    heard_ = true;
     auto status = reader_.feed(Bytes{read_scratch.data(), n}, [this](std::uint32_t id, Bytes data) {
         return on_frame(id, data) && open_;
     });
@@ -138,6 +139,7 @@ void Connection::start_write() {
         close("write failed: " + error.message());
         return;
     }
+    if (written > 0) sent_ = true;
     if (written == outbox_.size()) {
         release_if_large(outbox_);
         if (close_when_flushed_) close(close_reason_);
@@ -167,6 +169,7 @@ void Connection::on_written(std::error_code error) {
         close("write failed: " + error.message());
         return;
     }
+    sent_ = true;
     start_write();
 }
 

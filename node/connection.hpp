@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 
 namespace dinx::node {
 
@@ -57,6 +58,11 @@ public:
     /// True when this side closed it (a protocol violation, a full queue, a stop), false when
     /// the peer went away or the socket failed.
     bool closed_locally() const { return closed_locally_; }
+    /// True when bytes arrived since the last call (for heartbeat and idle checks, which run
+    /// on a timer so that the read path pays one store, not a clock read).
+    bool take_heard() { return std::exchange(heard_, false); }
+    /// True when bytes were handed to the kernel since the last call.
+    bool take_sent() { return std::exchange(sent_, false); }
     /// Bytes queued and not yet written.
     std::size_t queued_bytes() const { return outbox_.size() + writing_.size(); }
 
@@ -87,6 +93,8 @@ private:
     ByteBuffer outbox_;   // frames queued since the last write started
     ByteBuffer writing_;  // frames handed to the kernel by the write in progress
     bool open_ = true;
+    bool heard_ = false;
+    bool sent_ = false;
     bool write_in_progress_ = false;
     bool flush_posted_ = false;
     bool close_when_flushed_ = false;

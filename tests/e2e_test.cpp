@@ -289,6 +289,21 @@ Frame receive_frame(BlockingClient& client, milliseconds timeout = promised_boun
     return *frame;
 }
 
+/// True once /proc says `pid` is stopped (state T), false after `timeout`.
+bool wait_until_stopped(pid_t pid, milliseconds timeout) {
+    auto deadline = steady_clock::now() + timeout;
+    while (steady_clock::now() < deadline) {
+        std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+        std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+        auto close_paren = text.rfind(')');  // the state follows "pid (comm) "
+        if (close_paren != std::string::npos && close_paren + 2 < text.size() &&
+            text[close_paren + 2] == 'T')
+            return true;
+        std::this_thread::sleep_for(5ms);
+    }
+    return false;
+}
+
 /// A player connection to the cluster's gate.
 BlockingClient connect_to_gate(const Cluster& cluster) {
     return BlockingClient("127.0.0.1", cluster.conf().gate_port, 2s);
@@ -509,4 +524,38 @@ TEST_CASE("a secret_file named in dinx.toml links the nodes; without a secret th
     auto& lone = open_cluster.start_listening({1});
     INFO(lone.read_output());
     CHECK(contains(lone.read_output(), "NO CLUSTER SECRET"));
+}
+
+TEST_CASE("a SIGSTOPped backend is declared dead by heartbeats and its clients move to its peer") {
+    DemoConf conf;
+    Cluster cluster(conf);
+    write_file(cluster.dir() / "dinx.toml",
+               "[cluster]\nheartbeat_interval_ms = 300\n" + conf.nodes());
+    cluster.start_listening({1});
+    auto& im1 = cluster.start_listening({2});
+    cluster.start_listening({3});
+    std::deque<BlockingClient> clients;  // (not movable: a deque never relocates)
+    for (int c = 0; c < 12; ++c) clients.emplace_back("127.0.0.1", conf.gate_port, 2s);
+    int on_im1 = 0;
+    for (auto& client : clients) {
+        client.send(3, "before");
+        on_im1 += receive_frame(client).payload == "im-1: before";
+    }
+    REQUIRE(on_im1 > 0);
+    im1.send_signal(SIGSTOP);  // no reset, no FIN: only the missing heartbeats tell
+    REQUIRE(wait_until_stopped(im1.pid(), 5s));  // a signal is not delivered at once
+    for (auto& client : clients) client.send(3, "during");
+    // Each request gets its reply from im-2 or, if it was sent to the stopped im-1, an
+    // unavailable error once im-1 is declared dead; then everyone is served by im-2.
+    for (auto& client : clients) {
+        auto frame = receive_frame(client, 5s);
+        INFO(frame.payload);
+        CHECK((frame.payload == "im-2: during" ||
+               contains(frame.payload, "\"code\": \"unavailable\"")));
+    }
+    for (auto& client : clients) {
+        client.send(3, "after");
+        CHECK(receive_frame(client).payload == "im-2: after");
+    }
+    im1.send_signal(SIGCONT);
 }

@@ -356,6 +356,56 @@ TEST_CASE("while a failed node is dialed again in the background, its clients us
     }
 }
 
+TEST_CASE("a peer that stops answering is declared dead within 3 heartbeat intervals") {
+    constexpr auto interval = 300ms;
+    auto config =
+        make_config({gate(1, "gate-1"), backend(2, "im-1"), backend(3, "im-2")}, demo_routes());
+    config.settings.heartbeat_interval_ms = interval.count();
+    TestCluster cluster(config);
+    FakeNode mute(2);  // links up, then never says a word: like a SIGSTOPped node
+    cluster.addresses().set_link_port(2, mute.port());
+    cluster.start({3});
+    cluster.start({1}, 1);
+    std::vector<std::unique_ptr<node::BlockingClient>> clients;
+    for (int c = 0; c < 12; ++c) clients.push_back(cluster.connect(1));
+    auto sent = std::chrono::steady_clock::now();
+    for (auto& client : clients) client->send(demo::send, "x");
+    int unavailable = 0;
+    for (auto& client : clients) {
+        auto frame = next_frame(*client);
+        if (frame.msg_id == demo::send) {
+            CHECK(frame.payload == "im-2: x");
+        } else {
+            CHECK(is_error(frame, "unavailable", demo::send));
+            ++unavailable;
+        }
+    }
+    auto elapsed = std::chrono::steady_clock::now() - sent;
+    CHECK(unavailable > 0);                 // some clients were sticky to im-1
+    CHECK(elapsed < 3 * interval + 500ms);  // (plus slack for a busy machine)
+    // The balancer now sends im-1's clients to im-2.
+    for (auto& client : clients) CHECK(ask(*client, demo::send, "y").payload == "im-2: y");
+}
+
+TEST_CASE("a client silent for the idle timeout is disconnected; heartbeats keep it") {
+    auto config = make_config({gate(1, "gate-1"), backend(2, "im-1")}, demo_routes());
+    config.settings.client_idle_timeout_ms = 300;
+    TestCluster cluster(config);
+    cluster.start({1, 2});
+    auto silent = cluster.connect(1);
+    auto beating = cluster.connect(1);
+    auto started = std::chrono::steady_clock::now();
+    // The beating client sends the zinx heartbeat msgID every 100 ms and gets nothing back.
+    while (std::chrono::steady_clock::now() - started < 1200ms) {
+        beating->send(config.settings.heartbeat_msg_id, "ping");
+        CHECK_FALSE(beating->receive(100ms));
+    }
+    CHECK_FALSE(beating->closed());
+    CHECK(ask(*beating, demo::send, "alive").payload == "im-1: alive");
+    CHECK_FALSE(silent->receive(1s));
+    CHECK(silent->closed());
+}
+
 TEST_CASE("a client cannot speak envelopes: on the client port they are client messages") {
     DemoCluster demo;
     auto client = demo.cluster.connect(1);
