@@ -150,6 +150,15 @@ int App::run() {
         return exit_start_failed;
     }
     signals_io.run();  // returns once the signal handler ran
+    auto started = std::chrono::steady_clock::now();
+    auto timeout = std::chrono::milliseconds(topology->settings().drain_timeout_ms);
+    bool drained = process.drain(timeout);
+    auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - started);
+    if (drained)
+        spdlog::info("drained in {} ms: every request in flight was answered", took.count());
+    else
+        spdlog::warn("drain timed out after {} ms; closing what is left", took.count());
     process.stop();
     return exit_ok;
 }

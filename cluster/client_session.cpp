@@ -21,6 +21,17 @@ void ClientSession::idle_tick(int silent_limit, std::chrono::milliseconds tick) 
     }
 }
 
+RoutePin& ClientSession::pin_for(const Group* group) {
+    if (auto* pin = find_pin(group)) return *pin;
+    return pins_.emplace_back(RoutePin{group, 0, 0, {}});
+}
+
+RoutePin* ClientSession::find_pin(const Group* group) {
+    for (auto& pin : pins_)
+        if (pin.group == group) return &pin;
+    return nullptr;
+}
+
 bool ClientSession::on_frame(std::uint32_t msg_id, Bytes payload) {
     shard_.on_client_frame(*this, msg_id, payload);
     return is_open();

@@ -2,9 +2,11 @@
 // The gate-side state of one player connection: its id and the uid bound to it.
 
 #include "cluster/envelope.hpp"
+#include "cluster/route_pin.hpp"
 #include "node/connection.hpp"
 
 #include <chrono>
+#include <vector>
 
 namespace dinx::cluster {
 
@@ -27,6 +29,10 @@ public:
     void idle_tick(int silent_limit, std::chrono::milliseconds tick);
     /// True when idle_tick() closed it: players leave that way all the time, it is no news.
     bool closed_for_idleness() const { return closed_for_idleness_; }
+    /// The pin of this client's requests to `group`, made on first use.
+    RoutePin& pin_for(const Group* group);
+    /// The pin of `group`, or nullptr.
+    RoutePin* find_pin(const Group* group);
     /// The client as envelopes name it.
     Origin origin() const;
 
@@ -40,6 +46,7 @@ private:
     std::string uid_;
     int silent_ticks_ = 0;
     bool closed_for_idleness_ = false;
+    std::vector<RoutePin> pins_;  // one per group this client sent to
 };
 
 }  // namespace dinx::cluster

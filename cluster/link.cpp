@@ -101,6 +101,12 @@ void Link::heartbeat_tick(int silent_limit, std::chrono::milliseconds tick) {
     if (!take_sent()) send(Envelope{EnvelopeKind::ping, 0, {}, 0, shard_.node_id(), {}});
 }
 
+void Link::send_leaving() {
+    if (leaving_sent_ || !ready_) return;
+    leaving_sent_ = true;
+    send(Envelope{EnvelopeKind::leaving, 0, {}, 0, shard_.node_id(), {}});
+}
+
 void Link::send_handshake(const HandshakeFrame& frame) {
     send(Envelope{frame.kind, 0, {}, 0, shard_.node_id(), frame.payload});
 }

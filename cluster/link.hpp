@@ -51,6 +51,15 @@ public:
     void heartbeat_tick(int silent_limit, std::chrono::milliseconds tick);
     /// True when the link was closed because its peer stopped answering.
     bool declared_dead() const { return declared_dead_; }
+    /// Tells the peer this node is draining (once); it answers leaving_ack.
+    void send_leaving();
+    /// The peer answered our leaving: no request will follow on this link.
+    void on_leaving_ack() { leaving_acked_ = true; }
+    /// True when nothing more is owed on this link for a drain: the peer acknowledged (or the
+    /// link is closed), our requests on it are finished and everything queued is written.
+    bool drained() const {
+        return (leaving_acked_ || !is_open()) && pending_.size() == 0 && queued_bytes() == 0;
+    }
     /// A shared_ptr to this link.
     std::shared_ptr<Link> self() { return std::static_pointer_cast<Link>(shared_from_this()); }
 
@@ -70,6 +79,8 @@ private:
     LinkHandshake handshake_;
     bool ready_ = false;
     bool declared_dead_ = false;
+    bool leaving_sent_ = false;
+    bool leaving_acked_ = false;
     int silent_ticks_ = 0;
     asio::steady_timer handshake_timer_;
     PendingWindow pending_;

@@ -38,6 +38,7 @@ bool LinkManager::is_live(std::uint32_t node_id) {
     auto it = peers_.find(node_id);
     if (it == peers_.end()) return true;
     Peer& p = it->second;
+    if (p.draining) return false;
     if (!p.links.empty() || p.backoff.failures() == 0) return true;
     // A node whose last dial failed is skipped until a dial in the background reaches it again,
     // so no request waits on a connect to a node that is probably still down.
@@ -115,14 +116,19 @@ asio::awaitable<void> LinkManager::connect(std::uint32_t node_id,
     p.handshaking->begin(timeout);
 }
 
-void LinkManager::on_dial_failed(std::uint32_t node_id, const std::string& reason) {
+void LinkManager::on_dial_failed(std::uint32_t node_id, const std::string& reason, bool expected) {
     Peer& p = peer(node_id);
     p.dialing = false;
     auto delay = p.backoff.next_delay();
     p.retry_at = Clock::now() + delay;
     auto queue = std::exchange(p.queue, {});
-    shard_.log().warn("cannot reach node {}: {}; {} queued envelopes affected, next dial in {} ms",
-                      shard_.node_name(node_id), reason, queue.size(), delay.count());
+    if (expected)
+        shard_.log().info("node {} left ({}); next dial in {} ms", shard_.node_name(node_id),
+                          reason, delay.count());
+    else
+        shard_.log().warn(
+            "cannot reach node {}: {}; {} queued envelopes affected, next dial in {} ms",
+            shard_.node_name(node_id), reason, queue.size(), delay.count());
     for (auto& item : queue) {
         if (!item.pending) continue;  // replies and pushes for an unreachable node are lost
         if (item.retry.group) {
@@ -149,7 +155,18 @@ void LinkManager::adopt(const std::shared_ptr<Link>& link) {
     p.links.push_back(link);
     p.backoff.reset();
     p.retry_at = {};
+    p.draining = false;  // a new link: a restarted node (a draining one sends leaving again)
     flush_queue(p, *link);
+}
+
+void LinkManager::mark_draining(std::uint32_t node_id) {
+    peer(node_id).draining = true;
+}
+
+bool LinkManager::queues_empty() const {
+    for (const auto& [id, p] : peers_)
+        if (!p.queue.empty()) return false;
+    return true;
 }
 
 void LinkManager::flush_queue(Peer& p, Link& link) {
@@ -172,9 +189,11 @@ void LinkManager::forget(Link& link) {
             p.handshaking.reset();
             if (!closing_)
                 on_dial_failed(link.peer_id(), "handshake failed: " + link.close_reason());
-        } else if (link.declared_dead() && !closing_ && p.links.empty()) {
-            // A peer that stopped answering is skipped until a dial reaches it again.
-            on_dial_failed(link.peer_id(), link.close_reason());
+        } else if ((link.declared_dead() || p.draining) && !closing_ && p.links.empty()) {
+            // A peer that stopped answering, or left, is skipped until a dial reaches it again.
+            bool left = p.draining;
+            p.draining = false;
+            on_dial_failed(link.peer_id(), link.close_reason(), left);
         }
     }
     // In the order the requests were sent, so each client sees its errors in order.

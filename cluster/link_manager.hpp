@@ -60,6 +60,10 @@ public:
         for (auto& [id, peer] : peers_)
             for (auto& link : peer.links) visit(*link);
     }
+    /// `node_id` is draining (it sent leaving): the balancer skips it from now on.
+    void mark_draining(std::uint32_t node_id);
+    /// True when no envelope waits for a dial (part of a drain's end).
+    bool queues_empty() const;
     /// Closes every link and abandons dials (the node is stopping).
     void close_all();
 
@@ -70,6 +74,7 @@ private:
         std::shared_ptr<Link> handshaking;         // dialed link waiting for hello_ack
         std::shared_ptr<node::Socket> socket;      // socket of a connect in progress
         bool dialing = false;
+        bool draining = false;  // it said leaving: no new requests until a new link is up
         std::deque<QueuedEnvelope> queue;
         node::Backoff backoff;
         std::chrono::steady_clock::time_point retry_at{};
@@ -79,7 +84,9 @@ private:
     void enqueue(std::uint32_t node_id, Peer& peer, QueuedEnvelope item);
     void dial(std::uint32_t node_id, Peer& peer);
     asio::awaitable<void> connect(std::uint32_t node_id, std::shared_ptr<node::Socket> socket);
-    void on_dial_failed(std::uint32_t node_id, const std::string& reason);
+    /// Marks a node unreachable until a dial reaches it, and re-routes or fails what waited.
+    /// `expected`: it left in a drain, which is worth an info line, not a warning.
+    void on_dial_failed(std::uint32_t node_id, const std::string& reason, bool expected = false);
     void flush_queue(Peer& peer, Link& link);
     void fail_queue(std::deque<QueuedEnvelope> queue, std::string_view code,
                     const std::string& why);

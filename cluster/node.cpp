@@ -66,6 +66,20 @@ void Node::start() {
                    info_.host, link_port());
 }
 
+void Node::begin_drain(std::function<void()> on_drained) {
+    if (client_acceptor_) client_acceptor_->close();
+    if (link_acceptor_) link_acceptor_->close();
+    auto remaining = std::make_shared<std::atomic<std::size_t>>(shards_.size());
+    auto done = std::make_shared<std::function<void()>>(std::move(on_drained));
+    for (std::size_t i = 0; i < shards_.size(); ++i) {
+        post_to(i, [remaining, done](NodeShard& shard) {
+            shard.begin_drain([remaining, done] {
+                if (remaining->fetch_sub(1) == 1) (*done)();
+            });
+        });
+    }
+}
+
 void Node::stop() {
     if (client_acceptor_) client_acceptor_->close();
     if (link_acceptor_) link_acceptor_->close();

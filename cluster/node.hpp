@@ -12,6 +12,7 @@
 #include <asio/post.hpp>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -34,6 +35,9 @@ public:
     void listen();
     /// Starts accepting.
     void start();
+    /// Stops accepting and drains every shard (NodeShard::begin_drain); `on_drained` runs once,
+    /// on some io thread, when all of them are done.
+    void begin_drain(std::function<void()> on_drained);
     /// Stops accepting and closes every connection (asynchronously, on each shard's thread).
     void stop();
 

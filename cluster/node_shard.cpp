@@ -18,7 +18,8 @@ NodeShard::NodeShard(Node& node, std::size_t index, asio::io_context& io)
       links_(*this),
       own_group_(node.topology().group(node.info().group)),
       heartbeat_(io, [this] { heartbeat_links(); }),
-      idle_check_(io, [this] { check_idle_clients(); }) {}
+      idle_check_(io, [this] { check_idle_clients(); }),
+      drain_check_(io, [this] { check_drained(); }) {}
 
 NodeShard::~NodeShard() = default;
 
@@ -102,14 +103,68 @@ void NodeShard::on_client_frame(ClientSession& session, std::uint32_t msg_id, By
         session.send(topology().settings().error_msg_id, as_bytes(body));
         return;
     }
+    if (on_drained_) {
+        send_error(node_id(), session.conn_id(), msg_id, error_code::unavailable,
+                   "the gate is stopping");
+        return;
+    }
     if (group == own_group_) {
         Context ctx(*this, session, msg_id);
         run_handler(ctx, payload);
         return;
     }
+    route_client_request(session, *group, msg_id, payload);
+}
+
+// See route_pin.hpp for why a client's requests may be held.
+void NodeShard::route_client_request(ClientSession& session, const Group& group,
+                                     std::uint32_t msg_id, Bytes payload) {
+    RoutePin& pin = session.pin_for(&group);
+    if (!pin.held.empty() || (pin.in_flight > 0 && !links_.is_live(pin.node))) {
+        bool overflow = pin.held.size() >= max_held_requests;
+        pin.held.push_back({msg_id,
+                            overflow ? ByteBuffer{} : ByteBuffer(payload.begin(), payload.end()),
+                            overflow});
+        return;
+    }
+    if (pin.in_flight == 0) {
+        auto target = pick_node(group, sticky_key(node_id(), session.conn_id()), std::nullopt);
+        if (!target) {
+            send_error(node_id(), session.conn_id(), msg_id, error_code::unavailable,
+                       "no node of group " + group.name + " is reachable");
+            return;
+        }
+        pin.node = *target;
+    }
+    ++pin.in_flight;
     Envelope request{EnvelopeKind::request, 0, session.origin(), msg_id, 0, payload};
-    route_request(*group, std::move(request),
-                  PendingRequest{node_id(), session.conn_id(), msg_id, {}, 0});
+    PendingRequest pending{node_id(), session.conn_id(), msg_id, {}, 0, &group, true};
+    links_.send_request(pin.node, std::move(request), std::move(pending), RetryGroup{&group, {}});
+}
+
+void NodeShard::on_client_request_finished(const PendingRequest& request) {
+    if (!request.pinned || request.gate_id != node_id()) return;
+    auto* session = find_session(request.conn_id);
+    auto* pin = session ? session->find_pin(request.group) : nullptr;
+    if (!pin || pin->in_flight == 0) return;
+    if (--pin->in_flight > 0 || pin->held.empty()) return;
+    // The line moves: route what waited, in order (it may have to wait again).
+    auto held = std::exchange(pin->held, {});
+    const Group& group = *request.group;
+    for (auto& next : held) {
+        if (!next.overflow) {
+            route_client_request(*session, group, next.msg_id, next.payload);
+            continue;
+        }
+        // An overflowed request is answered `overloaded` when its turn comes: nothing earlier
+        // may still be in flight or waiting.
+        RoutePin& now = session->pin_for(&group);
+        if (now.in_flight == 0 && now.held.empty())
+            send_error(node_id(), session->conn_id(), next.msg_id, error_code::overloaded,
+                       "too many requests wait for group " + group.name);
+        else
+            now.held.push_back(std::move(next));
+    }
 }
 
 void NodeShard::refuse_client(node::Socket& socket) {
@@ -136,6 +191,7 @@ void NodeShard::on_client_closed(ClientSession& session) {
 }
 
 void NodeShard::on_link_ready(const std::shared_ptr<Link>& link) {
+    if (on_drained_) link->send_leaving();  // a link that came up during our drain
     log().debug("link {} node {} ({}) is up", link->role() == Link::Role::dialed ? "to" : "from",
                 node_name(link->peer_id()), link->remote());
     links_.adopt(link);
@@ -163,7 +219,12 @@ void NodeShard::on_link_envelope(Link& link, const Envelope& envelope) {
         case EnvelopeKind::ping:
             break;  // hearing it is all it is for
         case EnvelopeKind::leaving:
+            // FIFO: every request we sent before this ack reaches the peer before it.
+            links_.mark_draining(link.peer_id());
+            link.send(Envelope{EnvelopeKind::leaving_ack, 0, {}, 0, node_id(), {}});
+            break;
         case EnvelopeKind::leaving_ack:
+            link.on_leaving_ack();
             break;
         case EnvelopeKind::hello:
         case EnvelopeKind::challenge:
@@ -223,10 +284,34 @@ void NodeShard::check_idle_clients() {
     for (auto& [id, session] : sessions_) session->idle_tick(limit, tick);
 }
 
+// How often a drain looks whether it is done: short, a drain is normally over in milliseconds.
+constexpr std::chrono::milliseconds drain_check_period{5};
+
+void NodeShard::begin_drain(std::function<void()> on_drained) {
+    on_drained_ = std::move(on_drained);
+    links_.for_each_link([](Link& link) { link.send_leaving(); });
+    drain_check_.start(drain_check_period);
+}
+
+bool NodeShard::drained() {
+    bool done = links_.queues_empty();
+    links_.for_each_link([&](Link& link) { done = done && link.drained(); });
+    for (auto& [id, session] : sessions_) done = done && session->queued_bytes() == 0;
+    return done;
+}
+
+void NodeShard::check_drained() {
+    if (!on_drained_ || !drained()) return;
+    drain_check_.stop();
+    std::exchange(on_drained_, nullptr)();
+}
+
 void NodeShard::close_all() {
     stopping_ = true;
     heartbeat_.stop();
     idle_check_.stop();
+    drain_check_.stop();
+    on_drained_ = nullptr;
     links_.close_all();
     for (auto& [link, owner] : accepted_links_) owner->close("the node is stopping");
     for (auto& [id, session] : sessions_) session->close("the node is stopping");
@@ -258,6 +343,7 @@ void NodeShard::on_request(Link& link, const Envelope& request) {
 void NodeShard::on_finished(Link& link, std::uint64_t seq) {
     auto request = link.finish(seq);
     if (!request) return;
+    on_client_request_finished(*request);
     if (auto upstream = request->upstream.lock())
         upstream->send(Envelope{EnvelopeKind::done, request->upstream_seq, {}, 0, 0, {}});
 }
@@ -352,6 +438,7 @@ void NodeShard::send_request(std::uint32_t node_id, Envelope request, PendingReq
 void NodeShard::fail_request(const PendingRequest& request, std::string_view code,
                              const std::string& why) {
     send_error(request.gate_id, request.conn_id, request.msg_id, code, why);
+    on_client_request_finished(request);
     if (auto upstream = request.upstream.lock())
         upstream->send(Envelope{EnvelopeKind::done, request.upstream_seq, {}, 0, 0, {}});
 }

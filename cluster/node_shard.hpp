@@ -15,6 +15,7 @@
 #include <asio/io_context.hpp>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <unordered_map>
@@ -74,6 +75,10 @@ public:
     void on_link_closed(Link& link);
     /// Starts the heartbeat of links and the idle check of clients.
     void start_timers();
+    /// Starts a graceful stop: every link is told this node is leaving, new client requests are
+    /// refused; `on_drained` runs once, on this thread, when nothing is owed any more (every
+    /// peer acknowledged, every request in flight finished, every queue written).
+    void begin_drain(std::function<void()> on_drained);
     /// Closes every connection of this shard (the node is stopping).
     void close_all();
 
@@ -110,7 +115,15 @@ private:
     void run_handler(Context& ctx, Bytes payload);
     void on_request(Link& link, const Envelope& request);
     void on_finished(Link& link, std::uint64_t seq);
+    /// Routes a client's request, keeping its order with the client's earlier ones.
+    void route_client_request(ClientSession& session, const Group& group, std::uint32_t msg_id,
+                              Bytes payload);
+    /// A request of a local client finished: its pin may let held requests go.
+    void on_client_request_finished(const PendingRequest& request);
     void heartbeat_links();
+    /// True when a drain has nothing left to wait for.
+    bool drained();
+    void check_drained();
     void check_idle_clients();
 
     Node& node_;
@@ -123,6 +136,8 @@ private:
     std::uint64_t next_conn_seq_ = 0;
     node::Ticker heartbeat_;
     node::Ticker idle_check_;
+    node::Ticker drain_check_;
+    std::function<void()> on_drained_;  // set while draining
     bool stopping_ = false;
     std::uint64_t refused_clients_ = 0;  // since the last refusal log line
     std::chrono::steady_clock::time_point last_refusal_log_{};

@@ -14,6 +14,7 @@
 namespace dinx::cluster {
 
 class Link;
+struct Group;
 
 /// A request sent on a link and not finished yet.
 struct PendingRequest {
@@ -22,6 +23,8 @@ struct PendingRequest {
     std::uint32_t msg_id = 0;        ///< the request's msgID, quoted in an error frame
     std::weak_ptr<Link> upstream;    ///< when this request continues one that came over a link
     std::uint64_t upstream_seq = 0;  ///< that request's seq on `upstream`
+    const Group* group = nullptr;    ///< the group it was routed to
+    bool pinned = false;             ///< counted in its client's RoutePin (route_pin.hpp)
 };
 
 /// Unfinished requests of one link, keyed by the seq this window hands out (1, 2, 3 ...).

@@ -3,6 +3,8 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <condition_variable>
+#include <mutex>
 #include <stdexcept>
 
 namespace dinx::cluster {
@@ -44,6 +46,27 @@ void Process::start() {
     for (auto& node : nodes_) node->start();
     pool_->start();
     running_ = true;
+}
+
+bool Process::drain(std::chrono::milliseconds timeout) {
+    if (!running_) return true;
+    // Shared with the nodes' callbacks, which may still run after a timeout returned.
+    struct Waiter {
+        std::mutex mutex;
+        std::condition_variable done;
+        std::size_t remaining;
+    };
+    auto waiter = std::make_shared<Waiter>();
+    waiter->remaining = nodes_.size();
+    for (auto& node : nodes_) {
+        node->begin_drain([waiter] {
+            std::lock_guard lock(waiter->mutex);
+            --waiter->remaining;
+            waiter->done.notify_all();
+        });
+    }
+    std::unique_lock lock(waiter->mutex);
+    return waiter->done.wait_for(lock, timeout, [&] { return waiter->remaining == 0; });
 }
 
 void Process::stop(std::chrono::milliseconds grace) {

@@ -30,6 +30,10 @@ public:
     /// Binds every listener (throws std::system_error if a port is taken), then starts the io
     /// threads.
     void start();
+    /// Graceful stop, first half: stops accepting, tells every peer this process is leaving and
+    /// waits up to `timeout` for every request in flight to be answered and every queue written.
+    /// True when all of that happened in time. Call stop() afterwards.
+    bool drain(std::chrono::milliseconds timeout);
     /// Closes every listener and connection, lets the io threads finish for up to `grace`,
     /// then stops them. Idempotent.
     void stop(std::chrono::milliseconds grace = std::chrono::milliseconds(2000));

@@ -5,6 +5,7 @@
 // arriving); nothing sleeps a fixed time hoping the cluster caught up.
 
 #include "node/blocking_client.hpp"
+#include "node/frame_codec.hpp"
 #include "tests/support/child_process.hpp"
 
 #include <doctest/doctest.h>
@@ -17,6 +18,7 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -558,4 +560,57 @@ TEST_CASE("a SIGSTOPped backend is declared dead by heartbeats and its clients m
         CHECK(receive_frame(client).payload == "im-2: after");
     }
     im1.send_signal(SIGCONT);
+}
+
+TEST_CASE("a rolling restart of every im node under steady load gives no error frame") {
+    Cluster cluster;
+    cluster.start_listening({1});
+    std::map<std::uint32_t, ChildProcess*> ims{{2, &cluster.start_listening({2})},
+                                               {3, &cluster.start_listening({3})}};
+    auto& load = cluster.start_tool({load_path, "--port", std::to_string(cluster.conf().gate_port),
+                                     "-c", "16", "-d", "4", "--warmup", "0", "--duration", "6"},
+                                    "load");
+    for (auto& [id, process] : ims) {
+        std::this_thread::sleep_for(1s);  // steady load on both before each restart
+        check_signal_stops(*process, SIGTERM, cluster);
+        process = &cluster.start_listening({id});
+    }
+    auto exit_code = load.wait_for_exit(30s);
+    auto output = load.read_output();
+    INFO(output << cluster.logs());
+    REQUIRE(exit_code.has_value());
+    CHECK(contains(output, "errors 0   lost 0   out-of-order 0"));
+    CHECK(*exit_code == 0);
+}
+
+TEST_CASE("SIGTERM on a gate answers every request it took before it exits") {
+    Cluster cluster;
+    auto& gate = cluster.start_listening({1});
+    cluster.start_listening({2});
+    cluster.start_listening({3});
+    auto client = connect_to_gate(cluster);
+    dinx::ByteBuffer burst;
+    for (int i = 0; i < 200; ++i)
+        dinx::node::append_frame(burst, 3, dinx::as_bytes(std::to_string(i)));
+    client.send_raw(burst);
+    gate.send_signal(SIGTERM);
+    // Every request gets its reply or an error frame, in order, then the gate closes.
+    int replies = 0, errors = 0;
+    for (int i = 0; i < 200; ++i) {
+        auto frame = receive_frame(client);
+        if (frame.msg_id == 3) {
+            CHECK(frame.payload.substr(frame.payload.find(": ") + 2) == std::to_string(i));
+            CHECK(errors == 0);  // no reply after an error: the gate stopped taking requests
+            ++replies;
+        } else {
+            CHECK(contains(frame.payload, "\"code\": \"unavailable\""));
+            ++errors;
+        }
+    }
+    CHECK(replies + errors == 200);
+    CHECK_FALSE(client.receive(promised_bound));
+    CHECK(client.closed());
+    auto exit_code = gate.wait_for_exit(promised_bound);
+    REQUIRE(exit_code.has_value());
+    CHECK(*exit_code == 0);
 }

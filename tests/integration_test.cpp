@@ -406,6 +406,35 @@ TEST_CASE("a client silent for the idle timeout is disconnected; heartbeats keep
     CHECK(silent->closed());
 }
 
+TEST_CASE("while its node drains, a client's next request waits for its earlier one") {
+    auto config =
+        make_config({gate(1, "gate-1"), backend(2, "im-1"), backend(3, "im-2")}, demo_routes());
+    TestCluster cluster(config);
+    FakeNode draining(2);  // answers only when told, like a slow node in a drain
+    cluster.addresses().set_link_port(2, draining.port());
+    cluster.start({3});
+    cluster.start({1}, 1);
+    // Find a client whose requests go to im-1 (the fake).
+    std::unique_ptr<node::BlockingClient> client;
+    for (int tries = 0; !client; ++tries) {
+        REQUIRE(tries < 32);
+        auto candidate = cluster.connect(1);
+        candidate->send(demo::send, "first");
+        if (draining.wait_for_requests(1, 300ms))
+            client = std::move(candidate);
+        else
+            CHECK(next_frame(*candidate).payload == "im-2: first");
+    }
+    draining.send_leaving();
+    REQUIRE(draining.wait_for_leaving_ack(5s));
+    // im-1 takes no new request; its first one is still unanswered, so this one waits.
+    client->send(demo::send, "second");
+    CHECK_FALSE(client->receive(500ms));
+    draining.reply_all("im-1: first");
+    CHECK(next_frame(*client).payload == "im-1: first");
+    CHECK(next_frame(*client).payload == "im-2: second");
+}
+
 TEST_CASE("a client cannot speak envelopes: on the client port they are client messages") {
     DemoCluster demo;
     auto client = demo.cluster.connect(1);

@@ -86,15 +86,53 @@ void FakeNode::on_frame(int fd, std::uint32_t kind, Bytes body) {
     } else if (envelope->kind == EnvelopeKind::request) {
         std::lock_guard lock(mutex_);
         ++requests_;
+        envelope->payload = {};
+        unanswered_.push_back(*envelope);
+        arrived_.notify_all();
+    } else if (envelope->kind == EnvelopeKind::leaving_ack) {
+        std::lock_guard lock(mutex_);
+        ++leaving_acks_;
         arrived_.notify_all();
     }
 }
 
 void FakeNode::send_envelope(int fd, cluster::EnvelopeKind kind, Bytes payload) {
+    send_envelope(fd, cluster::Envelope{kind, 0, {}, 0, node_id_, payload});
+}
+
+void FakeNode::send_envelope(int fd, const cluster::Envelope& envelope) {
     ByteBuffer body, frame;
-    cluster::write_envelope(body, cluster::Envelope{kind, 0, {}, 0, node_id_, payload});
-    node::append_frame(frame, std::uint32_t(kind), body);
+    cluster::write_envelope(body, envelope);
+    node::append_frame(frame, std::uint32_t(envelope.kind), body);
     (void)!::send(fd, frame.data(), frame.size(), MSG_NOSIGNAL);
+}
+
+void FakeNode::send_leaving() {
+    int fd = link_fd_;
+    if (fd >= 0) send_envelope(fd, cluster::EnvelopeKind::leaving, {});
+}
+
+bool FakeNode::wait_for_leaving_ack(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    return arrived_.wait_for(lock, timeout, [&] { return leaving_acks_ > 0; });
+}
+
+void FakeNode::reply_all(const std::string& text) {
+    std::vector<cluster::Envelope> requests;
+    {
+        std::lock_guard lock(mutex_);
+        requests.swap(unanswered_);
+    }
+    int fd = link_fd_;
+    for (auto& request : requests) {
+        cluster::Envelope reply{cluster::EnvelopeKind::to_client,
+                                request.seq,
+                                request.origin,
+                                request.msg_id,
+                                0,
+                                as_bytes(text)};
+        if (fd >= 0) send_envelope(fd, reply);
+    }
 }
 
 bool FakeNode::wait_for_requests(std::size_t count, std::chrono::milliseconds timeout) {

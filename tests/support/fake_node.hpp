@@ -13,6 +13,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace dinx::test {
 
@@ -31,11 +32,18 @@ public:
     bool wait_for_requests(std::size_t count, std::chrono::milliseconds timeout);
     /// Closes the accepted link (the gate sees the peer go away).
     void drop();
+    /// Says leaving on the link, as a draining node does.
+    void send_leaving();
+    /// Waits until the gate acknowledged our leaving; false on timeout.
+    bool wait_for_leaving_ack(std::chrono::milliseconds timeout);
+    /// Answers every request received so far with `text` (as a reply that finishes it).
+    void reply_all(const std::string& text);
 
 private:
     void serve();
     void on_frame(int fd, std::uint32_t kind, Bytes body);
     void send_envelope(int fd, cluster::EnvelopeKind kind, Bytes payload);
+    void send_envelope(int fd, const cluster::Envelope& envelope);
 
     std::uint32_t node_id_;
     bool answer_handshake_;
@@ -49,6 +57,8 @@ private:
     std::mutex mutex_;
     std::condition_variable arrived_;
     std::size_t requests_ = 0;
+    std::size_t leaving_acks_ = 0;
+    std::vector<cluster::Envelope> unanswered_;  // payloads dropped: only the header is kept
     std::thread thread_;
 };
 
