@@ -69,7 +69,14 @@ void LinkManager::send_request(std::uint32_t node_id, Envelope request, PendingR
     }
     Peer& p = peer(node_id);
     if (!p.links.empty()) {
-        p.links.front()->send_request(request, std::move(pending));
+        Link& link = *p.links.front();
+        // A peer that does not keep up gets no more work piled on it: the client hears at once.
+        if (is_overloaded(node_id)) {
+            shard_.fail_request(pending, error_code::overloaded,
+                                "node " + shard_.node_name(node_id) + " does not keep up");
+            return;
+        }
+        link.send_request(request, std::move(pending));
         return;
     }
     if (!p.dialing && Clock::now() < p.retry_at) {
@@ -157,6 +164,12 @@ void LinkManager::adopt(const std::shared_ptr<Link>& link) {
     p.retry_at = {};
     p.draining = false;  // a new link: a restarted node (a draining one sends leaving again)
     flush_queue(p, *link);
+}
+
+bool LinkManager::is_overloaded(std::uint32_t node_id) const {
+    auto it = peers_.find(node_id);
+    return it != peers_.end() && !it->second.links.empty() &&
+           it->second.links.front()->queued_bytes() > shard_.topology().settings().link_queue_bytes;
 }
 
 void LinkManager::mark_draining(std::uint32_t node_id) {

@@ -60,6 +60,8 @@ public:
         for (auto& [id, peer] : peers_)
             for (auto& link : peer.links) visit(*link);
     }
+    /// True when the link to `node_id` has more unsent bytes than link_queue_bytes.
+    bool is_overloaded(std::uint32_t node_id) const;
     /// `node_id` is draining (it sent leaving): the balancer skips it from now on.
     void mark_draining(std::uint32_t node_id);
     /// True when no envelope waits for a dial (part of a drain's end).

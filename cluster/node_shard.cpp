@@ -120,7 +120,10 @@ void NodeShard::on_client_frame(ClientSession& session, std::uint32_t msg_id, By
 void NodeShard::route_client_request(ClientSession& session, const Group& group,
                                      std::uint32_t msg_id, Bytes payload) {
     RoutePin& pin = session.pin_for(&group);
-    if (!pin.held.empty() || (pin.in_flight > 0 && !links_.is_live(pin.node))) {
+    // Behind earlier requests that cannot be followed yet (their node left, died or is full),
+    // this one waits its turn; an `overloaded` answer then comes in order too.
+    if (!pin.held.empty() ||
+        (pin.in_flight > 0 && (!links_.is_live(pin.node) || links_.is_overloaded(pin.node)))) {
         bool overflow = pin.held.size() >= max_held_requests;
         pin.held.push_back({msg_id,
                             overflow ? ByteBuffer{} : ByteBuffer(payload.begin(), payload.end()),

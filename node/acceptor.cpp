@@ -69,6 +69,9 @@ void Acceptor::close() {
 }
 
 asio::awaitable<void> Acceptor::State::accept_loop(std::shared_ptr<State> self) {
+    auto port = acceptor.local_endpoint().port();
+    int failures = 0;  // since the last log line
+    auto logged_at = std::chrono::steady_clock::time_point{};
     while (acceptor.is_open()) {
         std::size_t index = pool.next_index();
         std::error_code error;
@@ -76,8 +79,16 @@ asio::awaitable<void> Acceptor::State::accept_loop(std::shared_ptr<State> self) 
             pool.context(index), asio::redirect_error(asio::use_awaitable, error));
         if (error == asio::error::operation_aborted || !acceptor.is_open()) break;
         if (error) {
-            spdlog::warn("accept on port {} failed: {}; pausing", acceptor.local_endpoint().port(),
-                         error.message());
+            // EMFILE and friends leave the connection in the backlog, so accepting again at
+            // once would spin: pause, and log once a second at most.
+            ++failures;
+            auto now = std::chrono::steady_clock::now();
+            if (now - logged_at >= std::chrono::seconds(1)) {
+                spdlog::warn("accept on port {} failed {} time(s): {}; retrying every {} ms", port,
+                             failures, error.message(), accept_error_pause.count());
+                logged_at = now;
+                failures = 0;
+            }
             asio::steady_timer pause(acceptor.get_executor(), accept_error_pause);
             co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, error));
             continue;

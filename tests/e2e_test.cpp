@@ -11,6 +11,7 @@
 #include <doctest/doctest.h>
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -20,6 +21,7 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -219,6 +221,11 @@ public:
         // 5 replies of at most 3 s each, plus the connect.
         auto exit_code = client.wait_for_exit(20s);
         return {exit_code, client.read_output()};
+    }
+
+    /// Runs `command` with /bin/sh (to set limits first); its output joins the cluster's logs.
+    ChildProcess& spawn_shell(const std::string& command, const std::string& name) {
+        return spawn({"/bin/sh", "-c", command}, name);
     }
 
     /// Starts another program (the load tool) whose output joins the cluster's logs.
@@ -613,4 +620,51 @@ TEST_CASE("SIGTERM on a gate answers every request it took before it exits") {
     auto exit_code = gate.wait_for_exit(promised_bound);
     REQUIRE(exit_code.has_value());
     CHECK(*exit_code == 0);
+}
+
+namespace {
+
+/// CPU time (user + system) the process has used, from /proc/<pid>/stat, in clock ticks.
+long cpu_ticks(pid_t pid) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    std::istringstream fields(text.substr(text.rfind(')') + 2));
+    std::string field;
+    long utime = 0, stime = 0;
+    for (int i = 3; fields >> field; ++i) {  // field 3 is the state
+        if (i == 14) utime = std::stol(field);
+        if (i == 15) {
+            stime = std::stol(field);
+            break;
+        }
+    }
+    return utime + stime;
+}
+
+}  // namespace
+
+TEST_CASE("out of file descriptors, a gate pauses accepting instead of spinning, then recovers") {
+    DemoConf conf;
+    Cluster cluster(conf);
+    // The gate gets 48 open files: a few dozen clients exhaust them.
+    auto& gate = cluster.spawn_shell("ulimit -n 48 && exec " + std::string(demo_path) + " --conf " +
+                                         cluster.dir().string() + " --id 1",
+                                     "gate-low-fd");
+    REQUIRE(wait_for_port(conf.gate_port, start_timeout));
+    std::deque<BlockingClient> clients;
+    for (int c = 0; c < 60; ++c) clients.emplace_back("127.0.0.1", conf.gate_port, 2s);
+    // Give accept time to hit EMFILE (the backlog keeps the rest waiting).
+    auto before = cpu_ticks(gate.pid());
+    std::this_thread::sleep_for(1s);
+    auto used = cpu_ticks(gate.pid()) - before;
+    INFO(cluster.logs());
+    CHECK(contains(gate.read_output(), "Too many open files"));
+    CHECK(used < sysconf(_SC_CLK_TCK) / 4);  // under a quarter of a core: not spinning
+    // Free descriptors: the waiting connections are accepted and served.
+    for (int c = 0; c < 40; ++c) clients.pop_front();
+    for (auto& client : clients) {
+        client.send(1, "late");
+        CHECK(receive_frame(client).payload == "welcome late");
+    }
+    CHECK(gate.running());
 }

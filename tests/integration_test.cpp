@@ -322,7 +322,7 @@ TEST_CASE("a peer that never answers the handshake gives unavailable within 5 se
     auto config = make_config({gate(1, "gate-1"), backend(2, "im-1")}, demo_routes());
     config.settings.connect_timeout_ms = 1000;
     TestCluster cluster(config);
-    FakeNode silent(2, /*answer_handshake=*/false);
+    FakeNode silent(2, FakeNode::Mode::silent);
     cluster.addresses().set_link_port(2, silent.port());
     cluster.start({1});
     auto client = cluster.connect(1);
@@ -338,7 +338,7 @@ TEST_CASE("while a failed node is dialed again in the background, its clients us
     config.settings.reconnect_min_ms = 1;  // dial im-2 again as often as we ask
     config.settings.reconnect_max_ms = 1;
     TestCluster cluster(config);
-    FakeNode silent(3, /*answer_handshake=*/false);  // im-2 accepts but never answers
+    FakeNode silent(3, FakeNode::Mode::silent);  // im-2 accepts but never answers
     cluster.addresses().set_link_port(3, silent.port());
     cluster.start({2});
     cluster.start({1}, 1);
@@ -433,6 +433,60 @@ TEST_CASE("while its node drains, a client's next request waits for its earlier 
     draining.reply_all("im-1: first");
     CHECK(next_frame(*client).payload == "im-1: first");
     CHECK(next_frame(*client).payload == "im-2: second");
+}
+
+TEST_CASE("a client that does not read is disconnected; the others go on") {
+    auto config = make_config({gate(1, "gate-1"), backend(2, "im-1")}, demo_routes());
+    config.settings.client_send_queue_bytes = 256 * 1024;
+    TestCluster cluster(config);
+    cluster.start({1, 2});
+    auto reader = cluster.connect(1);
+    auto stalled = cluster.connect(1);
+    // 30 MB of replies: more than the kernel buffers plus the 256 KiB queue.
+    for (int i = 0; i < 500; ++i) stalled->send(big, "60000");
+    CHECK(ask(*reader, demo::send, "fine").payload == "im-1: fine");
+    // Drain what the kernel buffered; the gate must have closed the connection behind it.
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    int frames = 0;
+    while (!stalled->closed() && std::chrono::steady_clock::now() < deadline)
+        frames += stalled->receive(1s).has_value();
+    CHECK(stalled->closed());
+    CHECK(frames < 500);
+    CHECK(ask(*reader, demo::send, "still fine").payload == "im-1: still fine");
+}
+
+TEST_CASE("requests for a peer that does not keep up get overloaded at once") {
+    auto config = make_config({gate(1, "gate-1"), backend(2, "im-1")}, demo_routes());
+    config.settings.link_queue_bytes = 64 * 1024;
+    TestCluster cluster(config);
+    FakeNode stuck(2, FakeNode::Mode::stop_reading);
+    cluster.addresses().set_link_port(2, stuck.port());
+    cluster.start({1}, 1);
+    // One request per client (so none waits behind its own earlier one): 300 x 60 KB.
+    std::vector<std::unique_ptr<node::BlockingClient>> clients;
+    std::string payload(60000, 'p');
+    for (int c = 0; c < 300; ++c) {
+        clients.push_back(cluster.connect(1));
+        clients.back()->send(demo::send, payload);
+    }
+    // While the peer is stuck, the requests beyond the link's queue are answered already.
+    std::vector<bool> answered(clients.size());
+    int overloaded = 0;
+    for (std::size_t c = 0; c < clients.size(); ++c) {
+        if (auto frame = clients[c]->receive(20ms)) {
+            CHECK(is_error(*frame, "overloaded", demo::send));
+            overloaded += answered[c] = true;
+        }
+    }
+    CHECK(overloaded > 0);
+    stuck.drop();  // what was queued for it now fails; every client has one answer
+    for (std::size_t c = 0; c < clients.size(); ++c) {
+        if (answered[c]) continue;
+        auto frame = next_frame(*clients[c]);
+        CHECK((is_error(frame, "unavailable", demo::send) ||
+               is_error(frame, "overloaded", demo::send)));
+    }
+    for (auto& client : clients) CHECK_FALSE(client->receive(10ms));  // and only one
 }
 
 TEST_CASE("a client cannot speak envelopes: on the client port they are client messages") {

@@ -27,9 +27,13 @@ bool wait_readable(int fd, const std::atomic<bool>& stopping) {
 
 }  // namespace
 
-FakeNode::FakeNode(std::uint32_t node_id, bool answer_handshake)
-    : node_id_(node_id), answer_handshake_(answer_handshake) {
+FakeNode::FakeNode(std::uint32_t node_id, Mode mode) : node_id_(node_id), mode_(mode) {
     listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (mode_ == Mode::stop_reading) {
+        // A small receive window (inherited by the accepted socket) fills up soon.
+        int small = 4096;
+        ::setsockopt(listen_fd_, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    }
     sockaddr_in address{};
     address.sin_family = AF_INET;
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -55,7 +59,7 @@ void FakeNode::serve() {
     link_fd_ = fd;
     node::FrameReader reader(1 << 20);
     std::array<std::byte, 65536> buffer;
-    while (wait_readable(fd, stopping_)) {
+    while (!(linked_ && mode_ == Mode::stop_reading) && wait_readable(fd, stopping_)) {
         auto n = ::recv(fd, buffer.data(), buffer.size(), 0);
         if (n <= 0) break;
         reader.feed(Bytes{buffer.data(), static_cast<std::size_t>(n)},
@@ -64,12 +68,16 @@ void FakeNode::serve() {
                         return true;
                     });
     }
+    if (linked_ && mode_ == Mode::stop_reading) {
+        std::unique_lock lock(mutex_);
+        arrived_.wait(lock, [&] { return stopping_ || link_fd_ < 0; });
+    }
     ::close(fd);
 }
 
 void FakeNode::on_frame(int fd, std::uint32_t kind, Bytes body) {
     using cluster::EnvelopeKind;
-    if (!answer_handshake_) return;
+    if (mode_ == Mode::silent) return;
     auto envelope = cluster::read_envelope(kind, body);
     if (!envelope) return;
     if (envelope->kind == EnvelopeKind::hello) {
@@ -83,6 +91,7 @@ void FakeNode::on_frame(int fd, std::uint32_t kind, Bytes body) {
         send_envelope(fd, EnvelopeKind::challenge, payload);
     } else if (envelope->kind == EnvelopeKind::proof) {
         send_envelope(fd, EnvelopeKind::hello_ack, {});
+        linked_ = true;
     } else if (envelope->kind == EnvelopeKind::request) {
         std::lock_guard lock(mutex_);
         ++requests_;
@@ -143,6 +152,8 @@ bool FakeNode::wait_for_requests(std::size_t count, std::chrono::milliseconds ti
 void FakeNode::drop() {
     int fd = link_fd_.exchange(-1);
     if (fd >= 0) ::shutdown(fd, SHUT_RDWR);
+    std::lock_guard lock(mutex_);
+    arrived_.notify_all();
 }
 
 }  // namespace dinx::test

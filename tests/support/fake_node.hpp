@@ -20,8 +20,14 @@ namespace dinx::test {
 /// A fake node on 127.0.0.1, port 0.
 class FakeNode {
 public:
-    /// Acts as node `node_id`; with `answer_handshake` false it accepts and stays silent.
-    explicit FakeNode(std::uint32_t node_id, bool answer_handshake = true);
+    /// How the fake behaves once it accepted the link.
+    enum class Mode {
+        answer,       ///< completes the handshake, then reads (and counts) requests
+        silent,       ///< never answers the handshake
+        stop_reading  ///< completes the handshake, then reads nothing more (a stuck peer)
+    };
+    /// Acts as node `node_id`.
+    explicit FakeNode(std::uint32_t node_id, Mode mode = Mode::answer);
     ~FakeNode();
     FakeNode(const FakeNode&) = delete;
     FakeNode& operator=(const FakeNode&) = delete;
@@ -46,8 +52,9 @@ private:
     void send_envelope(int fd, const cluster::Envelope& envelope);
 
     std::uint32_t node_id_;
-    bool answer_handshake_;
-    std::string secret_;  // the test cluster's: none
+    Mode mode_;
+    bool linked_ = false;  // handshake done
+    std::string secret_;   // the test cluster's: none
     std::uint32_t dialer_ = 0;
     cluster::AuthBytes dialer_nonce_{};
     int listen_fd_ = -1;
