@@ -1,0 +1,182 @@
+#include "tests/chaos/chaos_cluster.hpp"
+
+#include <csignal>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace dinx::chaos {
+namespace {
+
+using std::chrono::milliseconds;
+
+// The cluster secret of the run: the links are authenticated as in production.
+constexpr const char* secret = "DINX_CLUSTER_SECRET=chaos-test-secret-0123456789";
+
+std::uint64_t rss_kib(pid_t pid) {
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(status, line))
+        if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6));
+    return 0;
+}
+
+milliseconds between(std::mt19937& random, int low_ms, int high_ms) {
+    return milliseconds(std::uniform_int_distribution<int>(low_ms, high_ms)(random));
+}
+
+}  // namespace
+
+ChaosCluster::ChaosCluster(std::string demo_path, std::filesystem::path dir, std::uint32_t seed,
+                           int heartbeat_ms)
+    : demo_path_(std::move(demo_path)),
+      dir_(std::move(dir)),
+      heartbeat_ms_(heartbeat_ms),
+      random_(seed) {
+    auto ports = test::free_ports(7);
+    auto add = [&](std::uint32_t id, std::string name, bool gate, std::uint16_t port,
+                   std::uint16_t link_port) {
+        auto& node = nodes_.emplace_back();
+        node.id = id;
+        node.name = std::move(name);
+        node.gate = gate;
+        node.port = port;
+        node.link_port = link_port;
+    };
+    add(1, "gate-1", true, ports[0], ports[1]);
+    add(2, "gate-2", true, ports[2], ports[3]);
+    add(3, "im-1", false, ports[4], 0);
+    add(4, "im-2", false, ports[5], 0);
+    add(5, "im-3", false, ports[6], 0);
+    write_conf();
+    for (auto& node : nodes_) start(node);
+    for (const auto& node : nodes_) wait_listening(node);
+    next_act_ = Clock::now() + between(random_, 300, 1000);
+}
+
+ChaosCluster::~ChaosCluster() = default;
+
+void ChaosCluster::write_conf() const {
+    std::ofstream nodes(dir_ / "dinx.toml");
+    nodes << "[cluster]\nheartbeat_interval_ms = " << heartbeat_ms_
+          << "\ndrain_timeout_ms = 2000\n";
+    for (const auto& node : nodes_) {
+        nodes << "\n[[" << (node.gate ? "gate" : "im") << "]]\nid = " << node.id << "\nname = \""
+              << node.name << "\"\ntype = \"" << (node.gate ? "frontend" : "backend")
+              << "\"\nhost = \"127.0.0.1\"\nport = " << node.port << "\n";
+        if (node.gate) nodes << "link_port = " << node.link_port << "\n";
+    }
+    std::ofstream routes(dir_ / "route.toml");
+    routes << "[[im]]\nmsg_id = 6\nname = \"echo\"\n";
+}
+
+std::vector<std::uint16_t> ChaosCluster::gate_ports() const {
+    std::vector<std::uint16_t> ports;
+    for (const auto& node : nodes_)
+        if (node.gate) ports.push_back(node.port);
+    return ports;
+}
+
+void ChaosCluster::start(ChaosNode& node) {
+    auto log = dir_ / (node.name + "." + std::to_string(node.lives++) + ".log");
+    node.process.emplace(
+        std::vector<std::string>{"/usr/bin/env", secret, demo_path_, "--conf", dir_.string(),
+                                 "--id", std::to_string(node.id), "--log-level", "warn"},
+        log);
+    node.state = ChaosNode::State::running;
+}
+
+void ChaosCluster::wait_listening(const ChaosNode& node) const {
+    if (!test::wait_for_port(node.port, std::chrono::seconds(10)))
+        throw std::runtime_error(node.name + " does not listen on " + std::to_string(node.port));
+}
+
+void ChaosCluster::step(Clock::time_point now) {
+    for (auto& node : nodes_)
+        if (node.state != ChaosNode::State::running && now >= node.recover_at) recover(node);
+    if (now < next_act_) return;
+    next_act_ = now + between(random_, 500, 2000);
+    auto& target =
+        nodes_[std::uniform_int_distribution<std::size_t>(2, nodes_.size() - 1)(random_)];
+    if (target.state == ChaosNode::State::running) act(target, now);
+}
+
+void ChaosCluster::act(ChaosNode& node, Clock::time_point now) {
+    switch (std::uniform_int_distribution<int>(0, 2)(random_)) {
+        case 0:
+            node.process->send_signal(SIGKILL);
+            node.state = ChaosNode::State::killed;
+            node.recover_at = now + between(random_, 200, 1500);
+            ++events_.kills;
+            break;
+        case 1:
+            // Sometimes shorter, sometimes longer than it takes to be declared dead.
+            node.process->send_signal(SIGSTOP);
+            node.state = ChaosNode::State::stopped;
+            node.recover_at = now + between(random_, heartbeat_ms_ / 2, heartbeat_ms_ * 6);
+            ++events_.stops;
+            break;
+        default:
+            node.process->send_signal(SIGTERM);
+            node.state = ChaosNode::State::terminating;
+            node.recover_at = now + between(random_, 100, 1000);
+            ++events_.terms;
+    }
+}
+
+void ChaosCluster::recover(ChaosNode& node) {
+    using State = ChaosNode::State;
+    if (node.state == State::stopped) {
+        node.process->send_signal(SIGCONT);
+        node.state = State::running;
+        return;
+    }
+    // A SIGTERMed node drains first; give it its drain time before calling it stuck.
+    auto code =
+        node.process->wait_for_exit(milliseconds(node.state == State::killed ? 1000 : 5000));
+    int expected = node.state == State::killed ? 128 + SIGKILL : 0;
+    if (!code || *code != expected)
+        events_.crashes.push_back(node.name + " ended with " +
+                                  (code ? "exit code " + std::to_string(*code) : "no exit") +
+                                  ", expected " + std::to_string(expected));
+    old_logs_.push_back(node.process->output_file());
+    start(node);
+    ++events_.restarts;
+}
+
+void ChaosCluster::heal() {
+    for (auto& node : nodes_)
+        if (node.state != ChaosNode::State::running) recover(node);
+    for (const auto& node : nodes_) wait_listening(node);
+}
+
+void ChaosCluster::sample() {
+    for (auto& node : nodes_) {
+        if (!node.process) continue;
+        if (node.state == ChaosNode::State::running && !node.process->running()) {
+            events_.crashes.push_back(node.name +
+                                      " exited by itself: " + node.process->read_output());
+            node.state = ChaosNode::State::killed;  // restart it, and say so
+            node.recover_at = Clock::now();
+            continue;
+        }
+        node.max_rss_kib = std::max(node.max_rss_kib, rss_kib(node.process->pid()));
+    }
+}
+
+std::string ChaosCluster::logs() const {
+    std::string text;
+    auto append_file = [&](const std::filesystem::path& path) {
+        std::ifstream in(path);
+        std::stringstream content;
+        content << in.rdbuf();
+        text += "==== " + path.filename().string() + "\n" + content.str();
+    };
+    for (const auto& path : old_logs_) append_file(path);
+    for (const auto& node : nodes_)
+        if (node.process) append_file(node.process->output_file());
+    return text;
+}
+
+}  // namespace dinx::chaos

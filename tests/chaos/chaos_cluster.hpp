@@ -1,0 +1,81 @@
+#pragma once
+// The processes of the chaos test: 2 gates and 3 im nodes, one dinx-demo process per node, and
+// the chaos done to the im nodes: SIGKILL then restart, SIGSTOP then SIGCONT, SIGTERM then
+// restart, at random moments drawn from a seed.
+
+#include "tests/support/child_process.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace dinx::chaos {
+
+using Clock = std::chrono::steady_clock;
+
+/// One node and the process running it.
+struct ChaosNode {
+    std::uint32_t id = 0;
+    std::string name;
+    bool gate = false;
+    std::uint16_t port = 0;       ///< client port (gates) or link port (ims)
+    std::uint16_t link_port = 0;  ///< gates only
+    std::optional<test::ChildProcess> process;
+    enum class State { running, stopped, killed, terminating } state = State::running;
+    Clock::time_point recover_at{};  ///< when to SIGCONT or restart
+    std::uint64_t max_rss_kib = 0;
+    int lives = 0;  ///< processes started for this node
+};
+
+/// Counts of what the chaos did and found.
+struct ChaosEvents {
+    int kills = 0, stops = 0, terms = 0, restarts = 0;
+    std::vector<std::string> crashes;  ///< processes that ended in a way we did not cause
+};
+
+/// The cluster under test.
+class ChaosCluster {
+public:
+    /// Writes the conf into `dir` (free ports, heartbeat `heartbeat_ms`) and starts every node.
+    ChaosCluster(std::string demo_path, std::filesystem::path dir, std::uint32_t seed,
+                 int heartbeat_ms);
+    ~ChaosCluster();
+
+    /// The gates' client ports.
+    std::vector<std::uint16_t> gate_ports() const;
+    /// Does what is due: recoveries, and a new act of chaos at random intervals.
+    void step(Clock::time_point now);
+    /// Ends the chaos: SIGCONTs and restarts every im node that is down.
+    void heal();
+    /// Samples every running process's RSS and checks for crashes.
+    void sample();
+    /// The nodes, for the report.
+    const std::vector<ChaosNode>& nodes() const { return nodes_; }
+    /// What happened.
+    const ChaosEvents& events() const { return events_; }
+    /// Everything the processes wrote.
+    std::string logs() const;
+
+private:
+    void write_conf() const;
+    void start(ChaosNode& node);
+    void act(ChaosNode& node, Clock::time_point now);
+    void recover(ChaosNode& node);
+    void wait_listening(const ChaosNode& node) const;
+
+    std::string demo_path_;
+    std::filesystem::path dir_;
+    int heartbeat_ms_;
+    std::mt19937 random_;
+    std::vector<ChaosNode> nodes_;
+    Clock::time_point next_act_{};
+    ChaosEvents events_;
+    std::vector<std::filesystem::path> old_logs_;
+};
+
+}  // namespace dinx::chaos

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The full chaos test: 60 seconds (or $1) of SIGKILL, SIGSTOP/SIGCONT and SIGTERM on the im nodes
+# of a 2-gate, 3-im cluster under 200 clients, then the count of outcomes. Extra arguments go to
+# dinx-chaos (e.g. --seed N to replay a run).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+./scripts/install-deps.sh
+build_dir=${DINX_BUILD_DIR:-build}
+cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build_dir" -j"$(nproc)" --target dinx-chaos dinx-demo >/dev/null
+duration=${1:-60}
+shift || true
+exec "$build_dir/tests/dinx-chaos" --duration "$duration" "$@"
