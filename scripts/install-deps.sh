@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages dinx builds with, when any is missing. Needs root (or sudo).
+#   --fuzz   also clang and its runtime, for the libFuzzer targets
 set -euo pipefail
 
 packages=(
-  build-essential cmake
+  build-essential cmake util-linux
   libasio-dev libcereal-dev libtomlplusplus-dev libspdlog-dev libfmt-dev doctest-dev libcli11-dev libssl-dev
 )
+[ "${1:-}" = "--fuzz" ] && packages+=(clang libclang-rt-14-dev)
 
 missing=()
 for package in "${packages[@]}"; do

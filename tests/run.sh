@@ -1,10 +1,46 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs every test through ctest.
+# Installs what is missing, builds, and runs every test through ctest: the normal build, then the
+# whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer and under
+# ThreadSanitizer, then each libFuzzer target for a few seconds on its seed corpus.
+#
+#   ./tests/run.sh            everything (what CI runs)
+#   ./tests/run.sh --quick    the normal build only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-./scripts/install-deps.sh
-build_dir=${DINX_BUILD_DIR:-build}
-cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=${DINX_BUILD_TYPE:-RelWithDebInfo} >/dev/null
-cmake --build "$build_dir" -j"$(nproc)"
-ctest --test-dir "$build_dir" --output-on-failure -j"$(nproc)" "$@"
+quick=false
+[ "${1:-}" = "--quick" ] && quick=true
+if $quick; then ./scripts/install-deps.sh; else ./scripts/install-deps.sh --fuzz; fi
+
+jobs=$(nproc)
+# run_suite DIR [CMAKE_ARGS...]: configures, builds and runs ctest in DIR.
+run_suite() {
+  local dir=$1
+  shift
+  echo "=== $dir $*"
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+  cmake --build "$dir" -j"$jobs"
+  ctest --test-dir "$dir" --output-on-failure -j"$jobs"
+}
+
+run_suite build
+$quick && exit 0
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+run_suite build-asan -DDINX_SANITIZE=address,undefined
+export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+run_suite build-tsan -DDINX_SANITIZE=thread -DCMAKE_CXX_FLAGS=-Wno-tsan
+
+echo "=== fuzz (clang, libFuzzer): a few seconds per target"
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -DDINX_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build-fuzz -j"$jobs"
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+for target in frame envelope config; do
+  mkdir -p "$scratch/$target"
+  # New inputs go to the scratch dir; the checked-in seeds are only read.
+  build-fuzz/tests/fuzz/${target}_fuzz -max_total_time="${DINX_FUZZ_SECONDS:-5}" \
+    "$scratch/$target" "tests/fuzz/corpus/$target" 2>&1 | tail -n 2
+done
+echo "=== all passed"
