@@ -9,7 +9,6 @@
 #include <memory>
 
 namespace dinx::cluster {
-namespace {}  // namespace
 
 NodeShard::NodeShard(Node& node, std::size_t index, asio::io_context& io)
     : node_(node),
@@ -98,17 +97,15 @@ void NodeShard::on_client_frame(ClientSession& session, std::uint32_t msg_id, By
     if (msg_id == topology().settings().heartbeat_msg_id) return;
     const Group* group = topology().route(msg_id);
     if (!group) {
-        auto body = error_payload(msg_id, error_code::no_route,
-                                  "no group handles msg_id " + std::to_string(msg_id));
-        session.send(topology().settings().error_msg_id, as_bytes(body));
-        return;
-    }
-    if (on_drained_) {
-        send_error(node_id(), session.conn_id(), msg_id, error_code::unavailable,
-                   "the gate is stopping");
+        send_error(node_id(), session.conn_id(), msg_id, error_code::no_route,
+                   "no group handles msg_id " + std::to_string(msg_id));
         return;
     }
     if (group == own_group_) {
+        if (on_drained_) {
+            refuse(session, *group, msg_id, Refusal::stopping);
+            return;
+        }
         Context ctx(*this, session, msg_id);
         run_handler(ctx, payload);
         return;
@@ -120,14 +117,21 @@ void NodeShard::on_client_frame(ClientSession& session, std::uint32_t msg_id, By
 void NodeShard::route_client_request(ClientSession& session, const Group& group,
                                      std::uint32_t msg_id, Bytes payload) {
     RoutePin& pin = session.pin_for(&group);
-    // Behind earlier requests that cannot be followed yet (their node left, died or is full),
-    // this one waits its turn; an `overloaded` answer then comes in order too.
-    if (!pin.held.empty() ||
-        (pin.in_flight > 0 && (!links_.is_live(pin.node) || links_.is_overloaded(pin.node)))) {
-        bool overflow = pin.held.size() >= max_held_requests;
-        pin.held.push_back({msg_id,
-                            overflow ? ByteBuffer{} : ByteBuffer(payload.begin(), payload.end()),
-                            overflow});
+    auto refusal = on_drained_ ? Refusal::stopping : Refusal::none;
+    // Behind earlier requests that cannot be followed yet (their node left, died or is full,
+    // or this gate stops), this one waits its turn: even an error must not overtake them.
+    bool blocked = pin.in_flight > 0 && (refusal != Refusal::none || !links_.is_live(pin.node) ||
+                                         links_.is_overloaded(pin.node));
+    if (!pin.held.empty() || blocked) {
+        if (pin.held.size() >= max_held_requests) refusal = Refusal::overloaded;
+        pin.held.push_back(
+            {msg_id,
+             refusal == Refusal::none ? ByteBuffer(payload.begin(), payload.end()) : ByteBuffer{},
+             refusal});
+        return;
+    }
+    if (refusal != Refusal::none) {
+        refuse(session, group, msg_id, refusal);
         return;
     }
     if (pin.in_flight == 0) {
@@ -155,19 +159,28 @@ void NodeShard::on_client_request_finished(const PendingRequest& request) {
     auto held = std::exchange(pin->held, {});
     const Group& group = *request.group;
     for (auto& next : held) {
-        if (!next.overflow) {
+        if (next.refusal == Refusal::none) {
             route_client_request(*session, group, next.msg_id, next.payload);
             continue;
         }
-        // An overflowed request is answered `overloaded` when its turn comes: nothing earlier
-        // may still be in flight or waiting.
+        // A refused request is answered when its turn comes: nothing earlier may still be in
+        // flight or waiting.
         RoutePin& now = session->pin_for(&group);
         if (now.in_flight == 0 && now.held.empty())
-            send_error(node_id(), session->conn_id(), next.msg_id, error_code::overloaded,
-                       "too many requests wait for group " + group.name);
+            refuse(*session, group, next.msg_id, next.refusal);
         else
             now.held.push_back(std::move(next));
     }
+}
+
+void NodeShard::refuse(ClientSession& session, const Group& group, std::uint32_t msg_id,
+                       Refusal refusal) {
+    if (refusal == Refusal::overloaded)
+        send_error(node_id(), session.conn_id(), msg_id, error_code::overloaded,
+                   "too many requests wait for group " + group.name);
+    else
+        send_error(node_id(), session.conn_id(), msg_id, error_code::unavailable,
+                   "the gate is stopping");
 }
 
 void NodeShard::refuse_client(node::Socket& socket) {

@@ -120,6 +120,8 @@ private:
                               Bytes payload);
     /// A request of a local client finished: its pin may let held requests go.
     void on_client_request_finished(const PendingRequest& request);
+    /// Answers a client request with the error frame `refusal` stands for.
+    void refuse(ClientSession& session, const Group& group, std::uint32_t msg_id, Refusal refusal);
     void heartbeat_links();
     /// True when a drain has nothing left to wait for.
     bool drained();

@@ -17,11 +17,18 @@ namespace dinx::cluster {
 
 struct Group;
 
+/// Why a held request will be answered with an error frame, in its turn, instead of routed.
+enum class Refusal : std::uint8_t {
+    none,        ///< route it
+    overloaded,  ///< the hold was full
+    stopping,    ///< the gate is draining
+};
+
 /// A client request held back to keep its place in line.
 struct HeldRequest {
     std::uint32_t msg_id = 0;
-    ByteBuffer payload;
-    bool overflow = false;  ///< the hold was full: answer `overloaded` in its turn
+    ByteBuffer payload;  ///< empty when refused
+    Refusal refusal = Refusal::none;
 };
 
 /// Where one client's requests to one group go while some are in flight.

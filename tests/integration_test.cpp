@@ -10,6 +10,7 @@
 
 #include <doctest/doctest.h>
 
+#include <future>
 #include <regex>
 #include <set>
 #include <thread>
@@ -487,6 +488,28 @@ TEST_CASE("requests for a peer that does not keep up get overloaded at once") {
                is_error(frame, "overloaded", demo::send)));
     }
     for (auto& client : clients) CHECK_FALSE(client->receive(10ms));  // and only one
+}
+
+TEST_CASE("a draining gate refuses new requests in their turn, after the ones in flight") {
+    auto config = make_config({gate(1, "gate-1"), backend(2, "im-1")}, demo_routes());
+    TestCluster cluster(config);
+    FakeNode slow(2);  // answers only when told
+    cluster.addresses().set_link_port(2, slow.port());
+    cluster.start({1}, 1);
+    auto client = cluster.connect(1);
+    client->send(demo::send, "first");
+    REQUIRE(slow.wait_for_requests(1, 5s));
+    auto drained = std::async(std::launch::async, [&] { return cluster.process_of(1).drain(5s); });
+    REQUIRE(slow.wait_for_leaving(5s));   // the fake never acks, so the drain waits...
+    client->send(demo::send, "second");   // ...and this arrives during it
+    CHECK_FALSE(client->receive(300ms));  // refused, but not before "first" is answered
+    slow.reply_all("im-1: first");
+    CHECK(next_frame(*client).payload == "im-1: first");
+    auto refused = next_frame(*client);
+    CHECK(is_error(refused, "unavailable", demo::send));
+    CHECK(refused.payload.find("the gate is stopping") != std::string::npos);
+    slow.drop();  // the fake leaves: nothing is owed any more
+    CHECK(drained.get());
 }
 
 TEST_CASE("a client cannot speak envelopes: on the client port they are client messages") {

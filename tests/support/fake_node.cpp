@@ -98,6 +98,10 @@ void FakeNode::on_frame(int fd, std::uint32_t kind, Bytes body) {
         envelope->payload = {};
         unanswered_.push_back(*envelope);
         arrived_.notify_all();
+    } else if (envelope->kind == EnvelopeKind::leaving) {
+        std::lock_guard lock(mutex_);
+        ++leavings_;
+        arrived_.notify_all();
     } else if (envelope->kind == EnvelopeKind::leaving_ack) {
         std::lock_guard lock(mutex_);
         ++leaving_acks_;
@@ -124,6 +128,11 @@ void FakeNode::send_leaving() {
 bool FakeNode::wait_for_leaving_ack(std::chrono::milliseconds timeout) {
     std::unique_lock lock(mutex_);
     return arrived_.wait_for(lock, timeout, [&] { return leaving_acks_ > 0; });
+}
+
+bool FakeNode::wait_for_leaving(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    return arrived_.wait_for(lock, timeout, [&] { return leavings_ > 0; });
 }
 
 void FakeNode::reply_all(const std::string& text) {

@@ -42,6 +42,8 @@ public:
     void send_leaving();
     /// Waits until the gate acknowledged our leaving; false on timeout.
     bool wait_for_leaving_ack(std::chrono::milliseconds timeout);
+    /// Waits until the gate said leaving (it drains); false on timeout. The fake never acks.
+    bool wait_for_leaving(std::chrono::milliseconds timeout);
     /// Answers every request received so far with `text` (as a reply that finishes it).
     void reply_all(const std::string& text);
 
@@ -65,6 +67,7 @@ private:
     std::condition_variable arrived_;
     std::size_t requests_ = 0;
     std::size_t leaving_acks_ = 0;
+    std::size_t leavings_ = 0;
     std::vector<cluster::Envelope> unanswered_;  // payloads dropped: only the header is kept
     std::thread thread_;
 };

@@ -87,6 +87,12 @@ void TestCluster::stop(std::uint32_t id) {
     FAIL("no running process has node ", id);
 }
 
+cluster::Process& TestCluster::process_of(std::uint32_t id) {
+    for (auto& [ids, process] : processes_)
+        if (std::find(ids.begin(), ids.end(), id) != ids.end()) return *process;
+    throw std::out_of_range("no running process has node " + std::to_string(id));
+}
+
 std::unique_ptr<node::BlockingClient> TestCluster::connect(std::uint32_t gate_id) {
     return std::make_unique<node::BlockingClient>("127.0.0.1", client_port(gate_id));
 }

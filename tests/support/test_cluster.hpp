@@ -49,6 +49,8 @@ public:
     void start(const std::vector<std::uint32_t>& ids, std::size_t io_threads = 2);
     /// Stops the process that runs `id` (and the other nodes it runs).
     void stop(std::uint32_t id);
+    /// The process that runs `id`.
+    cluster::Process& process_of(std::uint32_t id);
     /// A client connected to gate `gate_id`.
     std::unique_ptr<node::BlockingClient> connect(std::uint32_t gate_id);
     /// Gate `gate_id`'s client port.
