@@ -68,6 +68,12 @@ void LinkManager::send_request(std::uint32_t node_id, Envelope request, PendingR
         return;
     }
     Peer& p = peer(node_id);
+    if (p.draining) {
+        // It acknowledged its drain: a request now could arrive after it stopped listening.
+        shard_.fail_request(pending, error_code::unavailable,
+                            "node " + shard_.node_name(node_id) + " is leaving");
+        return;
+    }
     if (!p.links.empty()) {
         Link& link = *p.links.front();
         // A peer that does not keep up gets no more work piled on it: the client hears at once.
