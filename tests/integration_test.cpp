@@ -33,9 +33,14 @@ struct DemoCluster {
     }
 };
 
+// gate-1 (id 1) and im-1 (id 2), the only node of group im, with the demo's routes.
+dict::Config gate_and_im1() {
+    return make_config({gate(1, "gate-1"), backend(2, "im-1")}, demo_routes());
+}
+
 // gate-1 (id 1) and im-1 (id 2), the only node of group im, in two processes.
 struct OneBackend {
-    TestCluster cluster{make_config({gate(1, "gate-1"), backend(2, "im-1")}, demo_routes())};
+    TestCluster cluster{gate_and_im1()};
     OneBackend() {
         cluster.start({2});
         cluster.start({1});
@@ -146,7 +151,7 @@ TEST_CASE("a broadcast from a handler on the gate reaches the other gate too") {
 }
 
 TEST_CASE("a relay with one node in the group comes back to that node") {
-    TestCluster cluster(make_config({gate(1, "gate-1"), backend(2, "im-1")}, demo_routes()));
+    TestCluster cluster(gate_and_im1());
     cluster.start({1, 2});
     auto client = cluster.connect(1);
     CHECK(ask(*client, demo::relay, "ping").payload == "im-1 via im-1: ping");
@@ -207,7 +212,7 @@ TEST_CASE("a msgID with no route gets a no_route error frame") {
 }
 
 TEST_CASE("the error msgID is configurable") {
-    auto config = make_config({gate(1, "gate-1"), backend(2, "im-1")}, demo_routes());
+    auto config = gate_and_im1();
     config.settings.error_msg_id = 9000;
     TestCluster cluster(config);
     cluster.start({1, 2});
@@ -226,7 +231,7 @@ TEST_CASE("empty payloads and frames split byte by byte reach the handler") {
 }
 
 TEST_CASE("clients beyond max_connections are closed at once, and admitted when room is made") {
-    auto config = make_config({gate(1, "gate-1"), backend(2, "im-1")}, demo_routes());
+    auto config = gate_and_im1();
     config.settings.max_connections = 2;
     TestCluster cluster(config);
     cluster.start({1, 2});
@@ -250,7 +255,7 @@ TEST_CASE("clients beyond max_connections are closed at once, and admitted when 
 }
 
 TEST_CASE("an oversized frame closes that connection only") {
-    auto config = make_config({gate(1, "gate-1"), backend(2, "im-1")}, demo_routes());
+    auto config = gate_and_im1();
     config.settings.max_packet_size = 1024;
     TestCluster cluster(config);
     cluster.start({1, 2});
@@ -263,7 +268,7 @@ TEST_CASE("an oversized frame closes that connection only") {
 }
 
 TEST_CASE("a reply may be larger than what clients may send, up to the envelope limit") {
-    auto config = make_config({gate(1, "gate-1"), backend(2, "im-1")}, demo_routes());
+    auto config = gate_and_im1();
     config.settings.max_packet_size = 1024;
     TestCluster cluster(config);
     cluster.start({1, 2});
@@ -305,7 +310,7 @@ TEST_CASE_FIXTURE(OneBackend, "a restarted backend is used again without restart
 }
 
 TEST_CASE("requests in flight on a dropped link get unavailable, in order") {
-    TestCluster cluster(make_config({gate(1, "gate-1"), backend(2, "im-1")}, demo_routes()));
+    TestCluster cluster(gate_and_im1());
     FakeNode fake(2);
     cluster.addresses().set_link_port(2, fake.port());
     cluster.start({1}, 1);
@@ -320,7 +325,7 @@ TEST_CASE("requests in flight on a dropped link get unavailable, in order") {
 }
 
 TEST_CASE("a peer that never answers the handshake gives unavailable within 5 seconds") {
-    auto config = make_config({gate(1, "gate-1"), backend(2, "im-1")}, demo_routes());
+    auto config = gate_and_im1();
     config.settings.connect_timeout_ms = 1000;
     TestCluster cluster(config);
     FakeNode silent(2, FakeNode::Mode::silent);
@@ -389,7 +394,7 @@ TEST_CASE("a peer that stops answering is declared dead within 3 heartbeat inter
 }
 
 TEST_CASE("a client silent for the idle timeout is disconnected; heartbeats keep it") {
-    auto config = make_config({gate(1, "gate-1"), backend(2, "im-1")}, demo_routes());
+    auto config = gate_and_im1();
     config.settings.client_idle_timeout_ms = 300;
     TestCluster cluster(config);
     cluster.start({1, 2});
@@ -437,7 +442,7 @@ TEST_CASE("while its node drains, a client's next request waits for its earlier 
 }
 
 TEST_CASE("a client that does not read is disconnected; the others go on") {
-    auto config = make_config({gate(1, "gate-1"), backend(2, "im-1")}, demo_routes());
+    auto config = gate_and_im1();
     config.settings.client_send_queue_bytes = 256 * 1024;
     TestCluster cluster(config);
     cluster.start({1, 2});
@@ -457,7 +462,7 @@ TEST_CASE("a client that does not read is disconnected; the others go on") {
 }
 
 TEST_CASE("requests for a peer that does not keep up get overloaded at once") {
-    auto config = make_config({gate(1, "gate-1"), backend(2, "im-1")}, demo_routes());
+    auto config = gate_and_im1();
     config.settings.link_queue_bytes = 64 * 1024;
     TestCluster cluster(config);
     FakeNode stuck(2, FakeNode::Mode::stop_reading);
@@ -491,7 +496,7 @@ TEST_CASE("requests for a peer that does not keep up get overloaded at once") {
 }
 
 TEST_CASE("a draining gate refuses new requests in their turn, after the ones in flight") {
-    auto config = make_config({gate(1, "gate-1"), backend(2, "im-1")}, demo_routes());
+    auto config = gate_and_im1();
     TestCluster cluster(config);
     FakeNode slow(2);  // answers only when told
     cluster.addresses().set_link_port(2, slow.port());
@@ -579,7 +584,7 @@ bool link_accepted(std::uint16_t port, std::uint32_t id, const std::string& secr
 }  // namespace
 
 TEST_CASE("a link that proves the cluster secret is accepted, one that does not is closed") {
-    auto config = make_config({gate(1, "gate-1"), backend(2, "im-1")}, demo_routes());
+    auto config = gate_and_im1();
     config.settings.secret = "correct horse battery staple";
     TestCluster cluster(config);
     cluster.start({1});
