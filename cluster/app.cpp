@@ -120,19 +120,27 @@ int App::run() {
     } catch (const dict::ConfigError& error) {
         return report_config_error(error.what());
     }
+    if (auto problem = check_ids(config); !problem.empty()) return report_config_error(problem);
+    if (auto problem = missing_handler(config, options_->ids, *handlers_); !problem.empty())
+        return report_config_error(problem);
+    return serve(std::move(config));
+}
+
+std::string App::check_ids(const dict::Config& config) {
     auto& ids = options_->ids;
     if (ids.empty())
         for (const auto& node : config.nodes) ids.push_back(node.id);
     std::sort(ids.begin(), ids.end());
     if (auto twice = std::adjacent_find(ids.begin(), ids.end()); twice != ids.end())
-        return report_config_error("--id " + std::to_string(*twice) + " is given twice");
+        return "--id " + std::to_string(*twice) + " is given twice";
     for (auto id : ids)
         if (!config.find_node(id))
-            return report_config_error(config.nodes_file + ": --id " + std::to_string(id) +
-                                       ": no node has this id");
-    if (auto problem = missing_handler(config, ids, *handlers_); !problem.empty())
-        return report_config_error(problem);
+            return config.nodes_file + ": --id " + std::to_string(id) + ": no node has this id";
+    return {};
+}
 
+int App::serve(dict::Config config) {
+    const auto& ids = options_->ids;
     // Catch the stop signals before anything listens: a signal that arrives while the nodes
     // start must stop them cleanly, not kill the process (or be ignored, as in a background job).
     asio::io_context signals_io;

@@ -2,6 +2,7 @@
 // The one call a framework user makes: parse the command line, register handlers, run.
 
 #include "cluster/handler.hpp"
+#include "dict/config.hpp"
 
 #include <memory>
 #include <string>
@@ -32,6 +33,11 @@ public:
     int run();
 
 private:
+    /// Fills in every node when no --id was given; a mistake in the ids, or "".
+    std::string check_ids(const dict::Config& config);
+    /// Runs the nodes until a stop signal, then drains and stops them.
+    int serve(dict::Config config);
+
     struct Options;
     std::unique_ptr<Options> options_;
     std::shared_ptr<HandlerTable> handlers_;
