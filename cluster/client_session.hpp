@@ -35,6 +35,10 @@ public:
     RoutePin* find_pin(const Group* group);
     /// The client as envelopes name it.
     Origin origin() const;
+    /// Notes what the client sent up to now (a drain begins): those bytes are owed an answer.
+    void mark_owed_bytes() { owed_until_ = bytes_read() + unread_bytes(); }
+    /// True once every byte noted by mark_owed_bytes() was read, or the client is gone.
+    bool read_owed_bytes() const { return !is_open() || bytes_read() >= owed_until_; }
 
 protected:
     bool on_frame(std::uint32_t msg_id, Bytes payload) override;
@@ -44,6 +48,7 @@ private:
     NodeShard& shard_;
     std::uint64_t conn_id_;
     std::string uid_;
+    std::uint64_t owed_until_ = 0;  // see mark_owed_bytes()
     int silent_ticks_ = 0;
     bool closed_for_idleness_ = false;
     std::vector<RoutePin> pins_;  // one per group this client sent to

@@ -67,17 +67,23 @@ void Node::start() {
 }
 
 void Node::begin_drain(std::function<void()> on_drained) {
-    if (client_acceptor_) client_acceptor_->close();
     if (link_acceptor_) link_acceptor_->close();
-    auto remaining = std::make_shared<std::atomic<std::size_t>>(shards_.size());
-    auto done = std::make_shared<std::function<void()>>(std::move(on_drained));
-    for (std::size_t i = 0; i < shards_.size(); ++i) {
-        post_to(i, [remaining, done](NodeShard& shard) {
-            shard.begin_drain([remaining, done] {
-                if (remaining->fetch_sub(1) == 1) (*done)();
+    auto drain_shards = [this, on_drained = std::move(on_drained)] {
+        auto remaining = std::make_shared<std::atomic<std::size_t>>(shards_.size());
+        for (std::size_t i = 0; i < shards_.size(); ++i) {
+            post_to(i, [remaining, on_drained](NodeShard& shard) {
+                shard.begin_drain([remaining, on_drained] {
+                    if (remaining->fetch_sub(1) == 1) on_drained();
+                });
             });
-        });
-    }
+        }
+    };
+    // Clients that connected before the drain are taken first: their requests get answers or
+    // errors like everyone else's, and each shard sees their accept before its drain begins.
+    if (client_acceptor_)
+        client_acceptor_->close_after_backlog(std::move(drain_shards));
+    else
+        drain_shards();
 }
 
 void Node::stop() {

@@ -305,6 +305,9 @@ constexpr std::chrono::milliseconds drain_check_period{5};
 
 void NodeShard::begin_drain(std::function<void()> on_drained) {
     on_drained_ = std::move(on_drained);
+    // What clients sent before now is owed an answer, even if it is still in the kernel; what
+    // they send later is answered too while we wait, but may be cut off when we close.
+    for (auto& [id, session] : sessions_) session->mark_owed_bytes();
     links_.for_each_link([](Link& link) { link.send_leaving(); });
     drain_check_.start(drain_check_period);
 }
@@ -312,7 +315,8 @@ void NodeShard::begin_drain(std::function<void()> on_drained) {
 bool NodeShard::drained() {
     bool done = links_.queues_empty();
     links_.for_each_link([&](Link& link) { done = done && link.drained(); });
-    for (auto& [id, session] : sessions_) done = done && session->queued_bytes() == 0;
+    for (auto& [id, session] : sessions_)
+        done = done && session->queued_bytes() == 0 && session->read_owed_bytes();
     return done;
 }
 

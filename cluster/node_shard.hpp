@@ -77,7 +77,8 @@ public:
     void start_timers();
     /// Starts a graceful stop: every link is told this node is leaving, new client requests are
     /// refused; `on_drained` runs once, on this thread, when nothing is owed any more (every
-    /// peer acknowledged, every request in flight finished, every queue written).
+    /// peer acknowledged, every request in flight finished, every queue written, every byte a
+    /// client sent before now read and answered).
     void begin_drain(std::function<void()> on_drained);
     /// Closes every connection of this shard (the node is stopping).
     void close_all();

@@ -16,6 +16,10 @@ struct Acceptor::State {
     OnAccept on_accept;
 
     asio::awaitable<void> accept_loop(std::shared_ptr<State> self);
+    /// Accepts, without waiting, every connection the kernel has completed.
+    void accept_backlog(const std::shared_ptr<State>& self);
+    /// Runs on_accept for `socket` on the thread of context `index`.
+    void hand_over(const std::shared_ptr<State>& self, std::size_t index, Socket socket);
 };
 
 namespace {
@@ -68,6 +72,35 @@ void Acceptor::close() {
     });
 }
 
+void Acceptor::close_after_backlog(std::function<void()> then) {
+    asio::post(state_->acceptor.get_executor(), [state = state_, then = std::move(then)] {
+        // A client whose connect completed has sent requests it expects answers to; closing the
+        // listener would reset it instead.
+        state->accept_backlog(state);
+        std::error_code ignored;
+        state->acceptor.close(ignored);
+        then();
+    });
+}
+
+void Acceptor::State::accept_backlog(const std::shared_ptr<State>& self) {
+    if (!acceptor.is_open()) return;
+    std::error_code error;
+    acceptor.non_blocking(true, error);
+    while (!error) {
+        std::size_t index = pool.next_index();
+        auto socket = acceptor.accept(pool.context(index), error);
+        if (!error) hand_over(self, index, std::move(socket));
+    }
+}
+
+void Acceptor::State::hand_over(const std::shared_ptr<State>& self, std::size_t index,
+                                Socket socket) {
+    asio::post(socket.get_executor(), [self, index, socket = std::move(socket)]() mutable {
+        self->on_accept(index, std::move(socket));
+    });
+}
+
 asio::awaitable<void> Acceptor::State::accept_loop(std::shared_ptr<State> self) {
     auto port = acceptor.local_endpoint().port();
     int failures = 0;  // since the last log line
@@ -93,9 +126,7 @@ asio::awaitable<void> Acceptor::State::accept_loop(std::shared_ptr<State> self) 
             co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, error));
             continue;
         }
-        asio::post(socket.get_executor(), [self, index, socket = std::move(socket)]() mutable {
-            self->on_accept(index, std::move(socket));
-        });
+        hand_over(self, index, std::move(socket));
     }
 }
 

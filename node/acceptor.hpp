@@ -32,6 +32,10 @@ public:
     void start();
     /// Stops accepting and closes the listening socket (safe from any thread).
     void close();
+    /// Accepts the connections already waiting in the backlog, then closes like close(), then
+    /// runs `then` on the acceptor's thread. Each waiting connection's OnAccept is posted before
+    /// `then` runs, so work `then` posts to a context runs after that context's accepts.
+    void close_after_backlog(std::function<void()> then);
 
 private:
     struct State;

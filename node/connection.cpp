@@ -39,6 +39,13 @@ asio::ip::address Connection::remote_address() const {
     return ec ? asio::ip::address{} : endpoint.address();
 }
 
+std::size_t Connection::unread_bytes() const {
+    if (!open_) return 0;
+    std::error_code ec;
+    auto bytes = socket_.available(ec);
+    return ec ? 0 : bytes;
+}
+
 void Connection::start() {
     std::error_code ignored;
     socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
@@ -91,6 +98,7 @@ std::size_t Connection::read_available(std::error_code& error) {
     std::size_t n = socket_.read_some(asio::buffer(read_scratch), error);
     if (error) return 0;
     heard_ = true;
+    bytes_read_ += n;
     auto status = reader_.feed(Bytes{read_scratch.data(), n}, [this](std::uint32_t id, Bytes data) {
         return on_frame(id, data) && open_;
     });

@@ -65,6 +65,10 @@ public:
     bool take_sent() { return std::exchange(sent_, false); }
     /// Bytes queued and not yet written.
     std::size_t queued_bytes() const { return outbox_.size() + writing_.size(); }
+    /// Bytes the kernel received from the peer that were not read yet (0 once closed).
+    std::size_t unread_bytes() const;
+    /// Bytes read from the peer so far.
+    std::uint64_t bytes_read() const { return bytes_read_; }
 
 protected:
     /// One frame arrived; the payload view is valid only during the call. Return false to stop
@@ -92,6 +96,7 @@ private:
     FrameReader reader_;
     ByteBuffer outbox_;   // frames queued since the last write started
     ByteBuffer writing_;  // frames handed to the kernel by the write in progress
+    std::uint64_t bytes_read_ = 0;
     bool open_ = true;
     bool heard_ = false;
     bool sent_ = false;

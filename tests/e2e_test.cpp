@@ -293,8 +293,9 @@ std::string check_refused(Cluster& cluster, const std::vector<std::uint32_t>& id
 /// The next frame on `client`, which must arrive within `timeout`.
 Frame receive_frame(BlockingClient& client, milliseconds timeout = promised_bound) {
     auto frame = client.receive(timeout);
-    REQUIRE_MESSAGE(frame.has_value(),
-                    (client.closed() ? "the gate closed the connection" : "no frame in time"));
+    REQUIRE_MESSAGE(
+        frame.has_value(),
+        std::string(client.closed() ? "the gate closed the connection" : "no frame in time"));
     return *frame;
 }
 

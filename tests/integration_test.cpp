@@ -517,6 +517,42 @@ TEST_CASE("a draining gate refuses new requests in their turn, after the ones in
     CHECK(drained.get());
 }
 
+TEST_CASE("a draining gate answers what clients sent before it began, accepted yet or not") {
+    TestCluster cluster(gate_and_im1());
+    cluster.start({2});
+    cluster.start({1}, 1);
+    auto early = cluster.connect(1);
+    CHECK(ask(*early, demo::send, "hello").payload == "im-1: hello");  // accepted and read
+    // The gate's only io thread is held, so what happens next waits in the kernel.
+    std::promise<void> held, release;
+    auto released = release.get_future().share();
+    cluster.process_of(1).node(1).post_to(0, [&held, released](cluster::NodeShard&) {
+        held.set_value();
+        released.wait();
+    });
+    held.get_future().wait();
+    auto late = cluster.connect(1);  // in the listen backlog, not accepted
+    for (auto* client : {early.get(), late.get()})
+        for (int i = 0; i < 3; ++i) client->send(demo::send, std::to_string(i));
+    auto drained = std::async(std::launch::async, [&] { return cluster.process_of(1).drain(5s); });
+    release.set_value();
+    // Each request gets one answer, in order: its reply, or (once the drain began on the
+    // gate's thread) an error, never a reply after an error.
+    for (auto* client : {early.get(), late.get()}) {
+        bool refused = false;
+        for (int i = 0; i < 3; ++i) {
+            auto frame = next_frame(*client);
+            if (is_error(frame, "unavailable", demo::send)) {
+                refused = true;
+            } else {
+                CHECK_FALSE(refused);
+                CHECK(frame.payload == "im-1: " + std::to_string(i));
+            }
+        }
+    }
+    CHECK(drained.get());
+}
+
 TEST_CASE("a client cannot speak envelopes: on the client port they are client messages") {
     DemoCluster demo;
     auto client = demo.cluster.connect(1);
