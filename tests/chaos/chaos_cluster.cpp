@@ -85,6 +85,7 @@ void ChaosCluster::start(ChaosNode& node) {
                                  "--id", std::to_string(node.id), "--log-level", "warn"},
         log);
     node.state = ChaosNode::State::running;
+    node.listening = false;
 }
 
 void ChaosCluster::wait_listening(const ChaosNode& node) const {
@@ -99,7 +100,11 @@ void ChaosCluster::step(Clock::time_point now) {
     next_act_ = now + between(random_, 500, 2000);
     auto& target =
         nodes_[std::uniform_int_distribution<std::size_t>(2, nodes_.size() - 1)(random_)];
-    if (target.state == ChaosNode::State::running) act(target, now);
+    // A process that does not listen yet may not handle SIGTERM yet either: its exit code
+    // would then be 143, which is no crash of ours.
+    if (target.state != ChaosNode::State::running) return;
+    target.listening = target.listening || test::port_accepts(target.port);
+    if (target.listening) act(target, now);
 }
 
 void ChaosCluster::act(ChaosNode& node, Clock::time_point now) {

@@ -29,7 +29,8 @@ struct ChaosNode {
     enum class State { running, stopped, killed, terminating } state = State::running;
     Clock::time_point recover_at{};  ///< when to SIGCONT or restart
     std::uint64_t max_rss_kib = 0;
-    int lives = 0;  ///< processes started for this node
+    int lives = 0;           ///< processes started for this node
+    bool listening = false;  ///< its current process was seen listening (so it handles SIGTERM)
 };
 
 /// Counts of what the chaos did and found.
