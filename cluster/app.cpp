@@ -147,6 +147,7 @@ int App::serve(dict::Config config) {
     node::StopSignals signals(signals_io, [&](int signal) {
         spdlog::info("{} received, stopping", signal == SIGINT ? "SIGINT" : "SIGTERM");
     });
+    for (const auto& warning : config.warnings) spdlog::warn("{}", warning);
     warn_if_too_few_files(config, ids);
     use_cluster_secret(config.settings);
     auto topology = std::make_shared<const Topology>(std::move(config));

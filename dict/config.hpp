@@ -73,6 +73,9 @@ struct Config {
     std::vector<Route> routes;               ///< in file order
     std::string nodes_file = "dinx.toml";    ///< path used in error messages
     std::string routes_file = "route.toml";  ///< path used in error messages
+    /// What loading found that works but an operator should fix, each naming file and line;
+    /// logged at start.
+    std::vector<std::string> warnings;
 
     /// The node with this id, or nullptr.
     const NodeInfo* find_node(std::uint32_t id) const;

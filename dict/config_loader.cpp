@@ -7,6 +7,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstdint>
+#include <cstdio>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -430,6 +431,22 @@ std::string read_text(const std::filesystem::path& path) {
     return text;
 }
 
+/// Warns when other users of the machine may read or change the secret file: anyone who can
+/// read it can join the cluster. (A warning, not an error: a container's only user may not
+/// care, and ssh-style refusal would stop a fleet over a chmod.)
+void warn_if_exposed(Config& config, const std::filesystem::path& path) {
+    using std::filesystem::perms;
+    std::error_code ec;
+    auto mode = std::filesystem::status(path, ec).permissions();
+    if (ec || (mode & (perms::group_all | perms::others_all)) == perms::none) return;
+    char octal[8];
+    std::snprintf(octal, sizeof octal, "%03o", static_cast<unsigned>(mode & perms::mask));
+    config.warnings.push_back(
+        located(config.nodes_file, config.settings.secret_file_line,
+                "secret_file '" + config.settings.secret_file + "' has mode " + octal +
+                    ": other users of this machine may read the cluster secret; chmod 600 it"));
+}
+
 /// Reads the cluster secret from secret_file (relative to the conf dir); a missing, unreadable
 /// or empty file is a mistake of dinx.toml at the secret_file line.
 void read_secret(Config& config, const std::filesystem::path& dir) {
@@ -449,6 +466,7 @@ void read_secret(Config& config, const std::filesystem::path& dir) {
     if (settings.secret.empty())
         throw ConfigError(config.nodes_file, settings.secret_file_line,
                           "secret_file '" + settings.secret_file + "' is empty");
+    warn_if_exposed(config, path);
 }
 
 }  // namespace

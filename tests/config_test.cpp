@@ -691,6 +691,23 @@ TEST_CASE("the cluster secret is read from secret_file, relative to the conf dir
     CHECK(config.settings.secret_file == "cluster.key");
 }
 
+TEST_CASE(
+    "a secret_file other users may read gives a warning naming its line, a private one none") {
+    SecretConf conf("cluster.key");
+    auto key = conf.dir / "cluster.key";
+    std::ofstream(key) << "0123456789abcdef0123\n";
+    using std::filesystem::perms;
+    std::filesystem::permissions(key, perms::owner_read | perms::owner_write);
+    CHECK(load_config(conf.dir).warnings.empty());
+    std::filesystem::permissions(
+        key, perms::owner_read | perms::owner_write | perms::group_read | perms::others_read);
+    auto warnings = load_config(conf.dir).warnings;
+    REQUIRE(warnings.size() == 1);
+    CHECK(warnings[0] == conf.nodes_file() +
+                             ":2: secret_file 'cluster.key' has mode 644: other users of this "
+                             "machine may read the cluster secret; chmod 600 it");
+}
+
 TEST_CASE("a missing secret_file names dinx.toml and the secret_file line") {
     SecretConf conf("absent.key");
     try {
