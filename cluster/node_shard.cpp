@@ -93,8 +93,12 @@ void NodeShard::accept_link(node::Socket socket) {
 }
 
 void NodeShard::on_client_frame(ClientSession& session, std::uint32_t msg_id, Bytes payload) {
-    // A zinx-style heartbeat only proves the client is there, which reading it already did.
-    if (msg_id == topology().settings().heartbeat_msg_id) return;
+    // A zinx heartbeat proves the client is there (reading it did that) and is answered in kind:
+    // a zinx client stops a connection on which nothing arrived for HeartbeatMax (10 s).
+    if (msg_id == topology().settings().heartbeat_msg_id) {
+        session.send(msg_id, payload);
+        return;
+    }
     const Group* group = topology().route(msg_id);
     if (!group) {
         send_error(node_id(), session.conn_id(), msg_id, error_code::no_route,
