@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # Installs the Debian packages dinx builds with, when any is missing. Needs root (or sudo).
 #   --fuzz   also clang and its runtime, for the libFuzzer targets
+#   --zinx   also Go and the libraries zinx's client needs, for tests/zinx/run.sh
 set -euo pipefail
 
 packages=(
   build-essential cmake util-linux
   libasio-dev libcereal-dev libtomlplusplus-dev libspdlog-dev libfmt-dev doctest-dev libcli11-dev libssl-dev
 )
-[ "${1:-}" = "--fuzz" ] && packages+=(clang libclang-rt-14-dev)
+for option in "$@"; do
+  case "$option" in
+    --fuzz) packages+=(clang libclang-rt-14-dev) ;;
+    --zinx) packages+=(golang-go golang-github-gorilla-websocket-dev golang-github-xtaci-kcp-dev golang-golang-x-net-dev) ;;
+    *) echo "usage: $0 [--fuzz] [--zinx]" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for package in "${packages[@]}"; do
