@@ -137,9 +137,10 @@ void ChaosCluster::recover(ChaosNode& node) {
         node.state = State::running;
         return;
     }
-    // A SIGTERMed node drains first; give it its drain time before calling it stuck.
-    auto code =
-        node.process->wait_for_exit(milliseconds(node.state == State::killed ? 1000 : 5000));
+    // A SIGTERMed node drains first; give it its drain time before calling it stuck. Even a
+    // SIGKILLed one may take over a second to be reaped on a loaded machine (seen under ASan,
+    // whose processes map terabytes of shadow memory for the kernel to tear down).
+    auto code = node.process->wait_for_exit(milliseconds(5000));
     int expected = node.state == State::killed ? 128 + SIGKILL : 0;
     if (!code || *code != expected)
         events_.crashes.push_back(node.name + " ended with " +
