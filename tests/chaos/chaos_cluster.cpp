@@ -1,5 +1,6 @@
 #include "tests/chaos/chaos_cluster.hpp"
 
+#include <algorithm>
 #include <csignal>
 #include <fstream>
 #include <sstream>
@@ -94,6 +95,11 @@ void ChaosCluster::wait_listening(const ChaosNode& node) const {
 }
 
 void ChaosCluster::step(Clock::time_point now) {
+    bool any_im_running = std::any_of(nodes_.begin(), nodes_.end(), [](const ChaosNode& node) {
+        return !node.gate && node.state == ChaosNode::State::running;
+    });
+    if (!any_im_running && last_step_ != Clock::time_point{}) events_.all_down += now - last_step_;
+    last_step_ = now;
     for (auto& node : nodes_)
         if (node.state != ChaosNode::State::running && now >= node.recover_at) recover(node);
     if (now < next_act_) return;

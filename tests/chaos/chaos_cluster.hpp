@@ -36,6 +36,10 @@ struct ChaosNode {
 /// Counts of what the chaos did and found.
 struct ChaosEvents {
     int kills = 0, stops = 0, terms = 0, restarts = 0;
+    /// How long no im node was running (killed, stopped or draining). Requests then can only
+    /// get `unavailable`; so can they while the gates have yet to re-dial nodes that came back
+    /// (up to reconnect_max_ms after a failed dial), which this does not count.
+    std::chrono::duration<double> all_down{};
     std::vector<std::string> crashes;  ///< processes that ended in a way we did not cause
 };
 
@@ -75,6 +79,7 @@ private:
     std::mt19937 random_;
     std::vector<ChaosNode> nodes_;
     Clock::time_point next_act_{};
+    Clock::time_point last_step_{};
     ChaosEvents events_;
     std::vector<std::filesystem::path> old_logs_;
 };

@@ -57,6 +57,8 @@ bool report(const Options& options, const ChaosClients& clients, const ChaosClus
                 options.seed, options.duration_s, options.clients, options.depth);
     std::printf("chaos done: %d SIGKILL, %d SIGSTOP/SIGCONT, %d SIGTERM, %d restarts\n",
                 events.kills, events.stops, events.terms, events.restarts);
+    std::printf("every im node killed, stopped or draining at once for %.1f s\n",
+                events.all_down.count());
     std::printf("requests sent %llu: replies %llu, error frames %llu",
                 static_cast<unsigned long long>(tally.sent),
                 static_cast<unsigned long long>(tally.replies),
