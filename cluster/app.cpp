@@ -121,6 +121,8 @@ int App::run() {
         return report_config_error(error.what());
     }
     if (auto problem = check_ids(config); !problem.empty()) return report_config_error(problem);
+    if (auto problem = dict::check_dialable_ports(config, options_->ids); !problem.empty())
+        return report_config_error(problem);
     if (auto problem = missing_handler(config, options_->ids, *handlers_); !problem.empty())
         return report_config_error(problem);
     return serve(std::move(config));

@@ -26,6 +26,12 @@ struct NodeInfo {
     std::uint16_t port = 0;       ///< frontends: clients connect here; backends: links connect here
     std::uint16_t link_port = 0;  ///< frontends only: where other nodes' links connect
     int line = 0;                 ///< line of the node's table in dinx.toml, for error messages
+    /// Line of the `port` key in dinx.toml, so a port problem points at the key to change;
+    /// 0 for nodes built in code.
+    int port_line = 0;
+    /// Line of the `link_port` key in dinx.toml; 0 for backends (they have none) and for nodes
+    /// built in code.
+    int link_port_line = 0;
 
     /// True for frontends (gates).
     bool is_frontend() const { return type == NodeType::frontend; }
@@ -61,6 +67,15 @@ struct Settings {
     std::uint32_t link_queue_bytes =
         16 << 20;  ///< unsent bytes on a link beyond which requests get `overloaded`
     std::uint32_t drain_timeout_ms = 3000;  ///< longest graceful stop before connections are cut
+    /// Memory a process should stay under; its buffers (send queues, partial frames, held and
+    /// queued requests, broadcast frames) may use half of it, past which they are refused
+    std::uint32_t memory_budget_bytes = 256u << 20;
+    std::uint32_t client_max_in_flight = 128;  ///< a client's requests in flight before pausing
+    /// bytes of a client's requests in flight before reading from it pauses
+    std::uint32_t client_max_in_flight_bytes = 256 << 10;
+    std::uint32_t client_frame_timeout_ms = 5000;  ///< a frame must complete this soon
+    /// a new connection must complete its first frame this soon
+    std::uint32_t client_first_frame_timeout_ms = 10'000;
     std::string secret_file;   ///< as written in dinx.toml, relative to its directory; "" = none
     int secret_file_line = 0;  ///< where secret_file is set, for error messages
     std::string secret;        ///< the cluster secret links prove they know; never logged

@@ -2,19 +2,23 @@
 
 #include <toml++/toml.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
 #include <cctype>
 #include <cerrno>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
-#include <fstream>
-#include <iterator>
 #include <map>
 #include <optional>
 #include <set>
 #include <span>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <utility>
 
@@ -45,6 +49,29 @@ int table_line(const toml::table& table) {
     return first;
 }
 
+bool is_control(char c) {
+    auto byte = static_cast<unsigned char>(c);
+    return byte < 0x20 || byte == 0x7f;
+}
+
+/// A control byte as C writes it: \n, \t, \r, else \xHH.
+std::string escape_of(char c) {
+    if (c == '\n') return "\\n";
+    if (c == '\t') return "\\t";
+    if (c == '\r') return "\\r";
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "\\x%02x", static_cast<unsigned>(static_cast<unsigned char>(c)));
+    return hex;
+}
+
+/// `text` with each control byte escaped, so that a message quoting it cannot itself break a
+/// log line.
+std::string escaped(std::string_view text) {
+    std::string out;
+    for (char c : text) out += is_control(c) ? escape_of(c) : std::string(1, c);
+    return out;
+}
+
 std::string join(std::span<const std::string_view> words) {
     std::string out;
     for (std::string_view word : words) {
@@ -72,6 +99,12 @@ public:
     /// The value of `key`, or nullptr when absent.
     const toml::node* find(std::string_view key) const { return table_.get(key); }
 
+    /// The line of `key` itself, or 0 when absent.
+    int key_line(std::string_view key) const {
+        auto it = table_.find(key);
+        return it == table_.end() ? 0 : line_of(it->first.source());
+    }
+
     /// The value of `key`; a missing key is reported at the table's line.
     const toml::node& require(std::string_view key) const {
         if (const toml::node* value = find(key)) return *value;
@@ -97,6 +130,18 @@ public:
                                               (non_empty ? "non-empty string" : "string"));
         }
         return str->get();
+    }
+
+    /// A text() without control bytes: names and hosts go into log lines, where a newline would
+    /// forge a line of its own. The message shows the value escaped, never the raw byte.
+    std::string printable_text(const toml::node& value, std::string_view key,
+                               bool non_empty) const {
+        std::string str = text(value, key, non_empty);
+        if (std::ranges::any_of(str, is_control)) {
+            fail(line_of(value.source()), "'" + std::string(key) + "' \"" + escaped(str) +
+                                              "\" must not contain control characters");
+        }
+        return str;
     }
 
     [[noreturn]] void fail(int line, std::string problem) const {
@@ -135,7 +180,7 @@ struct SettingSpec {
     std::int64_t max;
 };
 
-constexpr std::array<SettingSpec, 14> setting_specs{{
+constexpr std::array<SettingSpec, 19> setting_specs{{
     {"max_packet_size", &Settings::max_packet_size, 1, 64 << 20},
     {"error_msg_id", &Settings::error_msg_id, 0, u32_max},
     {"connect_timeout_ms", &Settings::connect_timeout_ms, 1, u32_max},
@@ -150,6 +195,11 @@ constexpr std::array<SettingSpec, 14> setting_specs{{
     {"heartbeat_msg_id", &Settings::heartbeat_msg_id, 0, u32_max},
     {"link_queue_bytes", &Settings::link_queue_bytes, 4096, u32_max},
     {"drain_timeout_ms", &Settings::drain_timeout_ms, 0, u32_max},
+    {"memory_budget_bytes", &Settings::memory_budget_bytes, 16 << 20, u32_max},
+    {"client_max_in_flight", &Settings::client_max_in_flight, 1, u32_max},
+    {"client_max_in_flight_bytes", &Settings::client_max_in_flight_bytes, 1, u32_max},
+    {"client_frame_timeout_ms", &Settings::client_frame_timeout_ms, 10, u32_max},
+    {"client_first_frame_timeout_ms", &Settings::client_first_frame_timeout_ms, 10, u32_max},
 }};
 
 // The one setting that is not a number: a path to the file holding the cluster secret.
@@ -173,6 +223,19 @@ void check_backoff(const Settings& settings, const TableReader& reader) {
                     std::to_string(settings.reconnect_min_ms) + ")");
 }
 
+/// The gate answers a heartbeat with a frame of heartbeat_msg_id: with the error msgID too, a
+/// client could not tell that answer from an error frame. The defaults count, so the line is
+/// that of whichever key is written.
+void check_msg_ids_differ(const Settings& settings, const TableReader& reader) {
+    if (settings.error_msg_id != settings.heartbeat_msg_id) return;
+    int line = reader.key_line("heartbeat_msg_id");
+    if (line == 0) line = reader.key_line("error_msg_id");
+    reader.fail(line, "'heartbeat_msg_id' and 'error_msg_id' are both " +
+                          std::to_string(settings.error_msg_id) +
+                          "; they must differ, or clients could not tell a heartbeat's answer "
+                          "from an error frame");
+}
+
 Settings read_settings(const toml::node& value, int key_line, const std::string& file) {
     const toml::table* table = value.as_table();
     if (table == nullptr) {
@@ -194,6 +257,7 @@ Settings read_settings(const toml::node& value, int key_line, const std::string&
         settings.secret_file_line = line_of(path->source());
     }
     check_backoff(settings, reader);
+    check_msg_ids_differ(settings, reader);
     return settings;
 }
 
@@ -280,12 +344,14 @@ NodeInfo read_node(const Row& row, const std::string& file) {
     node.group = row.group;
     node.line = row.line;
     node.id = static_cast<std::uint32_t>(reader.integer(reader.require("id"), "id", 1, u32_max));
-    node.name = reader.text(reader.require("name"), "name", true);
+    node.name = reader.printable_text(reader.require("name"), "name", true);
     node.type = read_type(reader.require("type"), reader);
-    node.host = reader.text(reader.require("host"), "host", true);
+    node.host = reader.printable_text(reader.require("host"), "host", true);
     node.port =
         static_cast<std::uint16_t>(reader.integer(reader.require("port"), "port", 0, u16_max));
+    node.port_line = reader.key_line("port");
     node.link_port = read_link_port(node, reader);
+    node.link_port_line = reader.key_line("link_port");
     return node;
 }
 
@@ -312,7 +378,7 @@ Route read_route(const Row& row, const std::string& file) {
     route.line = row.line;
     route.msg_id =
         static_cast<std::uint32_t>(reader.integer(reader.require("msg_id"), "msg_id", 0, u32_max));
-    route.name = reader.text(reader.require("name"), "name", false);
+    route.name = reader.printable_text(reader.require("name"), "name", false);
     return route;
 }
 
@@ -415,20 +481,95 @@ void check_routes(const Config& config) {
 
 // ---- files -------------------------------------------------------------------------------------
 
-/// The whole file, or ConfigError(path, 0, "cannot read file: <reason>").
-std::string read_text(const std::filesystem::path& path) {
-    auto fail = [&](const std::string& reason) {
-        throw ConfigError(path.string(), 0, "cannot read file: " + reason);
-    };
-    std::error_code ec;
-    // A directory opens fine with ifstream on Linux and then reads as empty.
-    if (std::filesystem::is_directory(path, ec)) fail("it is a directory");
-    errno = 0;
-    std::ifstream in(path, std::ios::binary);
-    if (!in) fail(errno != 0 ? std::generic_category().message(errno) : "cannot open");
-    std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-    if (in.bad()) fail("read error");
+[[noreturn]] void refuse(const std::filesystem::path& path, const std::string& reason) {
+    throw ConfigError(path.string(), 0, "cannot read file: " + reason);
+}
+
+[[noreturn]] void refuse_errno(const std::filesystem::path& path, int error) {
+    refuse(path, std::generic_category().message(error));
+}
+
+std::string kind_of(mode_t mode) {
+    if (S_ISDIR(mode)) return "a directory";
+    if (S_ISFIFO(mode)) return "a FIFO";
+    if (S_ISCHR(mode)) return "a character device";
+    if (S_ISBLK(mode)) return "a block device";
+    if (S_ISSOCK(mode)) return "a socket";
+    return "an unknown kind of file";
+}
+
+[[noreturn]] void refuse_kind(const std::filesystem::path& path, mode_t mode) {
+    refuse(path, "it is " + kind_of(mode) + ", not a regular file");
+}
+
+/// "1 MiB" for 1048576, "64 KiB" for 65536: the limits as the docs write them.
+std::string size_text(std::size_t bytes) {
+    if (bytes % (1u << 20) == 0) return std::to_string(bytes >> 20) + " MiB";
+    if (bytes % (1u << 10) == 0) return std::to_string(bytes >> 10) + " KiB";
+    return std::to_string(bytes) + " bytes";
+}
+
+/// Closes its descriptor however read_text leaves.
+class FileDescriptor {
+public:
+    explicit FileDescriptor(int fd) : fd_(fd) {}
+    ~FileDescriptor() { ::close(fd_); }
+    FileDescriptor(const FileDescriptor&) = delete;
+    FileDescriptor& operator=(const FileDescriptor&) = delete;
+    int get() const { return fd_; }
+
+private:
+    int fd_;
+};
+
+/// O_NONBLOCK: a FIFO with no writer opens at once instead of waiting for one (regular files
+/// ignore the flag). O_NOCTTY: a terminal named by mistake must not become a daemon's
+/// controlling terminal.
+FileDescriptor open_for_reading(const std::filesystem::path& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd >= 0) return FileDescriptor(fd);
+    int error = errno;
+    // A socket cannot be opened at all (ENXIO): say what it is rather than the bare errno.
+    struct stat info {};
+    if (::stat(path.c_str(), &info) == 0 && !S_ISREG(info.st_mode)) refuse_kind(path, info.st_mode);
+    refuse_errno(path, error);
+}
+
+/// Only a regular file has an end: a FIFO may block and a device (/dev/zero, /dev/urandom) may
+/// never end. The size is checked before anything is read.
+void check_regular(const FileDescriptor& fd, const std::filesystem::path& path, std::size_t limit) {
+    struct stat info {};
+    if (::fstat(fd.get(), &info) != 0) refuse_errno(path, errno);
+    if (!S_ISREG(info.st_mode)) refuse_kind(path, info.st_mode);
+    if (static_cast<std::uintmax_t>(info.st_size) > limit) {
+        refuse(path, "it is " + std::to_string(info.st_size) + " bytes, larger than the limit of " +
+                         size_text(limit));
+    }
+}
+
+/// Reads at most limit + 1 bytes: the byte past the limit proves too large a file that grew
+/// after fstat (or a /proc file, whose size fstat gives as 0) without reading all of it.
+std::string read_bounded(const FileDescriptor& fd, const std::filesystem::path& path,
+                         std::size_t limit) {
+    std::string text(limit + 1, '\0');
+    std::size_t got = 0;
+    while (got < text.size()) {
+        ssize_t n = ::read(fd.get(), text.data() + got, text.size() - got);
+        if (n == 0) break;
+        if (n < 0 && errno != EINTR) refuse_errno(path, errno);
+        if (n > 0) got += static_cast<std::size_t>(n);
+    }
+    if (got > limit) refuse(path, "it is larger than the limit of " + size_text(limit));
+    text.resize(got);
     return text;
+}
+
+/// The whole file, or ConfigError(path, 0, "cannot read file: <reason>"). Only a regular file of
+/// at most `limit` bytes is read, so no path can block start-up or exhaust memory.
+std::string read_text(const std::filesystem::path& path, std::size_t limit) {
+    FileDescriptor fd = open_for_reading(path);
+    check_regular(fd, path, limit);
+    return read_bounded(fd, path, limit);
 }
 
 /// Warns when other users of the machine may read or change the secret file: anyone who can
@@ -454,7 +595,7 @@ void read_secret(Config& config, const std::filesystem::path& dir) {
     std::filesystem::path path = settings.secret_file;
     if (path.is_relative()) path = dir / path;
     try {
-        settings.secret = read_text(path);
+        settings.secret = read_text(path, max_secret_file_bytes);
     } catch (const ConfigError& error) {
         throw ConfigError(config.nodes_file, settings.secret_file_line,
                           "secret_file '" + settings.secret_file + "': " + error.problem());
@@ -469,7 +610,48 @@ void read_secret(Config& config, const std::filesystem::path& dir) {
     warn_if_exposed(config, path);
 }
 
+// ---- ports other processes dial ----------------------------------------------------------------
+
+bool runs_every_node(const Config& config, std::span<const std::uint32_t> ids) {
+    return std::ranges::all_of(config.nodes, [&](const NodeInfo& node) {
+        return std::ranges::find(ids, node.id) != ids.end();
+    });
+}
+
+std::string port_zero(const Config& config, const NodeInfo& node, std::string_view key, int line,
+                      const std::string& why) {
+    return located(config.nodes_file, line > 0 ? line : node.line,
+                   std::string(to_string(node.type)) + " '" + node.name + "' has '" +
+                       std::string(key) + "' 0 (any free port): " + why + "; give it a fixed port");
+}
+
+/// The first port of `node` that is 0 but must be dialed from outside this process, or "".
+std::string undialable_port(const Config& config, const NodeInfo& node, bool all_here) {
+    if (node.is_frontend() && node.port == 0)
+        return port_zero(config, node, "port", node.port_line,
+                         "players could not know where to connect");
+    if (all_here) return {};
+    const std::string why =
+        "nodes in other processes could not dial it (port 0 works only when one process runs "
+        "every node)";
+    if (node.port == 0 && !node.is_frontend())
+        return port_zero(config, node, "port", node.port_line, why);
+    if (node.link_port == 0 && node.is_frontend())
+        return port_zero(config, node, "link_port", node.link_port_line, why);
+    return {};
+}
+
 }  // namespace
+
+std::string check_dialable_ports(const Config& config,
+                                 std::span<const std::uint32_t> ids_run_here) {
+    bool all_here = runs_every_node(config, ids_run_here);
+    for (const NodeInfo& node : config.nodes) {
+        if (auto problem = undialable_port(config, node, all_here); !problem.empty())
+            return problem;
+    }
+    return {};
+}
 
 ConfigError::ConfigError(std::string file, int line, std::string problem)
     : std::runtime_error(located(file, line, problem)),
@@ -497,8 +679,8 @@ Config parse_config(std::string_view nodes_toml, std::string_view routes_toml,
 Config load_config(const std::filesystem::path& dir) {
     std::filesystem::path nodes_path = dir / "dinx.toml";
     std::filesystem::path routes_path = dir / "route.toml";
-    std::string nodes_text = read_text(nodes_path);
-    std::string routes_text = read_text(routes_path);
+    std::string nodes_text = read_text(nodes_path, max_config_file_bytes);
+    std::string routes_text = read_text(routes_path, max_config_file_bytes);
     Config config =
         parse_config(nodes_text, routes_text, nodes_path.string(), routes_path.string());
     if (!config.settings.secret_file.empty()) read_secret(config, dir);

@@ -8,16 +8,31 @@
 
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
+#include <thread>
 #include <vector>
 
+using dinx::dict::check_dialable_ports;
 using dinx::dict::Config;
 using dinx::dict::ConfigError;
 using dinx::dict::load_config;
+using dinx::dict::max_config_file_bytes;
+using dinx::dict::max_secret_file_bytes;
 using dinx::dict::NodeInfo;
 using dinx::dict::NodeType;
 using dinx::dict::parse_config;
@@ -166,6 +181,8 @@ TEST_CASE("settings are the defaults when [cluster] is absent") {
     CHECK(config.settings.link_queue_limit == defaults.link_queue_limit);
     CHECK(config.settings.io_threads == defaults.io_threads);
     CHECK(config.settings.max_connections == defaults.max_connections);
+    CHECK(config.settings.memory_budget_bytes == 256u << 20);
+    CHECK(config.settings.client_frame_timeout_ms == defaults.client_frame_timeout_ms);
 }
 
 TEST_CASE("every [cluster] setting is read") {
@@ -185,6 +202,11 @@ client_idle_timeout_ms = 9000
 heartbeat_msg_id = 4242
 link_queue_bytes = 65536
 drain_timeout_ms = 1500
+memory_budget_bytes = 33554432
+client_max_in_flight = 9
+client_max_in_flight_bytes = 4096
+client_frame_timeout_ms = 700
+client_first_frame_timeout_ms = 800
 )" + std::string(one_gate);
     Settings s = parse_config(nodes, gate_routes).settings;
     CHECK(s.max_packet_size == 1024);
@@ -193,6 +215,11 @@ drain_timeout_ms = 1500
     CHECK(s.reconnect_min_ms == 10);
     CHECK(s.reconnect_max_ms == 40);
     CHECK(s.client_send_queue_bytes == 2048);
+    CHECK(s.memory_budget_bytes == 32u << 20);
+    CHECK(s.client_max_in_flight == 9);
+    CHECK(s.client_max_in_flight_bytes == 4096);
+    CHECK(s.client_frame_timeout_ms == 700);
+    CHECK(s.client_first_frame_timeout_ms == 800);
     CHECK(s.link_queue_limit == 8);
     CHECK(s.io_threads == 3);
     CHECK(s.max_connections == 77);
@@ -741,4 +768,374 @@ name = "ping"
 )");
     CHECK(err.line() == 2);
     CHECK(has(err, "is reserved for client heartbeats"));
+}
+
+// ---- [cluster] msgIDs ---------------------------------------------------------------------------
+
+TEST_CASE(
+    "error_msg_id equal to heartbeat_msg_id is refused at heartbeat_msg_id, in either order") {
+    ConfigError err = expect_error("\n[cluster]\nerror_msg_id = 7\nheartbeat_msg_id = 7\n" +
+                                   std::string(one_gate));
+    INFO(std::string(err.what()));
+    CHECK(err.file() == "dinx.toml");
+    CHECK(err.line() == 4);
+    CHECK(has(err, "'heartbeat_msg_id' and 'error_msg_id' are both 7; they must differ"));
+
+    err = expect_error("\n[cluster]\nheartbeat_msg_id = 7\nerror_msg_id = 7\n" +
+                       std::string(one_gate));
+    INFO(std::string(err.what()));
+    CHECK(err.line() == 3);
+    CHECK(has(err, "'heartbeat_msg_id' and 'error_msg_id' are both 7"));
+}
+
+TEST_CASE("one msgID set equal to the other's default is refused at the key that is written") {
+    ConfigError err = expect_error("\n[cluster]\nmax_packet_size = 1024\nerror_msg_id = 99999\n" +
+                                   std::string(one_gate));
+    INFO(std::string(err.what()));
+    CHECK(err.line() == 4);
+    CHECK(has(err, "'heartbeat_msg_id' and 'error_msg_id' are both 99999"));
+
+    err = expect_error("\n[cluster]\nmax_packet_size = 1024\nheartbeat_msg_id = 4294967295\n" +
+                       std::string(one_gate));
+    INFO(std::string(err.what()));
+    CHECK(err.line() == 4);
+    CHECK(has(err, "'heartbeat_msg_id' and 'error_msg_id' are both 4294967295"));
+}
+
+// ---- control characters -------------------------------------------------------------------------
+
+namespace {
+
+/// True when `text` holds a byte that could break or forge a log line.
+bool has_control_byte(std::string_view text) {
+    return std::ranges::any_of(text, [](char c) {
+        auto byte = static_cast<unsigned char>(c);
+        return byte < 0x20 || byte == 0x7f;
+    });
+}
+
+/// one_gate with its first `from` replaced by `to`.
+std::string one_gate_with(std::string_view from, std::string_view to) {
+    std::string text(one_gate);
+    auto at = text.find(from);
+    REQUIRE(at != std::string::npos);
+    return text.replace(at, from.size(), to);
+}
+
+}  // namespace
+
+TEST_CASE("a control character in a node name is refused at the name's line, shown escaped") {
+    ConfigError err = expect_error(one_gate_with(R"(name = "gate-1")", R"(name = "gate\n1")"));
+    INFO(std::string(err.what()));
+    CHECK(err.line() == 4);
+    CHECK(has(err, R"('name' "gate\n1" must not contain control characters)"));
+    CHECK_FALSE(has_control_byte(err.what()));
+
+    err = expect_error(one_gate_with(R"(name = "gate-1")", R"(name = "gate\u007f")"));
+    INFO(std::string(err.what()));
+    CHECK(err.line() == 4);
+    CHECK(has(err, R"("gate\x7f")"));
+    CHECK_FALSE(has_control_byte(err.what()));
+
+    // A raw newline inside a multi-line string: the line is where the value starts.
+    err = expect_error(one_gate_with(R"(name = "gate-1")", "name = \"\"\"gate\n1\"\"\""));
+    INFO(std::string(err.what()));
+    CHECK(err.line() == 4);
+    CHECK(has(err, R"("gate\n1")"));
+    CHECK_FALSE(has_control_byte(err.what()));
+}
+
+TEST_CASE("a control character in a node host is refused at the host's line, shown escaped") {
+    ConfigError err =
+        expect_error(one_gate_with(R"(host = "127.0.0.1")", R"(host = "127.0.0.1\u0007")"));
+    INFO(std::string(err.what()));
+    CHECK(err.file() == "dinx.toml");
+    CHECK(err.line() == 6);
+    CHECK(has(err, R"('host' "127.0.0.1\x07" must not contain control characters)"));
+    CHECK_FALSE(has_control_byte(err.what()));
+}
+
+TEST_CASE("a control character in a route name is refused at the name's line, shown escaped") {
+    ConfigError err = expect_error(one_gate, R"(
+[[gate]]
+msg_id = 1
+name = "log\tin\r"
+)");
+    INFO(std::string(err.what()));
+    CHECK(err.file() == "route.toml");
+    CHECK(err.line() == 4);
+    CHECK(has(err, R"('name' "log\tin\r" must not contain control characters)"));
+    CHECK_FALSE(has_control_byte(err.what()));
+}
+
+// ---- ports other processes dial -----------------------------------------------------------------
+
+namespace {
+
+/// dinx.toml with gate-1 (`port` on line 7, `link_port` on line 8) and im-1 (`port` on line 15).
+std::string two_nodes(int gate_port, int link_port, int im_port) {
+    return "\n[[gate]]\nid = 1\nname = \"gate-1\"\ntype = \"frontend\"\nhost = \"127.0.0.1\"\n"
+           "port = " +
+           std::to_string(gate_port) + "\nlink_port = " + std::to_string(link_port) +
+           "\n\n[[im]]\nid = 2\nname = \"im-1\"\ntype = \"backend\"\nhost = \"127.0.0.1\"\n"
+           "port = " +
+           std::to_string(im_port) + "\n";
+}
+
+/// check_dialable_ports for the nodes of `nodes_toml` with `ids` run in this process.
+std::string dial_problem(const std::string& nodes_toml, std::vector<std::uint32_t> ids) {
+    return check_dialable_ports(parse_config(nodes_toml, gate_routes), ids);
+}
+
+bool starts_with(std::string_view text, std::string_view prefix) {
+    return text.substr(0, prefix.size()) == prefix;
+}
+
+}  // namespace
+
+TEST_CASE("the lines of port and link_port are those of their keys") {
+    Config config = parse_config(two_nodes(10000, 10100, 20000), gate_routes);
+    CHECK(config.nodes[0].port_line == 7);
+    CHECK(config.nodes[0].link_port_line == 8);
+    CHECK(config.nodes[1].port_line == 15);
+    CHECK(config.nodes[1].link_port_line == 0);
+}
+
+TEST_CASE("fixed ports pass check_dialable_ports whichever nodes run here") {
+    auto nodes = two_nodes(10000, 10100, 20000);
+    CHECK(dial_problem(nodes, {1, 2}) == "");
+    CHECK(dial_problem(nodes, {1}) == "");
+    CHECK(dial_problem(nodes, {2}) == "");
+}
+
+TEST_CASE("a frontend's port 0 is refused at its port line even when every node runs here") {
+    auto nodes = two_nodes(0, 10100, 20000);
+    std::string problem = dial_problem(nodes, {1, 2});
+    INFO(problem);
+    CHECK(starts_with(problem,
+                      "dinx.toml:7: frontend 'gate-1' has 'port' 0 (any free port): "
+                      "players could not know where to connect"));
+    CHECK(starts_with(dial_problem(nodes, {2}), "dinx.toml:7: "));
+}
+
+TEST_CASE("a backend's port 0 is accepted when every node runs here, refused otherwise") {
+    auto nodes = two_nodes(10000, 10100, 0);
+    CHECK(dial_problem(nodes, {1, 2}) == "");
+    std::string problem = dial_problem(nodes, {1});
+    INFO(problem);
+    CHECK(starts_with(problem,
+                      "dinx.toml:15: backend 'im-1' has 'port' 0 (any free port): "
+                      "nodes in other processes could not dial it"));
+    // Run here but dialed by gate-1, which another process runs.
+    CHECK(starts_with(dial_problem(nodes, {2}), "dinx.toml:15: "));
+}
+
+TEST_CASE("a frontend's link_port 0 is accepted when every node runs here, refused otherwise") {
+    auto nodes = two_nodes(10000, 0, 20000);
+    CHECK(dial_problem(nodes, {1, 2}) == "");
+    std::string problem = dial_problem(nodes, {2});
+    INFO(problem);
+    CHECK(starts_with(problem,
+                      "dinx.toml:8: frontend 'gate-1' has 'link_port' 0 (any free port): "
+                      "nodes in other processes could not dial it"));
+    CHECK(starts_with(dial_problem(nodes, {1}), "dinx.toml:8: "));
+}
+
+// ---- files that are not regular files, or too large ---------------------------------------------
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+/// A conf dir under the temp dir holding one_gate and gate_routes until a test replaces one;
+/// removed with everything in it at the end.
+class ConfDir {
+public:
+    ConfDir() {
+        std::string pattern = (fs::temp_directory_path() / "dinx_files_test_XXXXXX").string();
+        REQUIRE(::mkdtemp(pattern.data()) != nullptr);
+        path_ = pattern;
+        write("dinx.toml", one_gate);
+        write("route.toml", gate_routes);
+    }
+    ~ConfDir() {
+        std::error_code ignored;
+        fs::remove_all(path_, ignored);
+    }
+    ConfDir(const ConfDir&) = delete;
+    ConfDir& operator=(const ConfDir&) = delete;
+
+    const fs::path& path() const { return path_; }
+    /// The path of `name` in the dir, as error messages spell it.
+    std::string file(std::string_view name) const { return (path_ / name).string(); }
+
+    /// Replaces `name` by a regular file holding `text`.
+    void write(std::string_view name, std::string_view text) const {
+        fs::remove(path_ / name);
+        std::ofstream out(path_ / name, std::ios::binary);
+        out << text;
+        REQUIRE(out.good());
+    }
+    /// Replaces `name` by a symbolic link to `target`.
+    void link(std::string_view name, const fs::path& target) const {
+        fs::remove(path_ / name);
+        fs::create_symlink(target, path_ / name);
+    }
+    /// Replaces `name` by a FIFO nobody writes to.
+    void make_fifo(std::string_view name) const {
+        fs::remove(path_ / name);
+        REQUIRE(::mkfifo((path_ / name).c_str(), 0600) == 0);
+    }
+    /// Replaces `name` by an empty directory.
+    void make_dir(std::string_view name) const {
+        fs::remove(path_ / name);
+        fs::create_directory(path_ / name);
+    }
+
+private:
+    fs::path path_;
+};
+
+/// load_config(dir)'s error, nullopt when it accepts the config. It runs on a thread of its own
+/// that is left behind if it overruns 2 s, so that a loader blocked on a FIFO or reading a
+/// device without end fails the test instead of hanging it.
+std::optional<ConfigError> load_error_promptly(const fs::path& dir) {
+    using Outcome = std::optional<ConfigError>;
+    auto task = std::make_shared<std::packaged_task<Outcome()>>([dir]() -> Outcome {
+        try {
+            load_config(dir);
+        } catch (const ConfigError& err) {
+            return err;
+        }
+        return std::nullopt;
+    });
+    auto outcome = task->get_future();
+    std::thread([task] { (*task)(); }).detach();
+    if (outcome.wait_for(2s) == std::future_status::timeout)
+        FAIL("load_config did not return within 2 s");
+    return outcome.get();
+}
+
+/// load_error_promptly(), which must be an error.
+ConfigError expect_load_error(const ConfDir& conf) {
+    std::optional<ConfigError> err = load_error_promptly(conf.path());
+    REQUIRE_MESSAGE(err.has_value(), "the config was accepted");
+    return *err;
+}
+
+/// `text` followed by a comment that makes it exactly `size` bytes.
+std::string padded(std::string_view text, std::size_t size) {
+    std::string out(text);
+    out += "\n#";
+    REQUIRE(out.size() + 1 <= size);
+    out.append(size - out.size() - 1, 'x');
+    out += '\n';
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("/dev/zero as dinx.toml is refused as a character device, nothing read") {
+    ConfDir conf;
+    conf.link("dinx.toml", "/dev/zero");
+    ConfigError err = expect_load_error(conf);
+    INFO(std::string(err.what()));
+    CHECK(err.file() == conf.file("dinx.toml"));
+    CHECK(err.line() == 0);
+    CHECK(err.problem() == "cannot read file: it is a character device, not a regular file");
+}
+
+TEST_CASE("/dev/zero as secret_file is refused at dinx.toml's secret_file line") {
+    SecretConf conf("/dev/zero");
+    std::optional<ConfigError> err = load_error_promptly(conf.dir);
+    REQUIRE_MESSAGE(err.has_value(), "the config was accepted");
+    INFO(std::string(err->what()));
+    CHECK(err->file() == conf.nodes_file());
+    CHECK(err->line() == 2);
+    CHECK(err->problem() ==
+          "secret_file '/dev/zero': cannot read file: it is a character device, not a regular "
+          "file");
+}
+
+TEST_CASE("a FIFO as dinx.toml is refused at once instead of waiting for a writer") {
+    ConfDir conf;
+    conf.make_fifo("dinx.toml");
+    auto started = std::chrono::steady_clock::now();
+    ConfigError err = expect_load_error(conf);
+    INFO(std::string(err.what()));
+    CHECK(std::chrono::steady_clock::now() - started < 1s);
+    CHECK(err.file() == conf.file("dinx.toml"));
+    CHECK(err.line() == 0);
+    CHECK(err.problem() == "cannot read file: it is a FIFO, not a regular file");
+}
+
+TEST_CASE("/dev/urandom as route.toml is refused as a character device, nothing read") {
+    ConfDir conf;
+    conf.link("route.toml", "/dev/urandom");
+    ConfigError err = expect_load_error(conf);
+    INFO(std::string(err.what()));
+    CHECK(err.file() == conf.file("route.toml"));
+    CHECK(err.line() == 0);
+    CHECK(err.problem() == "cannot read file: it is a character device, not a regular file");
+}
+
+TEST_CASE("a directory as dinx.toml is refused as a directory") {
+    ConfDir conf;
+    conf.make_dir("dinx.toml");
+    ConfigError err = expect_load_error(conf);
+    INFO(std::string(err.what()));
+    CHECK(err.file() == conf.file("dinx.toml"));
+    CHECK(err.problem() == "cannot read file: it is a directory, not a regular file");
+}
+
+TEST_CASE("a dinx.toml of 1 MiB loads and one byte more is refused before it is read") {
+    CHECK(max_config_file_bytes == 1024 * 1024);
+    ConfDir conf;
+    conf.write("dinx.toml", padded(one_gate, max_config_file_bytes));
+    CHECK_FALSE(load_error_promptly(conf.path()).has_value());
+
+    conf.write("dinx.toml", padded(one_gate, max_config_file_bytes + 1));
+    ConfigError err = expect_load_error(conf);
+    INFO(std::string(err.what()));
+    CHECK(err.file() == conf.file("dinx.toml"));
+    CHECK(err.line() == 0);
+    CHECK(err.problem() == "cannot read file: it is 1048577 bytes, larger than the limit of 1 MiB");
+}
+
+TEST_CASE("a route.toml over 1 MiB whose size fstat does not tell is refused at the limit") {
+    // /proc files are regular files that fstat sizes as 0; kallsyms holds several MiB.
+    const fs::path source = "/proc/kallsyms";
+    std::ifstream probe(source, std::ios::binary);
+    std::string head(max_config_file_bytes + 1, '\0');
+    probe.read(head.data(), static_cast<std::streamsize>(head.size()));
+    if (probe.gcount() != static_cast<std::streamsize>(head.size())) {
+        MESSAGE("skipped: this machine has no /proc/kallsyms over 1 MiB");
+        return;
+    }
+    ConfDir conf;
+    conf.link("route.toml", source);
+    ConfigError err = expect_load_error(conf);
+    INFO(std::string(err.what()));
+    CHECK(err.file() == conf.file("route.toml"));
+    CHECK(err.line() == 0);
+    CHECK(err.problem() == "cannot read file: it is larger than the limit of 1 MiB");
+}
+
+TEST_CASE("a secret_file of 64 KiB is read and one byte more is refused at its line") {
+    CHECK(max_secret_file_bytes == 64 * 1024);
+    SecretConf conf("big.key");
+    std::ofstream(conf.dir / "big.key") << std::string(max_secret_file_bytes, 's');
+    std::optional<ConfigError> err = load_error_promptly(conf.dir);
+    CHECK_FALSE(err.has_value());
+
+    std::ofstream(conf.dir / "big.key") << std::string(max_secret_file_bytes + 1, 's');
+    err = load_error_promptly(conf.dir);
+    REQUIRE_MESSAGE(err.has_value(), "the config was accepted");
+    INFO(std::string(err->what()));
+    CHECK(err->file() == conf.nodes_file());
+    CHECK(err->line() == 2);
+    CHECK(err->problem() ==
+          "secret_file 'big.key': cannot read file: it is 65537 bytes, larger than the limit of "
+          "64 KiB");
 }
