@@ -3,22 +3,30 @@
 #include "cluster/node_shard.hpp"
 
 namespace dinx::cluster {
+namespace {
+
+using std::chrono::milliseconds;
+
+std::string millis(std::chrono::steady_clock::duration elapsed) {
+    return std::to_string(std::chrono::duration_cast<milliseconds>(elapsed).count()) + " ms";
+}
+
+}  // namespace
 
 ClientSession::ClientSession(NodeShard& shard, node::Socket socket, node::ConnectionLimits limits,
-                             std::uint64_t conn_id)
-    : node::Connection(std::move(socket), limits), shard_(shard), conn_id_(conn_id) {}
+                             std::uint64_t conn_id, Clock::time_point accepted_at)
+    : node::Connection(std::move(socket), limits, shard.budget(), shard.index()),
+      shard_(shard),
+      conn_id_(conn_id),
+      accepted_at_(accepted_at),
+      last_heard_(accepted_at) {}
+
+ClientSession::~ClientSession() {
+    shard_.account().charge(-held_bytes_);
+}
 
 Origin ClientSession::origin() const {
     return Origin{shard_.node_id(), conn_id_, uid_};
-}
-
-void ClientSession::idle_tick(int silent_limit, std::chrono::milliseconds tick) {
-    if (take_heard()) {
-        silent_ticks_ = 0;
-    } else if (++silent_ticks_ >= silent_limit) {
-        closed_for_idleness_ = true;
-        close("sent nothing for " + std::to_string(silent_ticks_ * tick.count()) + " ms");
-    }
 }
 
 RoutePin& ClientSession::pin_for(const Group* group) {
@@ -32,7 +40,88 @@ RoutePin* ClientSession::find_pin(const Group* group) {
     return nullptr;
 }
 
+void ClientSession::hold(RoutePin& pin, HeldRequest request) {
+    auto bytes = static_cast<std::int64_t>(request.payload.size());
+    held_bytes_ += bytes;
+    shard_.account().charge(bytes);
+    pin.held.push_back(std::move(request));
+}
+
+std::vector<HeldRequest> ClientSession::take_held(RoutePin& pin) {
+    auto held = std::exchange(pin.held, {});
+    std::int64_t bytes = 0;
+    for (const auto& request : held) bytes += static_cast<std::int64_t>(request.payload.size());
+    held_bytes_ -= bytes;
+    shard_.account().charge(-bytes);
+    return held;
+}
+
+void ClientSession::begin_request(std::uint32_t bytes) {
+    ++in_flight_;
+    in_flight_bytes_ += bytes;
+    apply_in_flight_limits();
+}
+
+void ClientSession::end_request(std::uint32_t bytes) {
+    if (in_flight_ == 0) return;
+    --in_flight_;
+    in_flight_bytes_ -= std::min(bytes, in_flight_bytes_);
+    apply_in_flight_limits();
+    close_if_answered();
+}
+
+// Back-pressure before the links feel it: a client with this much in flight is not read until
+// answers come back, so a few clients that pipeline big requests cannot fill a link for all.
+void ClientSession::apply_in_flight_limits() {
+    const auto& settings = shard_.topology().settings();
+    if (in_flight_ >= settings.client_max_in_flight ||
+        in_flight_bytes_ >= settings.client_max_in_flight_bytes)
+        pause_reading(node::pause_for_owner);
+    else
+        resume_reading(node::pause_for_owner);
+}
+
+bool ClientSession::on_peer_finished() {
+    // shutdown(SHUT_WR) after the last request (nc -N, scripts): answer it all, then close.
+    close_if_answered();
+    return true;
+}
+
+void ClientSession::close_if_answered() {
+    if (peer_finished() && in_flight_ == 0) close_after_flush("peer closed");
+}
+
+void ClientSession::check_timeouts(Clock::time_point now) {
+    const auto& settings = shard_.topology().settings();
+    // A client paused because its requests wait for answers did send: its bytes wait in the
+    // kernel because of us. One paused because it does not read its replies gets no such pass.
+    if (take_heard() || paused_for(node::pause_for_owner)) last_heard_ = now;
+    if (frames_read() == 0 &&
+        now - accepted_at_ >= milliseconds(settings.client_first_frame_timeout_ms)) {
+        close("no complete frame within " + millis(now - accepted_at_) + " of connecting",
+              "sent no complete frame after connecting");
+        return;
+    }
+    if (has_partial_frame() && !reading_paused()) {
+        if (partial_since_ == Clock::time_point{} || partial_frame_ != frames_read()) {
+            partial_since_ = now;  // a new frame started arriving
+            partial_frame_ = frames_read();
+        } else if (now - partial_since_ >= milliseconds(settings.client_frame_timeout_ms)) {
+            close("a frame still incomplete " + millis(now - partial_since_) +
+                      " after its first byte",
+                  "took too long to send one frame");
+            return;
+        }
+    } else {
+        partial_since_ = {};
+    }
+    if (now - last_heard_ >= milliseconds(settings.client_idle_timeout_ms)) {
+        close("sent nothing for " + millis(now - last_heard_));  // players leave so: no warning
+    }
+}
+
 bool ClientSession::on_frame(std::uint32_t msg_id, Bytes payload) {
+    if (frames_read() == 1) shard_.on_first_client_frame(*this);
     shard_.on_client_frame(*this, msg_id, payload);
     return is_open();
 }

@@ -32,22 +32,36 @@ const dict::NodeInfo* Context::forwarded_by() const {
     return via_ == 0 ? nullptr : shard_.topology().node(via_);
 }
 
-bool Context::via_upstream() const {
-    return upstream_ && upstream_->is_open() && upstream_->peer_id() == origin_.gate_id;
+bool Context::upstream_is_gate() const {
+    return upstream_->peer_id() == origin_.gate_id;
 }
 
+// Every answer goes back on the link the request came from, and nowhere else when that link is
+// gone: the node at its other end then answered the client itself (an error frame), so this
+// reply would be a second answer.
 void Context::reply(std::uint32_t msg_id, Bytes payload) {
     if (client_) {
         client_->send(msg_id, payload);
-    } else if (via_upstream()) {
-        // The first reply also finishes the request, so most requests cost one envelope back.
-        Envelope envelope{
-            EnvelopeKind::to_client, completed_ ? 0 : upstream_seq_, origin_, msg_id, 0, payload};
-        completed_ = true;
-        upstream_->send(envelope);
-    } else {
-        shard_.deliver(origin_.gate_id, origin_.conn_id, msg_id, payload);
+        answered_ = true;
+        return;
     }
+    if (!upstream_->is_open()) {
+        shard_.note_late_answer();
+        return;
+    }
+    auto kind = EnvelopeKind::to_client;
+    std::uint64_t seq = 0;  // after the request finished: a later reply travels as a push
+    bool finishes = false;
+    if (!finished_) {
+        seq = upstream_seq_;
+        // The gate's first reply also finishes the request, so most requests cost one envelope
+        // back; a forwarding node must keep the request until `done`, for later replies.
+        finishes = upstream_is_gate() && !forwarded_;
+        if (!finishes) kind = EnvelopeKind::answer;
+    }
+    upstream_->send(Envelope{kind, seq, origin_, msg_id, 0, payload});  // may throw: too big
+    answered_ = true;
+    finished_ = finished_ || finishes;
 }
 
 void Context::send_to(std::uint32_t gate_id, std::uint64_t conn_id, std::uint32_t msg_id,
@@ -63,13 +77,21 @@ Envelope Context::make_request(std::uint32_t msg_id, Bytes payload) const {
     return Envelope{EnvelopeKind::request, 0, origin_, msg_id, shard_.node_id(), payload};
 }
 
-PendingRequest Context::continuation() {
-    PendingRequest pending{origin_.gate_id, origin_.conn_id, msg_id_, {}, 0};
-    // The first forward of an unfinished request finishes it upstream when it finishes.
-    if (upstream_ && !completed_ && !forwarded_) {
-        pending.upstream = upstream_->self();
-        pending.upstream_seq = upstream_seq_;
+PendingRequest Context::continuation(std::uint32_t msg_id, Bytes payload) {
+    PendingRequest pending{origin_.gate_id, origin_.conn_id, msg_id, {}, 0};
+    pending.answered = answered_;
+    // The first forward of an unfinished request answers it and finishes it when it finishes.
+    if (!finished_ && !forwarded_) {
         forwarded_ = true;
+        if (upstream_) {
+            pending.upstream = upstream_->self();
+            pending.upstream_seq = upstream_seq_;
+        } else {
+            // A gate's own handler forwarded its client's request: it is in flight again.
+            pending.counted = true;
+            pending.payload_size = static_cast<std::uint32_t>(payload.size());
+            client_->begin_request(pending.payload_size);
+        }
     }
     return pending;
 }
@@ -81,8 +103,7 @@ void Context::forward(std::string_view group, std::uint32_t msg_id, Bytes payloa
         fail(error_code::no_route, "no group named " + std::string(group));
         return;
     }
-    auto pending = continuation();
-    pending.msg_id = msg_id;
+    auto pending = continuation(msg_id, payload);
     std::optional<std::uint32_t> avoid;
     if (avoid_self) avoid = shard_.node_id();
     shard_.route_request(*target, make_request(msg_id, payload), std::move(pending), avoid);
@@ -93,8 +114,7 @@ void Context::forward_to(std::uint32_t node_id, std::uint32_t msg_id, Bytes payl
         fail(error_code::no_route, "no node with id " + std::to_string(node_id));
         return;
     }
-    auto pending = continuation();
-    pending.msg_id = msg_id;
+    auto pending = continuation(msg_id, payload);
     shard_.send_request(node_id, make_request(msg_id, payload), std::move(pending));
 }
 
@@ -112,11 +132,15 @@ void Context::bind(std::string uid) {
     origin_.uid = std::move(uid);
     if (client_) {
         client_->set_uid(origin_.uid);
-    } else if (via_upstream()) {
-        upstream_->send(Envelope{EnvelopeKind::session, 0, origin_, 0, 0, {}});
-    } else {
-        shard_.update_session(origin_.gate_id, origin_.conn_id, origin_.uid);
+        return;
     }
+    if (!upstream_->is_open()) {
+        shard_.note_late_answer();
+        return;
+    }
+    // Before the reply on the same way back, so the gate applies it before the reply arrives.
+    std::uint64_t seq = upstream_is_gate() || finished_ ? 0 : upstream_seq_;
+    upstream_->send(Envelope{EnvelopeKind::session, seq, origin_, 0, 0, {}});
 }
 
 void Context::fail(std::string_view code, std::string_view message) {
@@ -125,9 +149,10 @@ void Context::fail(std::string_view code, std::string_view message) {
 }
 
 void Context::finish() {
-    if (!upstream_ || completed_ || forwarded_) return;
-    completed_ = true;
-    upstream_->send(Envelope{EnvelopeKind::done, upstream_seq_, {}, 0, 0, {}});
+    if (!upstream_ || finished_ || forwarded_) return;
+    finished_ = true;
+    if (upstream_->is_open())
+        upstream_->send(Envelope{EnvelopeKind::done, upstream_seq_, {}, 0, 0, {}});
 }
 
 }  // namespace dinx::cluster

@@ -72,17 +72,19 @@ public:
     void unbind() { bind({}); }
     /// Sends the client an error frame about this message instead of a reply.
     void fail(std::string_view code, std::string_view message);
+    /// True once a reply or an error frame was sent for this message.
+    bool answered() const { return answered_; }
 
     /// Called once the handler returned: tells the sender the request is finished unless a
     /// reply already did or a forwarded request will.
     void finish();
 
 private:
-    /// True when a frame for the client can go back on the link the request came from, which
-    /// keeps session updates and replies in order.
-    bool via_upstream() const;
+    /// True when the link the request came from ends at the client's gate, which then is the
+    /// end of the way back; otherwise (a forwarded request) answers retrace the forwarding.
+    bool upstream_is_gate() const;
     /// What a forwarded request continues.
-    PendingRequest continuation();
+    PendingRequest continuation(std::uint32_t msg_id, Bytes payload);
     Envelope make_request(std::uint32_t msg_id, Bytes payload) const;
 
     NodeShard& shard_;
@@ -92,7 +94,8 @@ private:
     std::uint32_t via_ = 0;
     std::uint32_t msg_id_;
     Origin origin_;
-    bool completed_ = false;  // a reply told the sender the request is finished
+    bool answered_ = false;   // a reply or error frame went to the client
+    bool finished_ = false;   // the sender was told the request is finished
     bool forwarded_ = false;  // a forwarded request carries the finishing on
 };
 

@@ -55,7 +55,7 @@ constexpr std::size_t fixed_header_size = 8 + 4 + 8 + 4 + 4 + 2;
 
 bool known_kind(std::uint32_t kind) {
     return kind >= std::uint32_t(EnvelopeKind::hello) &&
-           kind <= std::uint32_t(EnvelopeKind::leaving_ack);
+           kind <= std::uint32_t(EnvelopeKind::answer);
 }
 
 void check_limits(const Envelope& envelope) {

@@ -19,14 +19,20 @@ enum class EnvelopeKind : std::uint32_t {
     proof = 3,      ///< dialer's proof that it knows the cluster secret
     hello_ack = 4,  ///< the acceptor checked the proof: the link is up
     request = 5,    ///< run the handler of `msg_id` for `origin`; `seq` numbers it on this link
-    to_client =
-        6,     ///< deliver `msg_id`+payload to client `origin`; `seq` != 0 completes that request
-    done = 7,  ///< request `seq` of this link is finished (no reply went over this link)
-    broadcast = 8,     ///< deliver `msg_id`+payload to every client of the receiving gate
-    session = 9,       ///< bind `origin.uid` to client `origin` (empty uid unbinds)
+    /// deliver `msg_id`+payload to client `origin`; `seq` != 0: the answer to that request of
+    /// this link, which it finishes (seq 0: a push, or a later reply of a finished request)
+    to_client = 6,
+    done = 7,       ///< request `seq` of this link is finished (no reply went over this link)
+    broadcast = 8,  ///< deliver `msg_id`+payload to every client of the receiving gate
+    /// bind `origin.uid` to client `origin` (empty uid unbinds); `seq` != 0: on behalf of that
+    /// request of this link, so it travels back the way the request came
+    session = 9,
     ping = 10,         ///< heartbeat: the sender is alive (sent when nothing else was)
     leaving = 11,      ///< the sender is draining: send it no new requests
     leaving_ack = 12,  ///< no request will follow this on the link
+    /// like to_client with `seq` != 0, but the request is not finished: more answers or a
+    /// `done` follow (a forwarded request, whose node may reply more than once)
+    answer = 13,
 };
 
 /// Largest uid a session may bind; longer ones are refused (they ride in every request).

@@ -11,8 +11,10 @@ namespace dinx::cluster {
 /// Error codes a client can see; the README lists when each is sent.
 namespace error_code {
 inline constexpr std::string_view no_route = "no_route";  ///< no group handles the msgID
-inline constexpr std::string_view unavailable =
-    "unavailable";  ///< no node of the group could be reached
+/// the request certainly did not run: no node could be reached, or it never left this node
+inline constexpr std::string_view unavailable = "unavailable";
+/// the request was sent, then its node or the way back was lost: it may or may not have run
+inline constexpr std::string_view outcome_unknown = "outcome_unknown";
 inline constexpr std::string_view overloaded =
     "overloaded";  ///< the link's queue to the group is full
 inline constexpr std::string_view no_handler =

@@ -7,10 +7,11 @@
 namespace dinx::cluster {
 
 Link::Link(NodeShard& shard, node::Socket socket, node::ConnectionLimits limits, Role role,
-           std::uint32_t expected_peer)
-    : node::Connection(std::move(socket), limits),
+           std::uint32_t expected_peer, std::uint64_t accept_seq)
+    : node::Connection(std::move(socket), limits, shard.budget(), shard.index()),
       shard_(shard),
       role_(role),
+      accept_seq_(accept_seq),
       handshake_(role, shard.node_id(), expected_peer, shard.topology().settings().secret,
                  [&shard](std::uint32_t id) { return shard.is_cluster_node(id); }),
       handshake_timer_(executor()) {}
@@ -18,14 +19,16 @@ Link::Link(NodeShard& shard, node::Socket socket, node::ConnectionLimits limits,
 void Link::begin(std::chrono::milliseconds deadline) {
     start();
     if (role_ == Role::accepted && !peer_may_link_without_secret()) {
-        close("no cluster secret is configured, so links are accepted from loopback only");
+        close("no cluster secret is configured, so links are accepted from loopback only",
+              "came from another machine while no cluster secret is set");
         return;
     }
     if (auto hello = handshake_.start()) send_handshake(*hello);
     handshake_timer_.expires_after(deadline);
     handshake_timer_.async_wait([weak = std::weak_ptr<Link>(self())](std::error_code error) {
         auto link = weak.lock();
-        if (!error && link && !link->ready_) link->close("handshake timed out");
+        if (!error && link && !link->ready_)
+            link->close("handshake timed out", "did not finish the handshake in time");
     });
 }
 
@@ -50,6 +53,8 @@ void Link::send_request(Envelope& request, PendingRequest pending) {
         pending_.finish(request.seq);  // never sent: it must not fail a second time later
         throw;
     }
+    // Whether it left this process is known by comparing with bytes_written() later.
+    if (auto* sent = pending_.find(request.seq)) sent->queued_until = bytes_queued_total();
 }
 
 std::optional<PendingRequest> Link::finish(std::uint64_t seq) {
@@ -63,7 +68,7 @@ std::vector<std::pair<std::uint64_t, PendingRequest>> Link::take_pending() {
 bool Link::on_frame(std::uint32_t kind, Bytes body) {
     auto envelope = codec_.read(kind, body);
     if (!envelope) {
-        close("malformed envelope (kind " + std::to_string(kind) + ")");
+        close("malformed envelope (kind " + std::to_string(kind) + ")", "sent a malformed frame");
         return false;
     }
     if (!ready_) {
@@ -79,12 +84,14 @@ bool Link::on_frame(std::uint32_t kind, Bytes body) {
 void Link::on_handshake(const Envelope& envelope) {
     auto step = handshake_.on_envelope(envelope);
     if (!step.refusal.empty()) {
-        close(step.refusal);
+        close(step.refusal, "failed the handshake");
         return;
     }
     if (step.send) send_handshake(*step.send);
     if (!step.done) return;
     ready_ = true;
+    // Authenticated: from now on a frame may carry any envelope.
+    set_max_frame_len(static_cast<std::uint32_t>(max_envelope_payload + max_envelope_header));
     handshake_timer_.cancel();
     shard_.on_link_ready(self());
 }

@@ -23,9 +23,12 @@ public:
     /// Which side opened it.
     using Role = LinkRole;
 
-    /// `expected_peer` is the node a dialed link must reach (ignored when accepted).
+    /// `expected_peer` is the node a dialed link must reach (ignored when accepted);
+    /// `accept_seq` numbers accepted links in their shard (0 for dialed ones). Until the
+    /// handshake is done, frames over `limits.max_frame_len` close it; then envelopes of any
+    /// size up to the envelope limit are taken.
     Link(NodeShard& shard, node::Socket socket, node::ConnectionLimits limits, Role role,
-         std::uint32_t expected_peer);
+         std::uint32_t expected_peer, std::uint64_t accept_seq = 0);
 
     /// Starts reading and the handshake; the link closes if it is not done within `deadline`.
     void begin(std::chrono::milliseconds deadline);
@@ -35,6 +38,8 @@ public:
     bool is_ready() const { return ready_; }
     /// Which side opened it.
     Role role() const { return role_; }
+    /// Its number among the links its shard accepted (0 when dialed).
+    std::uint64_t accept_seq() const { return accept_seq_; }
 
     /// Queues one envelope.
     void send(const Envelope& envelope);
@@ -42,6 +47,13 @@ public:
     void send_request(Envelope& request, PendingRequest pending);
     /// Forgets request `seq` and returns it (nullopt when unknown or already finished).
     std::optional<PendingRequest> finish(std::uint64_t seq);
+    /// Request `seq` while it is unfinished, else nullptr.
+    PendingRequest* find_pending(std::uint64_t seq) { return pending_.find(seq); }
+    /// True when `request` (unfinished on this closed link) surely never reached the peer:
+    /// its bytes were still queued here when the link closed.
+    bool never_sent(const PendingRequest& request) const {
+        return request.queued_until > bytes_written();
+    }
     /// Removes and returns every unfinished request, in the order they were sent.
     std::vector<std::pair<std::uint64_t, PendingRequest>> take_pending();
     /// Number of unfinished requests.
@@ -76,6 +88,7 @@ private:
     NodeShard& shard_;
     EnvelopeCodec codec_;
     Role role_;
+    std::uint64_t accept_seq_;
     LinkHandshake handshake_;
     bool ready_ = false;
     bool declared_dead_ = false;

@@ -13,6 +13,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// While the process is over its memory budget, a link with more unsent than this takes no new
+// requests (they get `overloaded`).
+constexpr std::size_t pressure_link_queue = 1 << 20;
+
 QueuedEnvelope make_queued(const Envelope& envelope, std::optional<PendingRequest> pending,
                            RetryGroup retry) {
     QueuedEnvelope item{envelope, ByteBuffer(envelope.payload.begin(), envelope.payload.end()),
@@ -94,14 +98,25 @@ void LinkManager::send_request(std::uint32_t node_id, Envelope request, PendingR
 }
 
 void LinkManager::enqueue(std::uint32_t node_id, Peer& p, QueuedEnvelope item) {
-    if (p.queue.size() >= shard_.topology().settings().link_queue_limit) {
+    // Queued payloads are memory: past the budget nothing more waits for a dial.
+    if (p.queue.size() >= shard_.topology().settings().link_queue_limit ||
+        shard_.budget()->over()) {
         if (item.pending)
             shard_.fail_request(*item.pending, error_code::overloaded,
                                 "too many requests wait for node " + shard_.node_name(node_id));
         return;
     }
+    shard_.account().charge(static_cast<std::int64_t>(item.payload.size()));
     p.queue.push_back(std::move(item));
     if (!p.dialing) dial(node_id, p);
+}
+
+std::deque<QueuedEnvelope> LinkManager::take_queue(Peer& p) {
+    auto queue = std::exchange(p.queue, {});
+    std::int64_t bytes = 0;
+    for (const auto& item : queue) bytes += static_cast<std::int64_t>(item.payload.size());
+    shard_.account().charge(-bytes);
+    return queue;
 }
 
 void LinkManager::dial(std::uint32_t node_id, Peer& p) {
@@ -134,7 +149,7 @@ void LinkManager::on_dial_failed(std::uint32_t node_id, const std::string& reaso
     p.dialing = false;
     auto delay = p.backoff.next_delay();
     p.retry_at = Clock::now() + delay;
-    auto queue = std::exchange(p.queue, {});
+    auto queue = take_queue(p);
     if (expected)
         shard_.log().info("node {} left ({}); next dial in {} ms", shard_.node_name(node_id),
                           reason, delay.count());
@@ -174,8 +189,11 @@ void LinkManager::adopt(const std::shared_ptr<Link>& link) {
 
 bool LinkManager::is_overloaded(std::uint32_t node_id) const {
     auto it = peers_.find(node_id);
-    return it != peers_.end() && !it->second.links.empty() &&
-           it->second.links.front()->queued_bytes() > shard_.topology().settings().link_queue_bytes;
+    if (it == peers_.end() || it->second.links.empty()) return false;
+    auto queued = it->second.links.front()->queued_bytes();
+    // Past the memory budget a link takes a burst, not a backlog.
+    return queued > shard_.topology().settings().link_queue_bytes ||
+           (queued > pressure_link_queue && shard_.budget()->over());
 }
 
 void LinkManager::mark_draining(std::uint32_t node_id) {
@@ -189,7 +207,7 @@ bool LinkManager::queues_empty() const {
 }
 
 void LinkManager::flush_queue(Peer& p, Link& link) {
-    auto queue = std::exchange(p.queue, {});
+    auto queue = take_queue(p);
     for (auto& item : queue) {
         item.envelope.payload = item.payload;
         if (item.pending)
@@ -215,11 +233,18 @@ void LinkManager::forget(Link& link) {
             on_dial_failed(link.peer_id(), link.close_reason(), left);
         }
     }
-    // In the order the requests were sent, so each client sees its errors in order.
+    // In the order the requests were sent, so each client sees its errors in order. A request
+    // whose bytes had left this process may have run: only the others are `unavailable`.
     auto ordered = link.take_pending();
     if (ordered.empty()) return;
     auto why = "link to node " + shard_.node_name(link.peer_id()) + " lost: " + link.close_reason();
-    for (auto& [seq, request] : ordered) shard_.fail_request(request, error_code::unavailable, why);
+    for (auto& [seq, request] : ordered) {
+        if (link.never_sent(request))
+            shard_.fail_request(request, error_code::unavailable, why + " before the request left");
+        else
+            shard_.fail_request(request, error_code::outcome_unknown,
+                                why + " after the request was sent; it may have run");
+    }
 }
 
 void LinkManager::close_all() {
@@ -229,7 +254,7 @@ void LinkManager::close_all() {
         if (p.socket) p.socket->close(ignored);
         if (p.handshaking) p.handshaking->close("the node is stopping");
         for (auto& link : std::vector(p.links)) link->close("the node is stopping");
-        p.queue.clear();
+        take_queue(p);
     }
 }
 

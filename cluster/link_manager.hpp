@@ -90,6 +90,8 @@ private:
     /// `expected`: it left in a drain, which is worth an info line, not a warning.
     void on_dial_failed(std::uint32_t node_id, const std::string& reason, bool expected = false);
     void flush_queue(Peer& peer, Link& link);
+    /// Empties `peer`'s queue (its payloads no longer count as buffered memory).
+    std::deque<QueuedEnvelope> take_queue(Peer& peer);
     void fail_queue(std::deque<QueuedEnvelope> queue, std::string_view code,
                     const std::string& why);
 

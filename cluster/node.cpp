@@ -4,13 +4,16 @@ namespace dinx::cluster {
 
 Node::Node(const dict::NodeInfo& info, std::shared_ptr<const Topology> topology,
            std::shared_ptr<const HandlerTable> handlers, std::shared_ptr<AddressBook> addresses,
-           node::IoPool& pool, std::shared_ptr<spdlog::logger> log)
+           node::IoPool& pool, std::shared_ptr<node::MemoryBudget> budget,
+           std::shared_ptr<spdlog::logger> log)
     : info_(info),
       topology_(std::move(topology)),
       handlers_(std::move(handlers)),
       addresses_(std::move(addresses)),
       pool_(pool),
-      log_(std::move(log)) {
+      budget_(std::move(budget)),
+      log_(std::move(log)),
+      unproven_(std::make_unique<std::atomic<std::uint32_t>[]>(pool.size())) {
     for (std::size_t i = 0; i < pool_.size(); ++i)
         shards_.push_back(std::make_unique<NodeShard>(*this, i, pool_.context(i)));
 }
@@ -51,6 +54,29 @@ bool Node::admit_client() {
         if (count >= limit) return false;
     } while (!clients_.compare_exchange_weak(count, count + 1, std::memory_order_relaxed));
     return true;
+}
+
+std::uint64_t Node::late_answers() const {
+    std::uint64_t total = 0;
+    for (const auto& shard : shards_) total += shard->late_answers();
+    return total;
+}
+
+bool Node::evict_elsewhere(std::size_t from, node::Socket&& socket,
+                           std::function<void(node::Socket)> then) {
+    for (std::size_t i = 0; i < shards_.size(); ++i) {
+        if (i == from || unproven_[i].load(std::memory_order_relaxed) == 0) continue;
+        post_to(i, [this, from, socket = std::move(socket),
+                    then = std::move(then)](NodeShard& shard) mutable {
+            shard.evict_unproven_client();
+            // The socket belongs to shard `from`'s thread: it is used there only.
+            post_to(from, [socket = std::move(socket), then = std::move(then)](NodeShard&) mutable {
+                then(std::move(socket));
+            });
+        });
+        return true;
+    }
+    return false;
 }
 
 void Node::start() {

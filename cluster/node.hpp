@@ -22,10 +22,12 @@ namespace dinx::cluster {
 /// A running node: a frontend (client listener + link listener) or a backend (link listener).
 class Node {
 public:
-    /// Node `info` of `topology`, using `pool`'s threads. Nothing listens until listen().
+    /// Node `info` of `topology`, using `pool`'s threads and counting its buffers in `budget`.
+    /// Nothing listens until listen().
     Node(const dict::NodeInfo& info, std::shared_ptr<const Topology> topology,
          std::shared_ptr<const HandlerTable> handlers, std::shared_ptr<AddressBook> addresses,
-         node::IoPool& pool, std::shared_ptr<spdlog::logger> log);
+         node::IoPool& pool, std::shared_ptr<node::MemoryBudget> budget,
+         std::shared_ptr<spdlog::logger> log);
     ~Node();
     Node(const Node&) = delete;
     Node& operator=(const Node&) = delete;
@@ -58,10 +60,24 @@ public:
     /// The port links connect to, once listening.
     std::uint16_t link_port() const { return link_acceptor_ ? link_acceptor_->port() : 0; }
 
+    /// The process's memory budget.
+    const std::shared_ptr<node::MemoryBudget>& budget() const { return budget_; }
+    /// Answers dropped because their request was answered already, summed over the shards.
+    std::uint64_t late_answers() const;
+    /// Clients connected now, over all shards.
+    std::uint32_t clients() const { return clients_.load(std::memory_order_relaxed); }
+
     /// Counts a new client in; false when max_connections are already connected.
     bool admit_client();
     /// Counts a client out.
     void release_client() { clients_.fetch_sub(1, std::memory_order_relaxed); }
+    /// Where shard `index` publishes how many of its clients never sent a complete frame.
+    std::atomic<std::uint32_t>& unproven_count(std::size_t index) { return unproven_[index]; }
+    /// Asks a shard other than `from` that holds an unproven client to evict it, then hands
+    /// `socket` back to shard `from` through `then` (on its thread). False, leaving `socket`
+    /// untouched, when no other shard holds one.
+    bool evict_elsewhere(std::size_t from, node::Socket&& socket,
+                         std::function<void(node::Socket)> then);
 
     /// Runs `work(shard)` on shard `index`'s thread.
     template <class Work>
@@ -81,7 +97,9 @@ private:
     std::shared_ptr<const HandlerTable> handlers_;
     std::shared_ptr<AddressBook> addresses_;
     node::IoPool& pool_;
+    std::shared_ptr<node::MemoryBudget> budget_;
     std::shared_ptr<spdlog::logger> log_;
+    std::unique_ptr<std::atomic<std::uint32_t>[]> unproven_;  // per shard
     std::vector<std::unique_ptr<NodeShard>> shards_;
     std::optional<node::Acceptor> client_acceptor_;
     std::optional<node::Acceptor> link_acceptor_;

@@ -9,15 +9,40 @@
 #include <memory>
 
 namespace dinx::cluster {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Before its handshake a link may send only handshake frames: a peer that has proven nothing
+// must not make us buffer 16 MiB. The largest (a challenge) is under 200 bytes.
+constexpr std::uint32_t handshake_frame_limit = 512;
+
+// Accepted links whose handshake is not done yet, per io thread; the oldest goes first when
+// another arrives. A real peer's handshake takes one round trip, so only a flood is cut.
+constexpr std::size_t max_handshaking_links = 64;
+
+// Broadcast payloads from this size on are queued by reference, not copied per client.
+constexpr std::size_t share_from = 512;
+
+// While the process is over its memory budget, a client with more than this unsent is closed.
+constexpr std::size_t pressure_send_queue = 64 * 1024;
+
+// Summaries of refused links and late answers: one line at most this often.
+constexpr std::chrono::seconds summary_interval{5};
+
+}  // namespace
 
 NodeShard::NodeShard(Node& node, std::size_t index, asio::io_context& io)
     : node_(node),
       index_(index),
       io_(io),
+      budget_(node.budget()),
       links_(*this),
       own_group_(node.topology().group(node.info().group)),
+      guard_(node.unproven_count(index)),
+      refused_links_("link connections refused before their handshake", summary_interval),
       heartbeat_(io, [this] { heartbeat_links(); }),
-      idle_check_(io, [this] { check_idle_clients(); }),
+      client_check_(io, [this] { check_clients(); }),
       drain_check_(io, [this] { check_drained(); }) {}
 
 NodeShard::~NodeShard() = default;
@@ -56,8 +81,11 @@ spdlog::logger& NodeShard::log() {
 node::ConnectionLimits NodeShard::link_limits() const {
     // A link is not a slow player: its queue may hold a burst for a whole gate.
     // A peer that lets 64 MiB pile up is not reading: dropping the link fails its requests
-    // fast instead of growing without bound.
-    return {static_cast<std::uint32_t>(max_envelope_payload + max_envelope_header), 64u << 20};
+    // fast instead of growing without bound. Until the handshake is done, frames are small.
+    node::ConnectionLimits limits;
+    limits.max_frame_len = handshake_frame_limit;
+    limits.max_send_queue_bytes = 64u << 20;
+    return limits;
 }
 
 std::size_t NodeShard::shard_of(std::uint64_t conn_id) const {
@@ -68,28 +96,82 @@ std::size_t NodeShard::shard_of(std::uint64_t conn_id) const {
 
 void NodeShard::accept_client(node::Socket socket) {
     if (stopping_) return;
-    if (!node_.admit_client()) {
-        refuse_client(socket);
-        return;
-    }
+    if (!node_.admit_client() && !make_room(socket)) return;
     // Ids encode their shard, so a reply for a connection goes straight to its thread.
     std::uint64_t conn_id = next_conn_seq_++ * node_.shard_count() + index_ + 1;
     const auto& settings = topology().settings();
-    auto session = std::make_shared<ClientSession>(
-        *this, std::move(socket),
-        node::ConnectionLimits{settings.max_packet_size, settings.client_send_queue_bytes},
-        conn_id);
+    node::ConnectionLimits limits;
+    limits.max_frame_len = settings.max_packet_size;
+    limits.max_send_queue_bytes = settings.client_send_queue_bytes;
+    // A client that does not read its replies is not read either (after a quarter of its queue).
+    limits.pause_reading_above = settings.client_send_queue_bytes / 4;
+    limits.pressure_send_queue_bytes = pressure_send_queue;
+    auto session =
+        std::make_shared<ClientSession>(*this, std::move(socket), limits, conn_id, Clock::now());
     sessions_.emplace(conn_id, session);
+    guard_.track(conn_id);
     log().debug("client {} connected from {}", conn_id, session->remote());
     session->start();
 }
 
+// When the gate is full, connections that never completed a frame (silent, trickling) go first.
+bool NodeShard::make_room(node::Socket& socket) {
+    if (evict_unproven_client() && node_.admit_client()) return true;
+    if (node_.evict_elsewhere(index_, std::move(socket), [this](node::Socket s) {
+            accept_client_after_eviction(std::move(s));
+        }))
+        return false;
+    refuse_client(socket);
+    return false;
+}
+
+void NodeShard::accept_client_after_eviction(node::Socket socket) {
+    if (stopping_) return;
+    if (!node_.admit_client()) {
+        refuse_client(socket);
+        return;
+    }
+    node_.release_client();  // accept_client counts it in again
+    accept_client(std::move(socket));
+}
+
+bool NodeShard::evict_unproven_client() {
+    auto oldest = guard_.oldest_unproven();
+    if (!oldest) return false;
+    guard_.forget(*oldest);
+    auto* session = find_session(*oldest);
+    if (!session) return false;
+    // Its place is free now, not when its close is reported.
+    if (session->admitted()) {
+        session->set_released();
+        node_.release_client();
+    }
+    session->close("evicted: the gate is full and it never sent a complete frame",
+                   "evicted to make room (never sent a complete frame)");
+    return true;
+}
+
+void NodeShard::refuse_client(node::Socket& socket) {
+    std::error_code ignored;
+    auto remote = socket.remote_endpoint(ignored);
+    guard_.note_refused("max_connections reached", remote.address().to_string());
+    socket.close(ignored);
+}
+
 void NodeShard::accept_link(node::Socket socket) {
     if (stopping_) return;
-    auto link =
-        std::make_shared<Link>(*this, std::move(socket), link_limits(), Link::Role::accepted, 0);
-    accepted_links_.emplace(link.get(), link);
+    if (handshaking_links_.size() >= max_handshaking_links) {
+        auto oldest = handshaking_links_.begin()->second;
+        oldest->close("too many links are in their handshake", "evicted: too many handshakes");
+    }
+    auto link = std::make_shared<Link>(*this, std::move(socket), link_limits(),
+                                       Link::Role::accepted, 0, next_link_seq_++);
+    handshaking_links_.emplace(link->accept_seq(), link);
     link->begin(std::chrono::milliseconds(topology().settings().connect_timeout_ms));
+}
+
+void NodeShard::on_first_client_frame(ClientSession& session) {
+    guard_.forget(session.conn_id());
 }
 
 void NodeShard::on_client_frame(ClientSession& session, std::uint32_t msg_id, Bytes payload) {
@@ -107,35 +189,40 @@ void NodeShard::on_client_frame(ClientSession& session, std::uint32_t msg_id, By
     }
     if (group == own_group_) {
         if (on_drained_) {
-            refuse(session, *group, msg_id, Refusal::stopping);
+            refuse(session, *group, msg_id, Refusal::stopping, 0);
             return;
         }
         Context ctx(*this, session, msg_id);
         run_handler(ctx, payload);
         return;
     }
+    session.begin_request(static_cast<std::uint32_t>(payload.size()));
     route_client_request(session, *group, msg_id, payload);
 }
 
-// See route_pin.hpp for why a client's requests may be held.
+// See route_pin.hpp for why a client's requests may be held. The request is counted in the
+// session's requests in flight (begin_request) until it is answered.
 void NodeShard::route_client_request(ClientSession& session, const Group& group,
                                      std::uint32_t msg_id, Bytes payload) {
     RoutePin& pin = session.pin_for(&group);
     auto refusal = on_drained_ ? Refusal::stopping : Refusal::none;
+    auto size = static_cast<std::uint32_t>(payload.size());
     // Behind earlier requests that cannot be followed yet (their node left, died or is full,
     // or this gate stops), this one waits its turn: even an error must not overtake them.
     bool blocked = pin.in_flight > 0 && (refusal != Refusal::none || !links_.is_live(pin.node) ||
                                          links_.is_overloaded(pin.node));
     if (!pin.held.empty() || blocked) {
-        if (pin.held.size() >= max_held_requests) refusal = Refusal::overloaded;
-        pin.held.push_back(
-            {msg_id,
-             refusal == Refusal::none ? ByteBuffer(payload.begin(), payload.end()) : ByteBuffer{},
-             refusal});
+        // Held payloads are memory: past the budget, the request is refused in its turn.
+        if (pin.held.size() >= max_held_requests || (refusal == Refusal::none && budget_->over()))
+            refusal = Refusal::overloaded;
+        session.hold(pin, {msg_id,
+                           refusal == Refusal::none ? ByteBuffer(payload.begin(), payload.end())
+                                                    : ByteBuffer{},
+                           refusal, size});
         return;
     }
     if (refusal != Refusal::none) {
-        refuse(session, group, msg_id, refusal);
+        refuse(session, group, msg_id, refusal, size);
         return;
     }
     if (pin.in_flight == 0) {
@@ -143,6 +230,7 @@ void NodeShard::route_client_request(ClientSession& session, const Group& group,
         if (!target) {
             send_error(node_id(), session.conn_id(), msg_id, error_code::unavailable,
                        "no node of group " + group.name + " is reachable");
+            session.end_request(size);
             return;
         }
         pin.node = *target;
@@ -150,108 +238,72 @@ void NodeShard::route_client_request(ClientSession& session, const Group& group,
     ++pin.in_flight;
     Envelope request{EnvelopeKind::request, 0, session.origin(), msg_id, 0, payload};
     PendingRequest pending{node_id(), session.conn_id(), msg_id, {}, 0, &group, true};
+    pending.counted = true;
+    pending.payload_size = size;
     links_.send_request(pin.node, std::move(request), std::move(pending), RetryGroup{&group, {}});
 }
 
 void NodeShard::on_client_request_finished(const PendingRequest& request) {
-    if (!request.pinned || request.gate_id != node_id()) return;
+    if (request.gate_id != node_id() || (!request.pinned && !request.counted)) return;
     auto* session = find_session(request.conn_id);
-    auto* pin = session ? session->find_pin(request.group) : nullptr;
+    if (!session) return;
+    if (request.counted) session->end_request(request.payload_size);
+    auto* pin = request.pinned ? session->find_pin(request.group) : nullptr;
     if (!pin || pin->in_flight == 0) return;
     if (--pin->in_flight > 0 || pin->held.empty()) return;
+    release_held(*session, *request.group, *pin);
+}
+
+void NodeShard::release_held(ClientSession& session, const Group& group, RoutePin& pin) {
     // The line moves: route what waited, in order (it may have to wait again).
-    auto held = std::exchange(pin->held, {});
-    const Group& group = *request.group;
-    for (auto& next : held) {
+    for (auto& next : session.take_held(pin)) {
         if (next.refusal == Refusal::none) {
-            route_client_request(*session, group, next.msg_id, next.payload);
+            route_client_request(session, group, next.msg_id, next.payload);
             continue;
         }
         // A refused request is answered when its turn comes: nothing earlier may still be in
         // flight or waiting.
-        RoutePin& now = session->pin_for(&group);
+        RoutePin& now = session.pin_for(&group);
         if (now.in_flight == 0 && now.held.empty())
-            refuse(*session, group, next.msg_id, next.refusal);
+            refuse(session, group, next.msg_id, next.refusal, next.size);
         else
-            now.held.push_back(std::move(next));
+            session.hold(now, std::move(next));
     }
 }
 
 void NodeShard::refuse(ClientSession& session, const Group& group, std::uint32_t msg_id,
-                       Refusal refusal) {
+                       Refusal refusal, std::uint32_t size) {
     if (refusal == Refusal::overloaded)
         send_error(node_id(), session.conn_id(), msg_id, error_code::overloaded,
                    "too many requests wait for group " + group.name);
     else
         send_error(node_id(), session.conn_id(), msg_id, error_code::unavailable,
                    "the gate is stopping");
-}
-
-void NodeShard::refuse_client(node::Socket& socket) {
-    std::error_code ignored;
-    socket.close(ignored);
-    ++refused_clients_;
-    // One line per second at most: a flood of connections must not become a flood of logs.
-    auto now = std::chrono::steady_clock::now();
-    if (now - last_refusal_log_ < std::chrono::seconds(1)) return;
-    log().warn("max_connections ({}) reached: closed {} new client connection(s)",
-               topology().settings().max_connections, refused_clients_);
-    last_refusal_log_ = now;
-    refused_clients_ = 0;
+    // Refusals of the gate's own group were never counted (they run no request).
+    if (&group != own_group_) session.end_request(size);
 }
 
 void NodeShard::on_client_closed(ClientSession& session) {
-    node_.release_client();
-    // Closing a client ourselves means it broke a rule (oversized frame, unread replies): say so.
-    bool worth_a_warning = session.closed_locally() && !stopping_ && !session.closed_for_idleness();
-    log().log(worth_a_warning ? spdlog::level::warn : spdlog::level::debug,
-              "client {} ({}) closed: {}", session.conn_id(), session.remote(),
-              session.close_reason());
+    if (session.admitted()) {
+        session.set_released();
+        node_.release_client();
+    }
+    guard_.forget(session.conn_id());
+    // A client closed for breaking a rule is summarised, never logged one line per client.
+    if (!session.violation().empty() && !stopping_)
+        guard_.note_violation(session.violation(),
+                              session.remote() + ": " + session.close_reason());
+    log().debug("client {} ({}) closed: {}", session.conn_id(), session.remote(),
+                session.close_reason());
     sessions_.erase(session.conn_id());
 }
 
 void NodeShard::on_link_ready(const std::shared_ptr<Link>& link) {
+    handshaking_links_.erase(link->accept_seq());
     if (on_drained_) link->send_leaving();  // a link that came up during our drain
     log().debug("link {} node {} ({}) is up", link->role() == Link::Role::dialed ? "to" : "from",
                 node_name(link->peer_id()), link->remote());
     links_.adopt(link);
-}
-
-void NodeShard::on_link_envelope(Link& link, const Envelope& envelope) {
-    switch (envelope.kind) {
-        case EnvelopeKind::request:
-            on_request(link, envelope);
-            break;
-        case EnvelopeKind::to_client:
-            deliver(envelope.origin.gate_id, envelope.origin.conn_id, envelope.msg_id,
-                    envelope.payload);
-            if (envelope.seq != 0) on_finished(link, envelope.seq);
-            break;
-        case EnvelopeKind::done:
-            on_finished(link, envelope.seq);
-            break;
-        case EnvelopeKind::broadcast:
-            broadcast_here(envelope.msg_id, envelope.payload);
-            break;
-        case EnvelopeKind::session:
-            update_session(envelope.origin.gate_id, envelope.origin.conn_id, envelope.origin.uid);
-            break;
-        case EnvelopeKind::ping:
-            break;  // hearing it is all it is for
-        case EnvelopeKind::leaving:
-            // FIFO: every request we sent before this ack reaches the peer before it.
-            links_.mark_draining(link.peer_id());
-            link.send(Envelope{EnvelopeKind::leaving_ack, 0, {}, 0, node_id(), {}});
-            break;
-        case EnvelopeKind::leaving_ack:
-            link.on_leaving_ack();
-            break;
-        case EnvelopeKind::hello:
-        case EnvelopeKind::challenge:
-        case EnvelopeKind::proof:
-        case EnvelopeKind::hello_ack:
-            break;  // Link handles the handshake
-    }
 }
 
 void NodeShard::on_link_closed(Link& link) {
@@ -259,9 +311,12 @@ void NodeShard::on_link_closed(Link& link) {
         log().log(stopping_ ? spdlog::level::debug : spdlog::level::info,
                   "link {} node {} closed: {}", link.role() == Link::Role::dialed ? "to" : "from",
                   node_name(link.peer_id()), link.close_reason());
-    else if (link.closed_locally())  // it broke the handshake; a bare port probe is no news
-        log().warn("refused link from {}: {}", link.remote(), link.close_reason());
-    accepted_links_.erase(&link);
+    else if (link.closed_locally() && !stopping_)  // a bare port probe is no news
+        refused_links_.add(link.violation().empty() ? "closed" : link.violation(),
+                           link.remote() + ": " + link.close_reason());
+    if (!link.is_ready() && link.closed_locally())
+        log().debug("refused link from {}: {}", link.remote(), link.close_reason());
+    handshaking_links_.erase(link.accept_seq());
     links_.forget(link);
 }
 
@@ -271,8 +326,8 @@ void NodeShard::on_link_closed(Link& link) {
 namespace {
 constexpr int ticks_per_heartbeat = 2;
 constexpr int silent_ticks_to_die = 5;
-// Idle clients are checked at least 4 times per timeout, at most once a second.
-constexpr std::chrono::milliseconds max_idle_tick{1000};
+// Clients are checked at least 4 times per timeout, at most once a second.
+constexpr std::chrono::milliseconds max_client_tick{1000};
 constexpr std::chrono::milliseconds min_tick{5};
 
 std::chrono::milliseconds heartbeat_tick(const dict::Settings& settings) {
@@ -280,28 +335,54 @@ std::chrono::milliseconds heartbeat_tick(const dict::Settings& settings) {
         min_tick, std::chrono::milliseconds(settings.heartbeat_interval_ms / ticks_per_heartbeat));
 }
 
-std::chrono::milliseconds idle_tick(const dict::Settings& settings) {
-    return std::clamp(std::chrono::milliseconds(settings.client_idle_timeout_ms / 4), min_tick,
-                      max_idle_tick);
+std::chrono::milliseconds client_tick(const dict::Settings& settings) {
+    auto shortest = std::min({settings.client_idle_timeout_ms, settings.client_frame_timeout_ms,
+                              settings.client_first_frame_timeout_ms});
+    return std::clamp(std::chrono::milliseconds(shortest / 4), min_tick, max_client_tick);
 }
 }  // namespace
 
 void NodeShard::start_timers() {
     heartbeat_.start(heartbeat_tick(topology().settings()));
-    if (info().is_frontend()) idle_check_.start(idle_tick(topology().settings()));
+    if (info().is_frontend()) client_check_.start(client_tick(topology().settings()));
 }
 
 void NodeShard::heartbeat_links() {
     auto tick = heartbeat_tick(topology().settings());
     links_.for_each_link([&](Link& link) { link.heartbeat_tick(silent_ticks_to_die, tick); });
+    housekeeping();
 }
 
-void NodeShard::check_idle_clients() {
-    const auto& settings = topology().settings();
-    auto tick = idle_tick(settings);
-    auto limit =
-        static_cast<int>((settings.client_idle_timeout_ms + tick.count() - 1) / tick.count());
-    for (auto& [id, session] : sessions_) session->idle_tick(limit, tick);
+void NodeShard::housekeeping() {
+    auto now = Clock::now();
+    refused_links_.log_if_due(log(), spdlog::level::warn, now);
+    guard_.log_if_due(log(), now);
+    auto late = late_answers();
+    if (late != late_answers_logged_) {
+        log().warn("dropped {} late answer(s) in all: their requests were answered already", late);
+        late_answers_logged_ = late;
+    }
+    budget_->return_freed_memory();
+}
+
+void NodeShard::check_clients() {
+    auto now = Clock::now();
+    // (closing erases from sessions_: collect first)
+    std::vector<std::shared_ptr<ClientSession>> all;
+    all.reserve(sessions_.size());
+    for (auto& [id, session] : sessions_) all.push_back(session);
+    for (auto& session : all) session->check_timeouts(now);
+    if (budget_->over()) reclaim_memory();
+}
+
+void NodeShard::reclaim_memory() {
+    std::vector<std::shared_ptr<ClientSession>> hoarders;
+    for (auto& [id, session] : sessions_)
+        if (session->queued_bytes() > pressure_send_queue) hoarders.push_back(session);
+    for (auto& session : hoarders)
+        session->close("send queue of " + std::to_string(session->queued_bytes()) +
+                           " bytes while the process is over its memory budget",
+                       "did not read its replies while memory was short");
 }
 
 // How often a drain looks whether it is done: short, a drain is normally over in milliseconds.
@@ -333,11 +414,12 @@ void NodeShard::check_drained() {
 void NodeShard::close_all() {
     stopping_ = true;
     heartbeat_.stop();
-    idle_check_.stop();
+    client_check_.stop();
     drain_check_.stop();
     on_drained_ = nullptr;
     links_.close_all();
-    for (auto& [link, owner] : accepted_links_) owner->close("the node is stopping");
+    auto handshaking = std::exchange(handshaking_links_, {});
+    for (auto& [seq, link] : handshaking) link->close("the node is stopping");
     for (auto& [id, session] : sessions_) session->close("the node is stopping");
 }
 
@@ -353,7 +435,8 @@ void NodeShard::run_handler(Context& ctx, Bytes payload) {
             (*handler)(ctx, payload);
         } catch (const std::exception& error) {
             log().error("handler of msg_id {} threw: {}", ctx.msg_id(), error.what());
-            ctx.fail(error_code::handler_error, "the handler failed");
+            // One answer per request: a reply already sent stands.
+            if (!ctx.answered()) ctx.fail(error_code::handler_error, "the handler failed");
         }
     }
     ctx.finish();
@@ -364,12 +447,136 @@ void NodeShard::on_request(Link& link, const Envelope& request) {
     run_handler(ctx, request.payload);
 }
 
+void NodeShard::on_link_envelope(Link& link, const Envelope& envelope) {
+    switch (envelope.kind) {
+        case EnvelopeKind::request:
+            on_request(link, envelope);
+            break;
+        case EnvelopeKind::to_client:
+            if (envelope.seq != 0)
+                on_answer(link, envelope, true);
+            else
+                deliver(envelope.origin.gate_id, envelope.origin.conn_id, envelope.msg_id,
+                        envelope.payload);
+            break;
+        case EnvelopeKind::answer:
+            on_answer(link, envelope, false);
+            break;
+        case EnvelopeKind::done:
+            on_finished(link, envelope.seq);
+            break;
+        case EnvelopeKind::broadcast:
+            broadcast_here(envelope.msg_id, envelope.payload);
+            break;
+        case EnvelopeKind::session:
+            if (envelope.seq != 0)
+                on_session_answer(link, envelope);
+            else
+                update_session(envelope.origin.gate_id, envelope.origin.conn_id,
+                               envelope.origin.uid);
+            break;
+        case EnvelopeKind::ping:
+            break;  // hearing it is all it is for
+        case EnvelopeKind::leaving:
+            // FIFO: every request we sent before this ack reaches the peer before it.
+            links_.mark_draining(link.peer_id());
+            link.send(Envelope{EnvelopeKind::leaving_ack, 0, {}, 0, node_id(), {}});
+            break;
+        case EnvelopeKind::leaving_ack:
+            link.on_leaving_ack();
+            break;
+        case EnvelopeKind::hello:
+        case EnvelopeKind::challenge:
+        case EnvelopeKind::proof:
+        case EnvelopeKind::hello_ack:
+            break;  // Link handles the handshake
+    }
+}
+
+// Answers travel back the way their request came, link by link, and never any other way: a
+// link this node closed (its peer was declared dead) delivers nothing more, and a request
+// failed here is forgotten here, so no late answer can reach a client that already got one.
+void NodeShard::on_answer(Link& link, const Envelope& answer, bool finishes) {
+    PendingRequest* request = link.find_pending(answer.seq);
+    if (!request) {
+        note_late_answer();
+        return;
+    }
+    request->answered = true;
+    if (!finishes) {
+        pass_answer(*request, answer.msg_id, answer.payload, false);
+        return;
+    }
+    auto finished = link.finish(answer.seq);
+    pass_answer(*finished, answer.msg_id, answer.payload, true);
+    on_client_request_finished(*finished);
+}
+
+void NodeShard::on_session_answer(Link& link, const Envelope& update) {
+    const PendingRequest* request = link.find_pending(update.seq);
+    if (!request) {
+        note_late_answer();
+        return;
+    }
+    if (request->upstream_seq == 0) {
+        update_session(update.origin.gate_id, update.origin.conn_id, update.origin.uid);
+        return;
+    }
+    auto upstream = request->upstream.lock();
+    if (!upstream || !upstream->is_open()) {
+        note_late_answer();
+        return;
+    }
+    Envelope relayed = update;
+    relayed.seq = request->upstream_seq;
+    upstream->send(relayed);
+}
+
+void NodeShard::pass_answer(const PendingRequest& request, std::uint32_t msg_id, Bytes payload,
+                            bool finishes) {
+    if (request.upstream_seq == 0) {
+        // This node is the client's gate, or the request continues one answered already.
+        deliver(request.gate_id, request.conn_id, msg_id, payload);
+        return;
+    }
+    auto upstream = request.upstream.lock();
+    if (!upstream || !upstream->is_open()) {
+        note_late_answer();  // the node before us gave up on it: it answered the client itself
+        return;
+    }
+    upstream->send(Envelope{finishes ? EnvelopeKind::to_client : EnvelopeKind::answer,
+                            request.upstream_seq, Origin{request.gate_id, request.conn_id, {}},
+                            msg_id, 0, payload});
+}
+
 void NodeShard::on_finished(Link& link, std::uint64_t seq) {
     auto request = link.finish(seq);
     if (!request) return;
+    finish_upstream(*request);
     on_client_request_finished(*request);
-    if (auto upstream = request->upstream.lock())
-        upstream->send(Envelope{EnvelopeKind::done, request->upstream_seq, {}, 0, 0, {}});
+}
+
+void NodeShard::finish_upstream(const PendingRequest& request) {
+    if (request.upstream_seq == 0) return;
+    auto upstream = request.upstream.lock();
+    if (upstream && upstream->is_open())
+        upstream->send(Envelope{EnvelopeKind::done, request.upstream_seq, {}, 0, 0, {}});
+}
+
+void NodeShard::fail_request(const PendingRequest& request, std::string_view code,
+                             const std::string& why) {
+    if (request.answered) {
+        finish_upstream(request);  // its client has its answer: nothing is owed but the end
+    } else {
+        auto body = error_payload(request.msg_id, code, why);
+        pass_answer(request, topology().settings().error_msg_id, as_bytes(body), true);
+    }
+    on_client_request_finished(request);
+}
+
+void NodeShard::note_late_answer() {
+    late_answers_.store(late_answers_.load(std::memory_order_relaxed) + 1,
+                        std::memory_order_relaxed);
 }
 
 ClientSession* NodeShard::find_session(std::uint64_t conn_id) {
@@ -429,10 +636,23 @@ void NodeShard::broadcast(std::uint32_t msg_id, Bytes payload) {
 }
 
 void NodeShard::broadcast_here(std::uint32_t msg_id, Bytes payload) {
-    auto data = std::make_shared<const ByteBuffer>(payload.begin(), payload.end());
+    if (payload.size() < share_from) {
+        auto data = std::make_shared<const ByteBuffer>(payload.begin(), payload.end());
+        for (std::size_t i = 0; i < node_.shard_count(); ++i) {
+            node_.post_to(i, [msg_id, data](NodeShard& shard) {
+                for (auto& [id, session] : shard.sessions_) session->send(msg_id, *data);
+            });
+        }
+        return;
+    }
+    // One frame for every receiver: 500 clients cost one copy of a big broadcast, not 500.
+    ByteBuffer frame;
+    frame.reserve(node::frame_header_size + payload.size());
+    node::append_frame(frame, msg_id, payload);
+    auto shared = budget_->share(std::move(frame));
     for (std::size_t i = 0; i < node_.shard_count(); ++i) {
-        node_.post_to(i, [msg_id, data](NodeShard& shard) {
-            for (auto& [id, session] : shard.sessions_) session->send(msg_id, *data);
+        node_.post_to(i, [shared](NodeShard& shard) {
+            for (auto& [id, session] : shard.sessions_) session->send_shared(shared);
         });
     }
 }
@@ -457,14 +677,6 @@ void NodeShard::route_request(const Group& group, Envelope request, PendingReque
 
 void NodeShard::send_request(std::uint32_t node_id, Envelope request, PendingRequest pending) {
     links_.send_request(node_id, std::move(request), std::move(pending), RetryGroup{});
-}
-
-void NodeShard::fail_request(const PendingRequest& request, std::string_view code,
-                             const std::string& why) {
-    send_error(request.gate_id, request.conn_id, request.msg_id, code, why);
-    on_client_request_finished(request);
-    if (auto upstream = request.upstream.lock())
-        upstream->send(Envelope{EnvelopeKind::done, request.upstream_seq, {}, 0, 0, {}});
 }
 
 void NodeShard::send_error(std::uint32_t gate_id, std::uint64_t conn_id, std::uint32_t msg_id,

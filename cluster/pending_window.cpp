@@ -46,6 +46,15 @@ std::optional<PendingRequest> PendingWindow::finish(std::uint64_t seq) {
     return request;
 }
 
+PendingRequest* PendingWindow::find(std::uint64_t seq) {
+    if (seq >= first_ && seq < next_) {
+        auto& entry = slot(seq);
+        return entry ? &*entry : nullptr;
+    }
+    auto it = stragglers_.find(seq);
+    return it == stragglers_.end() ? nullptr : &it->second;
+}
+
 void PendingWindow::skip_finished() {
     while (first_ < next_ && !slot(first_)) ++first_;
 }

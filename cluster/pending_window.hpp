@@ -16,7 +16,9 @@ namespace dinx::cluster {
 class Link;
 struct Group;
 
-/// A request sent on a link and not finished yet.
+/// A request sent on a link and not finished yet. Its answers go back the way it came: to
+/// `upstream` (the link it continues) when set, else to the client when this node is the
+/// client's gate, else (a forward made after the request was answered) as pushes.
 struct PendingRequest {
     std::uint32_t gate_id = 0;       ///< the client to tell if it fails: its gate
     std::uint64_t conn_id = 0;       ///< and its connection
@@ -25,6 +27,10 @@ struct PendingRequest {
     std::uint64_t upstream_seq = 0;  ///< that request's seq on `upstream`
     const Group* group = nullptr;    ///< the group it was routed to
     bool pinned = false;             ///< counted in its client's RoutePin (route_pin.hpp)
+    bool counted = false;            ///< counted in its client's requests in flight (the gate's)
+    bool answered = false;           ///< a frame for the client already went back
+    std::uint32_t payload_size = 0;  ///< its payload, as counted in its client's bytes in flight
+    std::uint64_t queued_until = 0;  ///< the link's bytes_queued_total() once it was queued
 };
 
 /// Unfinished requests of one link, keyed by the seq this window hands out (1, 2, 3 ...).
@@ -37,6 +43,8 @@ public:
     std::uint64_t add(PendingRequest request);
     /// Forgets request `seq` and returns it; nullopt when unknown or already finished.
     std::optional<PendingRequest> finish(std::uint64_t seq);
+    /// Request `seq` while it is unfinished, else nullptr.
+    PendingRequest* find(std::uint64_t seq);
     /// Removes every unfinished request, in seq order.
     std::vector<std::pair<std::uint64_t, PendingRequest>> take_all();
     /// Number of unfinished requests.

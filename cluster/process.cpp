@@ -28,12 +28,15 @@ Process::Process(std::shared_ptr<const Topology> topology,
                            : std::make_shared<AddressBook>(topology->config())) {
     if (io_threads == 0) io_threads = topology->settings().io_threads;
     pool_ = std::make_unique<node::IoPool>(io_threads);
+    // Buffers get half of the budget: the rest is for sessions, code and allocator slack.
+    budget_ =
+        node::MemoryBudget::create(pool_->size(), topology->settings().memory_budget_bytes / 2);
     for (auto id : node_ids) {
         const auto* info = topology->node(id);
         if (!info)
             throw std::out_of_range("no node with id " + std::to_string(id) + " in the config");
         nodes_.push_back(std::make_unique<Node>(*info, topology, handlers, addresses_, *pool_,
-                                                make_node_logger(info->name)));
+                                                budget_, make_node_logger(info->name)));
     }
 }
 

@@ -42,9 +42,12 @@ public:
     Node& node(std::uint32_t id);
     /// The address book the nodes dial with.
     AddressBook& addresses() { return *addresses_; }
+    /// The buffers of every node of the process, against memory_budget_bytes.
+    node::MemoryBudget& budget() { return *budget_; }
 
 private:
     std::shared_ptr<AddressBook> addresses_;
+    std::shared_ptr<node::MemoryBudget> budget_;
     // The pool outlives the nodes: connections still queued in it refer to their shards.
     std::unique_ptr<node::IoPool> pool_;
     std::vector<std::unique_ptr<Node>> nodes_;

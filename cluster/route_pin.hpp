@@ -29,6 +29,7 @@ struct HeldRequest {
     std::uint32_t msg_id = 0;
     ByteBuffer payload;  ///< empty when refused
     Refusal refusal = Refusal::none;
+    std::uint32_t size = 0;  ///< the payload's size as the client sent it (counted in flight)
 };
 
 /// Where one client's requests to one group go while some are in flight.

@@ -127,6 +127,10 @@ bool BlockingClient::read_some(std::chrono::milliseconds timeout) {
     return !closed_;
 }
 
+void BlockingClient::shutdown_write() {
+    if (fd_ >= 0) ::shutdown(fd_, SHUT_WR);
+}
+
 void BlockingClient::close() {
     if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
 }

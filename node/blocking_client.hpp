@@ -42,6 +42,9 @@ public:
     bool closed() const { return closed_; }
     /// Closes the socket; a receive() blocked on another thread returns.
     void close();
+    /// Shuts down the sending side only (what `nc -N` does after its input): the server sees
+    /// EOF, and what it still sends can be received.
+    void shutdown_write();
     /// The socket's file descriptor (for poll-based tools).
     int fd() const { return fd_; }
 

@@ -1,9 +1,10 @@
 #include "node/connection.hpp"
 
 #include <asio/post.hpp>
-#include <asio/write.hpp>
 
+#include <algorithm>
 #include <array>
+#include <span>
 
 namespace dinx::node {
 namespace {
@@ -19,6 +20,16 @@ constexpr int reads_per_turn = 16;
 // A write buffer larger than this is freed once written, so a burst does not pin memory.
 constexpr std::size_t kept_write_capacity = 16 * 1024;
 
+// Queued pieces gathered into one write (sendmsg takes at most IOV_MAX; asio at most 64).
+constexpr std::size_t max_gathered = 32;
+
+// Writes in a row while the kernel takes everything and more is queued.
+constexpr int writes_per_turn = 4;
+
+// A written prefix of the outbox larger than this is dropped even while the rest waits, so a
+// peer that reads slowly but steadily does not make the buffer grow without bound.
+constexpr std::size_t compact_after = 64 * 1024;
+
 std::string describe(const Socket& socket) {
     std::error_code ec;
     auto endpoint = socket.remote_endpoint(ec);
@@ -28,9 +39,18 @@ std::string describe(const Socket& socket) {
 
 }  // namespace
 
-Connection::Connection(Socket socket, ConnectionLimits limits)
-    : socket_(std::move(socket)), limits_(limits), reader_(limits.max_frame_len) {
+Connection::Connection(Socket socket, ConnectionLimits limits, std::shared_ptr<MemoryBudget> budget,
+                       std::size_t account)
+    : socket_(std::move(socket)),
+      limits_(limits),
+      budget_(std::move(budget)),
+      account_(budget_ ? &budget_->account(account) : nullptr),
+      reader_(limits.max_frame_len) {
     remote_ = describe(socket_);
+}
+
+Connection::~Connection() {
+    charge(-static_cast<std::int64_t>(own_queued_bytes() + charged_reader_));
 }
 
 asio::ip::address Connection::remote_address() const {
@@ -46,42 +66,129 @@ std::size_t Connection::unread_bytes() const {
     return ec ? 0 : bytes;
 }
 
+void Connection::set_max_frame_len(std::uint32_t max_frame_len) {
+    limits_.max_frame_len = max_frame_len;
+    reader_.set_max_data_len(max_frame_len);
+}
+
 void Connection::start() {
     std::error_code ignored;
     socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
     socket_.non_blocking(true, ignored);
+    started_ = true;
     on_readable({});
 }
+
+// --- reading -----------------------------------------------------------------------------------
 
 // Callbacks rather than a coroutine: an idle connection then costs one pending wait (a handler
 // holding a shared_ptr), not a coroutine frame stack. That is most of a gate's memory.
 void Connection::wait_readable() {
+    read_state_ = ReadState::waiting;
     socket_.async_wait(Socket::wait_read, [self = shared_from_this()](std::error_code error) {
         self->on_readable(error);
     });
 }
 
+void Connection::post_read() {
+    read_state_ = ReadState::posted;
+    asio::post(socket_.get_executor(), [self = shared_from_this()] { self->on_readable({}); });
+}
+
 void Connection::on_readable(std::error_code error) {
-    for (int reads = 0; !error && open_; ++reads) {
+    read_state_ = ReadState::reading;
+    if (!open_) {
+        report_closed();
+        return;
+    }
+    if (error) {
+        finish(error);
+        return;
+    }
+    if (reading_paused() || peer_finished_) {
+        read_state_ = ReadState::idle;  // resume_reading() starts again
+        return;
+    }
+    if (!read_turn(error)) finish(error);
+}
+
+bool Connection::read_turn(std::error_code& error) {
+    for (int reads = 0; reads < reads_per_turn; ++reads) {
         std::size_t got = read_available(error);
-        if (!open_ || (error && error != asio::error::would_block)) break;
+        if (!open_) return false;
+        if (error == asio::error::eof) {
+            on_eof();
+            if (!open_) error = {};
+            return open_ && peer_finished_;
+        }
+        if (error && error != asio::error::would_block) return false;
+        error = {};
         // Replies made while decoding go out now, in one write, before we sleep.
         start_write();
+        if (!open_) return false;
+        if (reading_paused()) {
+            read_state_ = ReadState::idle;
+            return true;
+        }
         if (got < scratch_size) {
             // A short read means the socket is (almost surely) drained. Waiting is safe even if
             // bytes arrived since: asio re-arms the descriptor (EPOLL_CTL_MOD) for a wait, and
             // the kernel then reports data already there. So no second read to see EAGAIN.
             wait_readable();
-            return;
-        }
-        if (reads + 1 == reads_per_turn) {
-            // More is likely waiting, but one busy peer must not starve the thread's others.
-            asio::post(socket_.get_executor(),
-                       [self = shared_from_this()] { self->on_readable({}); });
-            return;
+            return true;
         }
     }
-    finish(error);
+    // More is likely waiting, but one busy peer must not starve the thread's others.
+    post_read();
+    return true;
+}
+
+void Connection::on_eof() {
+    heard_ = true;
+    peer_finished_ = true;
+    read_state_ = ReadState::idle;
+    if (!on_peer_finished() && open_) finish(asio::error::eof);
+}
+
+std::size_t Connection::read_available(std::error_code& error) {
+    if (reader_.has_held_bytes()) {
+        decode({});  // frames a pause held back come first
+        if (!open_ || reading_paused()) return 0;
+    }
+    std::size_t n = socket_.read_some(asio::buffer(read_scratch), error);
+    if (error) return 0;
+    heard_ = true;
+    bytes_read_ += n;
+    decode(Bytes{read_scratch.data(), n});
+    return n;
+}
+
+void Connection::decode(Bytes chunk) {
+    auto status = reader_.feed(chunk, [this](std::uint32_t id, Bytes data) {
+        ++frames_read_;
+        return on_frame(id, data) && open_ && !reading_paused();
+    });
+    if (status == FeedStatus::oversized) {
+        close("frame of " + std::to_string(reader_.refused_len()) + " bytes exceeds the limit of " +
+                  std::to_string(limits_.max_frame_len),
+              "sent a frame over the size limit");
+        return;
+    }
+    auto held = reader_.held_capacity();
+    charge(static_cast<std::int64_t>(held) - static_cast<std::int64_t>(charged_reader_));
+    charged_reader_ = held;
+}
+
+void Connection::pause_reading(PauseReason reason) {
+    pause_reasons_ |= reason;
+}
+
+void Connection::resume_reading(PauseReason reason) {
+    if ((pause_reasons_ & reason) == 0) return;
+    pause_reasons_ &= static_cast<std::uint8_t>(~reason);
+    // A pending wait or read sees the change itself; an idle reader must be started again.
+    if (!reading_paused() && open_ && started_ && !peer_finished_ && read_state_ == ReadState::idle)
+        post_read();
 }
 
 void Connection::finish(std::error_code error) {
@@ -90,43 +197,68 @@ void Connection::finish(std::error_code error) {
         open_ = false;
         std::error_code ignored;
         socket_.close(ignored);
+        release_buffers();
     }
+    report_closed();
+}
+
+void Connection::report_closed() {
+    read_state_ = ReadState::idle;
+    if (std::exchange(closed_reported_, true)) return;
     on_closed();
 }
 
-std::size_t Connection::read_available(std::error_code& error) {
-    std::size_t n = socket_.read_some(asio::buffer(read_scratch), error);
-    if (error) return 0;
-    heard_ = true;
-    bytes_read_ += n;
-    auto status = reader_.feed(Bytes{read_scratch.data(), n}, [this](std::uint32_t id, Bytes data) {
-        return on_frame(id, data) && open_;
-    });
-    if (status == FeedStatus::oversized) {
-        close("frame of " + std::to_string(reader_.refused_len()) + " bytes exceeds the limit of " +
-              std::to_string(limits_.max_frame_len));
-    }
-    return n;
-}
+// --- writing -----------------------------------------------------------------------------------
 
 void Connection::send(std::uint32_t msg_id, Bytes payload) {
     if (!open_) return;
     append_frame(outbox_, msg_id, payload);
-    after_enqueue();
+    after_enqueue(frame_header_size + payload.size(), true);
 }
 
-void Connection::after_enqueue() {
-    if (queued_bytes() > limits_.max_send_queue_bytes) {
+void Connection::send_shared(const SharedBytes& frame) {
+    if (!open_) return;
+    // Own bytes queued so far go first, as a piece of their own.
+    if (!outbox_.empty()) pieces_.push_back({std::exchange(outbox_, {}), {}});
+    pieces_.push_back({{}, frame});
+    after_enqueue(frame->size(), false);
+}
+
+void Connection::after_enqueue(std::size_t bytes, bool own) {
+    queued_ += bytes;
+    if (own) {
+        own_queued_ += bytes;
+        charge(static_cast<std::int64_t>(bytes));
+    }
+    if (queued_ > limits_.max_send_queue_bytes) {
         close("send queue over " + std::to_string(limits_.max_send_queue_bytes) +
-              " bytes: the peer does not read");
+                  " bytes: the peer does not read",
+              "did not read its replies");
         return;
     }
+    // Only a peer that lets bytes pile up pays for summing the budget.
+    if (limits_.pressure_send_queue_bytes != 0 && queued_ > limits_.pressure_send_queue_bytes &&
+        budget_ && budget_->over()) {
+        close("send queue over " + std::to_string(limits_.pressure_send_queue_bytes) +
+                  " bytes while the process is over its memory budget",
+              "did not read its replies while memory was short");
+        return;
+    }
+    update_send_pause();
     schedule_flush();
+}
+
+void Connection::update_send_pause() {
+    if (limits_.pause_reading_above == 0) return;
+    if (queued_ > limits_.pause_reading_above)
+        pause_reading(pause_for_send_queue);
+    else if (queued_ <= limits_.pause_reading_above / 2)
+        resume_reading(pause_for_send_queue);
 }
 
 void Connection::schedule_flush() {
     // Posting the flush lets every frame queued during this wake-up go out in one write.
-    if (write_in_progress_ || flush_posted_) return;
+    if (write_waiting_ || flush_posted_) return;
     flush_posted_ = true;
     asio::post(socket_.get_executor(), [self = shared_from_this()] {
         self->flush_posted_ = false;
@@ -135,32 +267,81 @@ void Connection::schedule_flush() {
 }
 
 void Connection::start_write() {
-    if (write_in_progress_ || !open_) return;
-    if (outbox_.empty()) {
-        if (close_when_flushed_) close(close_reason_);
-        return;
+    for (int turn = 0; turn < writes_per_turn; ++turn) {
+        if (write_waiting_ || !open_) return;
+        if (queued_ == 0) {
+            if (close_when_flushed_) close(close_reason_);
+            return;
+        }
+        std::array<asio::const_buffer, max_gathered> buffers;
+        std::size_t count = 0, offered = 0;
+        auto gather = [&](Bytes bytes) {
+            buffers[count++] = asio::buffer(bytes.data(), bytes.size());
+            offered += bytes.size();
+        };
+        for (const auto& piece : pieces_) {
+            if (count == max_gathered) break;
+            gather(count == 0 ? piece.bytes().subspan(head_) : piece.bytes());
+        }
+        if (count < max_gathered && !outbox_.empty())
+            gather(count == 0 ? Bytes{outbox_}.subspan(head_) : Bytes{outbox_});
+        // Usually the kernel takes it all at once; that costs one send and no completion.
+        std::error_code error;
+        std::size_t written =
+            socket_.write_some(std::span<const asio::const_buffer>(buffers.data(), count), error);
+        if (error && error != asio::error::would_block) {
+            close("write failed: " + error.message());
+            return;
+        }
+        if (written > 0) {
+            sent_ = true;
+            consume(written);
+            update_send_pause();
+        }
+        if (written < offered) break;  // the peer's window is full
     }
-    // Usually the kernel takes it all at once; that costs one send and no completion handler.
-    std::error_code error;
-    std::size_t written = socket_.write_some(asio::buffer(outbox_), error);
-    if (error && error != asio::error::would_block) {
-        close("write failed: " + error.message());
-        return;
+    if (open_ && queued_ > 0) wait_writable();
+}
+
+void Connection::consume(std::size_t written) {
+    bytes_written_ += written;
+    queued_ -= written;
+    while (written > 0 && !pieces_.empty()) {
+        auto& piece = pieces_.front();
+        std::size_t left = piece.bytes().size() - head_;
+        std::size_t taken = std::min(left, written);
+        if (!piece.shared) uncharge_own(taken);
+        written -= taken;
+        if (taken < left) {
+            head_ += taken;
+            return;
+        }
+        head_ = 0;
+        pieces_.erase(pieces_.begin());
     }
-    if (written > 0) sent_ = true;
-    if (written == outbox_.size()) {
+    if (written == 0) return;
+    uncharge_own(written);
+    head_ += written;
+    if (head_ == outbox_.size()) {
+        head_ = 0;
         release_if_large(outbox_);
-        if (close_when_flushed_) close(close_reason_);
-        return;
+    } else if (head_ > compact_after && head_ > outbox_.size() / 2) {
+        outbox_.erase(outbox_.begin(), outbox_.begin() + static_cast<std::ptrdiff_t>(head_));
+        head_ = 0;
     }
-    // The peer's window is full: an async write sends the rest when it opens.
-    write_in_progress_ = true;
-    writing_.swap(outbox_);
-    outbox_.clear();
-    asio::async_write(socket_, asio::buffer(writing_) + written,
-                      [self = shared_from_this()](std::error_code error, std::size_t) {
-                          self->on_written(error);
-                      });
+}
+
+void Connection::wait_writable() {
+    write_waiting_ = true;
+    socket_.async_wait(Socket::wait_write, [self = shared_from_this()](std::error_code error) {
+        self->write_waiting_ = false;
+        if (!self->open_) return;
+        if (error) {
+            self->close("write failed: " + error.message());
+            return;
+        }
+        self->start_write();
+    });
 }
 
 void Connection::release_if_large(ByteBuffer& buffer) {
@@ -170,26 +351,36 @@ void Connection::release_if_large(ByteBuffer& buffer) {
         buffer.clear();
 }
 
-void Connection::on_written(std::error_code error) {
-    write_in_progress_ = false;
-    release_if_large(writing_);
-    if (error) {
-        close("write failed: " + error.message());
-        return;
-    }
-    sent_ = true;
-    start_write();
+void Connection::uncharge_own(std::size_t bytes) {
+    own_queued_ -= bytes;
+    charge(-static_cast<std::int64_t>(bytes));
 }
 
-void Connection::close(std::string reason) {
+void Connection::release_buffers() {
+    // The reader's buffers may be in use by the frame being delivered: they go with the object.
+    uncharge_own(own_queued_);
+    queued_ = 0;
+    head_ = 0;
+    pieces_.clear();
+    ByteBuffer{}.swap(outbox_);
+}
+
+// --- closing -----------------------------------------------------------------------------------
+
+void Connection::close(std::string reason, std::string_view violation) {
     if (!open_) return;
     open_ = false;
     closed_locally_ = true;
     close_reason_ = std::move(reason);
+    violation_ = violation;
     std::error_code ignored;
     // Shutdown before close so that the peer sees FIN after any bytes already written.
     socket_.shutdown(Socket::shutdown_both, ignored);
     socket_.close(ignored);
+    release_buffers();
+    // A pending wait or the read loop reports the close; an idle reader has neither.
+    if (read_state_ == ReadState::idle)
+        asio::post(socket_.get_executor(), [self = shared_from_this()] { self->report_closed(); });
 }
 
 void Connection::close_after_flush(std::string reason) {

@@ -60,6 +60,10 @@ FeedStatus FrameReader::fill_partial(Bytes& chunk) {
     return FeedStatus::ok;
 }
 
+void FrameReader::hold(Bytes rest) {
+    append(held_, rest);
+}
+
 void FrameReader::release_partial() {
     if (partial_.capacity() > kept_capacity)
         ByteBuffer{}.swap(partial_);

@@ -5,6 +5,7 @@
 #include "node/bytes.hpp"
 
 #include <cstdint>
+#include <utility>
 
 namespace dinx::node {
 
@@ -28,29 +29,41 @@ void append_frame(ByteBuffer& out, std::uint32_t msg_id, Bytes payload);
 enum class FeedStatus {
     ok,         ///< every complete frame was delivered; any tail is kept for the next feed
     oversized,  ///< a header announced more than the limit: the peer is hostile, close it
-    stopped,    ///< the frame callback asked to stop (the connection is closing)
+    stopped,    ///< the frame callback asked to stop; the undelivered bytes are kept
 };
 
 /// Splits a byte stream into frames. Frames are delivered straight from the caller's chunk
 /// when they lie whole in it; only a frame split across reads is copied, so an idle reader
-/// holds no buffer.
+/// holds no buffer. A callback may stop the delivery (its connection paused reading): what was
+/// not delivered is kept, and the next feed (an empty chunk will do) delivers it first.
 class FrameReader {
 public:
     /// `max_data_len` is the largest dataLen accepted; anything larger is `oversized`.
     explicit FrameReader(std::uint32_t max_data_len) : max_data_len_(max_data_len) {}
 
-    /// Decodes every complete frame of `chunk` (after any tail kept from earlier feeds).
-    /// `on_frame(msg_id, payload)` returns false to stop decoding (the connection is closing);
-    /// the payload view is valid only during the call.
+    /// Decodes every complete frame of what was kept from earlier feeds, then of `chunk`.
+    /// `on_frame(msg_id, payload)` returns false to stop; the payload view is valid only during
+    /// the call.
     template <class OnFrame>
     FeedStatus feed(Bytes chunk, OnFrame&& on_frame);
 
     /// dataLen of the frame that was refused as oversized.
     std::uint32_t refused_len() const { return refused_len_; }
+    /// Changes the largest dataLen accepted from now on.
+    void set_max_data_len(std::uint32_t max_data_len) { max_data_len_ = max_data_len; }
     /// Bytes kept from an incomplete frame.
     std::size_t pending_bytes() const { return partial_.size(); }
+    /// True while bytes of a frame whose end has not arrived are kept.
+    bool has_partial_frame() const { return !partial_.empty(); }
+    /// True while bytes a stopped delivery left undelivered are kept.
+    bool has_held_bytes() const { return !held_.empty(); }
+    /// Memory the reader holds (both kept buffers), for accounting.
+    std::size_t held_capacity() const { return partial_.capacity() + held_.capacity(); }
 
 private:
+    /// The frames of one chunk; on a stop, the rest of the chunk is moved to held_.
+    template <class OnFrame>
+    FeedStatus feed_chunk(Bytes chunk, OnFrame& on_frame);
     /// Moves bytes from `chunk` into partial_ until it holds one whole frame or chunk is used up.
     FeedStatus fill_partial(Bytes& chunk);
     /// Bytes still missing from the frame in partial_ (0 when complete).
@@ -61,30 +74,52 @@ private:
         return true;
     }
     void release_partial();
+    /// Keeps `rest` (after a stop) ahead of anything fed later.
+    void hold(Bytes rest);
 
     std::uint32_t max_data_len_;
     std::uint32_t refused_len_ = 0;
     ByteBuffer partial_;
+    ByteBuffer held_;  // bytes left undelivered by a stop, delivered first by the next feed
 };
 
 template <class OnFrame>
 FeedStatus FrameReader::feed(Bytes chunk, OnFrame&& on_frame) {
+    if (!held_.empty()) {
+        ByteBuffer held = std::exchange(held_, {});
+        auto status = feed_chunk(Bytes{held}, on_frame);
+        if (status != FeedStatus::ok) {
+            hold(chunk);  // after what the stop kept of `held`
+            return status;
+        }
+    }
+    return feed_chunk(chunk, on_frame);
+}
+
+template <class OnFrame>
+FeedStatus FrameReader::feed_chunk(Bytes chunk, OnFrame& on_frame) {
     if (!partial_.empty()) {
         if (auto status = fill_partial(chunk); status != FeedStatus::ok) return status;
         if (partial_missing() > 0) return FeedStatus::ok;
         auto header = read_frame_header(partial_.data());
         bool go_on = on_frame(header.msg_id, Bytes{partial_}.subspan(frame_header_size));
         release_partial();
-        if (!go_on) return FeedStatus::stopped;
+        if (!go_on) {
+            hold(chunk);
+            return FeedStatus::stopped;
+        }
     }
     while (chunk.size() >= frame_header_size) {
         auto header = read_frame_header(chunk.data());
         if (too_big(header)) return FeedStatus::oversized;
         std::size_t frame_size = frame_header_size + header.data_len;
         if (chunk.size() < frame_size) break;
-        if (!on_frame(header.msg_id, chunk.subspan(frame_header_size, header.data_len)))
-            return FeedStatus::stopped;
+        bool go_on = on_frame(header.msg_id, chunk.subspan(frame_header_size, header.data_len));
         chunk = chunk.subspan(frame_size);
+        if (!go_on) {
+            hold(chunk);
+            return FeedStatus::stopped;
+        }
     }
     return fill_partial(chunk);
 }

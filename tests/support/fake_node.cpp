@@ -135,7 +135,7 @@ bool FakeNode::wait_for_leaving(std::chrono::milliseconds timeout) {
     return arrived_.wait_for(lock, timeout, [&] { return leavings_ > 0; });
 }
 
-void FakeNode::reply_all(const std::string& text) {
+void FakeNode::reply_all(const std::string& text, int times) {
     std::vector<cluster::Envelope> requests;
     {
         std::lock_guard lock(mutex_);
@@ -149,7 +149,7 @@ void FakeNode::reply_all(const std::string& text) {
                                 request.msg_id,
                                 0,
                                 as_bytes(text)};
-        if (fd >= 0) send_envelope(fd, reply);
+        for (int i = 0; i < times && fd >= 0; ++i) send_envelope(fd, reply);
     }
 }
 

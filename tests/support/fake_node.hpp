@@ -44,8 +44,9 @@ public:
     bool wait_for_leaving_ack(std::chrono::milliseconds timeout);
     /// Waits until the gate said leaving (it drains); false on timeout. The fake never acks.
     bool wait_for_leaving(std::chrono::milliseconds timeout);
-    /// Answers every request received so far with `text` (as a reply that finishes it).
-    void reply_all(const std::string& text);
+    /// Answers every request received so far with `text` (as a reply that finishes it),
+    /// `times` times each (more than once: a buggy or replaying peer).
+    void reply_all(const std::string& text, int times = 1);
 
 private:
     void serve();
