@@ -69,7 +69,7 @@ void ChaosCluster::write_conf() const {
         if (node.gate) nodes << "link_port = " << node.link_port << "\n";
     }
     std::ofstream routes(dir_ / "route.toml");
-    routes << "[[im]]\nmsg_id = 6\nname = \"echo\"\n";
+    routes << "[[im]]\nmsg_id = 5\nname = \"relay\"\n\n[[im]]\nmsg_id = 6\nname = \"echo\"\n";
 }
 
 std::vector<std::uint16_t> ChaosCluster::gate_ports() const {
@@ -95,22 +95,56 @@ void ChaosCluster::wait_listening(const ChaosNode& node) const {
 }
 
 void ChaosCluster::step(Clock::time_point now) {
-    bool any_im_running = std::any_of(nodes_.begin(), nodes_.end(), [](const ChaosNode& node) {
-        return !node.gate && node.state == ChaosNode::State::running;
-    });
-    if (!any_im_running && last_step_ != Clock::time_point{}) events_.all_down += now - last_step_;
-    last_step_ = now;
+    account(now);
     for (auto& node : nodes_)
         if (node.state != ChaosNode::State::running && now >= node.recover_at) recover(node);
     if (now < next_act_) return;
     next_act_ = now + between(random_, 500, 2000);
-    auto& target =
-        nodes_[std::uniform_int_distribution<std::size_t>(2, nodes_.size() - 1)(random_)];
-    // A process that does not listen yet may not handle SIGTERM yet either: its exit code
-    // would then be 143, which is no crash of ours.
-    if (target.state != ChaosNode::State::running) return;
-    target.listening = target.listening || test::port_accepts(target.port);
-    if (target.listening) act(target, now);
+    auto& target = pick_target();
+    if (!is_up(target)) return;
+    if (!target.gate) {
+        act(target, now);
+        return;
+    }
+    // The clients of a killed gate reconnect to it once it is back; the other gate must then
+    // be up, or a moment would come with no gate at all.
+    bool others_up = std::all_of(nodes_.begin(), nodes_.end(), [&](ChaosNode& node) {
+        return !node.gate || &node == &target || is_up(node);
+    });
+    if (others_up) kill_gate(target, now);
+}
+
+// One act in four is done to a gate: killing a gate cuts half the clients, so it is kept
+// rarer than the acts on the im nodes, which are what most requests go through.
+ChaosNode& ChaosCluster::pick_target() {
+    std::vector<ChaosNode*> gates, ims;
+    for (auto& node : nodes_) (node.gate ? gates : ims).push_back(&node);
+    auto& kind = std::uniform_int_distribution<int>(0, 3)(random_) == 0 ? gates : ims;
+    return *kind[std::uniform_int_distribution<std::size_t>(0, kind.size() - 1)(random_)];
+}
+
+// Adds the time since the last step to the downtimes it belongs to.
+void ChaosCluster::account(Clock::time_point now) {
+    using State = ChaosNode::State;
+    auto since_last = last_step_ == Clock::time_point{} ? Clock::duration{} : now - last_step_;
+    last_step_ = now;
+    bool any_im_running = std::any_of(nodes_.begin(), nodes_.end(), [](const ChaosNode& node) {
+        return !node.gate && node.state == State::running;
+    });
+    bool gate_dead = std::any_of(nodes_.begin(), nodes_.end(), [](const ChaosNode& node) {
+        return node.gate && node.state == State::killed;
+    });
+    if (!any_im_running) events_.all_down += since_last;
+    if (gate_dead) events_.gate_down += since_last;
+}
+
+// Running and seen listening. A process that does not listen yet may not handle SIGTERM yet
+// either (its exit code would then be 143, which is no crash of ours), and a gate that does not
+// listen yet cannot take its clients back.
+bool ChaosCluster::is_up(ChaosNode& node) {
+    if (node.state != ChaosNode::State::running) return false;
+    node.listening = node.listening || test::port_accepts(node.port);
+    return node.listening;
 }
 
 void ChaosCluster::act(ChaosNode& node, Clock::time_point now) {
@@ -134,6 +168,15 @@ void ChaosCluster::act(ChaosNode& node, Clock::time_point now) {
             node.recover_at = now + between(random_, 100, 1000);
             ++events_.terms;
     }
+}
+
+void ChaosCluster::kill_gate(ChaosNode& gate, Clock::time_point now) {
+    // Told first: once the signal is sent, the kernel may close the connections at any moment.
+    if (gate_kill_listener_) gate_kill_listener_(gate.port);
+    gate.process->send_signal(SIGKILL);
+    gate.state = ChaosNode::State::killed;
+    gate.recover_at = now + between(random_, 200, 1500);
+    ++events_.gate_kills;
 }
 
 void ChaosCluster::recover(ChaosNode& node) {

@@ -1,12 +1,14 @@
 #pragma once
 // The processes of the chaos test: 2 gates and 3 im nodes, one dinx-demo process per node, and
-// the chaos done to the im nodes: SIGKILL then restart, SIGSTOP then SIGCONT, SIGTERM then
-// restart, at random moments drawn from a seed.
+// the chaos done to them at random moments drawn from a seed: to the im nodes SIGKILL then
+// restart, SIGSTOP then SIGCONT, SIGTERM then restart; to the gates SIGKILL then restart, one
+// gate at a time so that the clients always have one.
 
 #include "tests/support/child_process.hpp"
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -35,11 +37,14 @@ struct ChaosNode {
 
 /// Counts of what the chaos did and found.
 struct ChaosEvents {
-    int kills = 0, stops = 0, terms = 0, restarts = 0;
+    int kills = 0, stops = 0, terms = 0, restarts = 0;  ///< done to the im nodes, restarts to all
+    int gate_kills = 0;                                 ///< SIGKILLs of a gate
     /// How long no im node was running (killed, stopped or draining). Requests then can only
     /// get `unavailable`; so can they while the gates have yet to re-dial nodes that came back
     /// (up to reconnect_max_ms after a failed dial), which this does not count.
     std::chrono::duration<double> all_down{};
+    /// How long one gate was dead (from its SIGKILL to its restart, not counting its start).
+    std::chrono::duration<double> gate_down{};
     std::vector<std::string> crashes;  ///< processes that ended in a way we did not cause
 };
 
@@ -53,9 +58,15 @@ public:
 
     /// The gates' client ports.
     std::vector<std::uint16_t> gate_ports() const;
+    /// Calls `listener(client port)` just before a gate is SIGKILLed, so that its clients can
+    /// tell that close from a failure.
+    void on_gate_kill(std::function<void(std::uint16_t)> listener) {
+        gate_kill_listener_ = std::move(listener);
+    }
     /// Does what is due: recoveries, and a new act of chaos at random intervals.
     void step(Clock::time_point now);
-    /// Ends the chaos: SIGCONTs and restarts every im node that is down.
+    /// Ends the chaos: SIGCONTs and restarts every node that is down, and waits for them to
+    /// listen.
     void heal();
     /// Samples every running process's RSS and checks for crashes.
     void sample();
@@ -69,7 +80,11 @@ public:
 private:
     void write_conf() const;
     void start(ChaosNode& node);
+    ChaosNode& pick_target();
+    void account(Clock::time_point now);
+    bool is_up(ChaosNode& node);
     void act(ChaosNode& node, Clock::time_point now);
+    void kill_gate(ChaosNode& gate, Clock::time_point now);
     void recover(ChaosNode& node);
     void wait_listening(const ChaosNode& node) const;
 
@@ -82,6 +97,7 @@ private:
     Clock::time_point last_step_{};
     ChaosEvents events_;
     std::vector<std::filesystem::path> old_logs_;
+    std::function<void(std::uint16_t)> gate_kill_listener_;
 };
 
 }  // namespace dinx::chaos

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The full chaos test: 60 seconds (or $1) of SIGKILL, SIGSTOP/SIGCONT and SIGTERM on the im nodes
-# of a 2-gate, 3-im cluster under 200 clients, then the count of outcomes. Extra arguments go to
-# dinx-chaos (e.g. --seed N to replay a run).
+# and SIGKILL on the gates (one at a time; their clients reconnect) of a 2-gate, 3-im cluster
+# under 200 clients sending echo and relay requests, then the count of outcomes (requests cut by
+# a gate kill apart). Extra arguments go to dinx-chaos (e.g. --seed N to replay a run).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ./scripts/install-deps.sh
