@@ -96,6 +96,8 @@ void ClientSession::check_timeouts(Clock::time_point now) {
     // A client paused because its requests wait for answers did send: its bytes wait in the
     // kernel because of us. One paused because it does not read its replies gets no such pass.
     if (take_heard() || paused_for(node::pause_for_owner)) last_heard_ = now;
+    // Nothing written to it since the last check: its write buffer is idle memory.
+    if (!take_sent()) release_idle_buffers();
     if (frames_read() == 0 &&
         now - accepted_at_ >= milliseconds(settings.client_first_frame_timeout_ms)) {
         close("no complete frame within " + millis(now - accepted_at_) + " of connecting",

@@ -50,9 +50,10 @@ public:
     /// Request `seq` while it is unfinished, else nullptr.
     PendingRequest* find_pending(std::uint64_t seq) { return pending_.find(seq); }
     /// True when `request` (unfinished on this closed link) surely never reached the peer:
-    /// its bytes were still queued here when the link closed.
+    /// its last byte was never acknowledged by the peer's TCP (still queued here, or refused
+    /// with a reset by a peer that had died).
     bool never_sent(const PendingRequest& request) const {
-        return request.queued_until > bytes_written();
+        return request.queued_until > bytes_acked_at_close();
     }
     /// Removes and returns every unfinished request, in the order they were sent.
     std::vector<std::pair<std::uint64_t, PendingRequest>> take_pending();

@@ -1,5 +1,7 @@
 #include "node/connection.hpp"
 
+#include "node/tcp_info.hpp"
+
 #include <asio/post.hpp>
 
 #include <algorithm>
@@ -18,7 +20,7 @@ thread_local std::array<std::byte, scratch_size> read_scratch;
 constexpr int reads_per_turn = 16;
 
 // A write buffer larger than this is freed once written, so a burst does not pin memory.
-constexpr std::size_t kept_write_capacity = 16 * 1024;
+constexpr std::size_t kept_write_capacity = 16 * 1024;  // (release_idle_buffers frees it)
 
 // Queued pieces gathered into one write (sendmsg takes at most IOV_MAX; asio at most 64).
 constexpr std::size_t max_gathered = 32;
@@ -50,7 +52,7 @@ Connection::Connection(Socket socket, ConnectionLimits limits, std::shared_ptr<M
 }
 
 Connection::~Connection() {
-    charge(-static_cast<std::int64_t>(own_queued_bytes() + charged_reader_));
+    charge(-static_cast<std::int64_t>(charged_queue_ + charged_reader_));
 }
 
 asio::ip::address Connection::remote_address() const {
@@ -195,8 +197,7 @@ void Connection::finish(std::error_code error) {
     if (open_) {
         close_reason_ = error == asio::error::eof ? "peer closed" : error.message();
         open_ = false;
-        std::error_code ignored;
-        socket_.close(ignored);
+        close_socket(false);
         release_buffers();
     }
     report_closed();
@@ -219,17 +220,17 @@ void Connection::send(std::uint32_t msg_id, Bytes payload) {
 void Connection::send_shared(const SharedBytes& frame) {
     if (!open_) return;
     // Own bytes queued so far go first, as a piece of their own.
-    if (!outbox_.empty()) pieces_.push_back({std::exchange(outbox_, {}), {}});
+    if (!outbox_.empty()) {
+        pieces_capacity_ += outbox_.capacity();
+        pieces_.push_back({std::exchange(outbox_, {}), {}});
+    }
     pieces_.push_back({{}, frame});
     after_enqueue(frame->size(), false);
 }
 
 void Connection::after_enqueue(std::size_t bytes, bool own) {
     queued_ += bytes;
-    if (own) {
-        own_queued_ += bytes;
-        charge(static_cast<std::int64_t>(bytes));
-    }
+    if (own) recharge_queue();
     if (queued_ > limits_.max_send_queue_bytes) {
         close("send queue over " + std::to_string(limits_.max_send_queue_bytes) +
                   " bytes: the peer does not read",
@@ -310,17 +311,20 @@ void Connection::consume(std::size_t written) {
         auto& piece = pieces_.front();
         std::size_t left = piece.bytes().size() - head_;
         std::size_t taken = std::min(left, written);
-        if (!piece.shared) uncharge_own(taken);
         written -= taken;
         if (taken < left) {
             head_ += taken;
             return;
         }
         head_ = 0;
+        pieces_capacity_ -= piece.own.capacity();
         pieces_.erase(pieces_.begin());
     }
-    if (written == 0) return;
-    uncharge_own(written);
+    if (written > 0) consume_outbox(written);
+    recharge_queue();
+}
+
+void Connection::consume_outbox(std::size_t written) {
     head_ += written;
     if (head_ == outbox_.size()) {
         head_ = 0;
@@ -351,18 +355,27 @@ void Connection::release_if_large(ByteBuffer& buffer) {
         buffer.clear();
 }
 
-void Connection::uncharge_own(std::size_t bytes) {
-    own_queued_ -= bytes;
-    charge(-static_cast<std::int64_t>(bytes));
+// What is counted is the memory held (capacities), which is what the process's size follows.
+void Connection::recharge_queue() {
+    auto held = outbox_.capacity() + pieces_capacity_;
+    charge(static_cast<std::int64_t>(held) - static_cast<std::int64_t>(charged_queue_));
+    charged_queue_ = held;
+}
+
+void Connection::release_idle_buffers() {
+    if (queued_ != 0 || !open_) return;
+    ByteBuffer{}.swap(outbox_);
+    recharge_queue();
 }
 
 void Connection::release_buffers() {
     // The reader's buffers may be in use by the frame being delivered: they go with the object.
-    uncharge_own(own_queued_);
     queued_ = 0;
     head_ = 0;
     pieces_.clear();
+    pieces_capacity_ = 0;
     ByteBuffer{}.swap(outbox_);
+    recharge_queue();
 }
 
 // --- closing -----------------------------------------------------------------------------------
@@ -373,14 +386,19 @@ void Connection::close(std::string reason, std::string_view violation) {
     closed_locally_ = true;
     close_reason_ = std::move(reason);
     violation_ = violation;
-    std::error_code ignored;
-    // Shutdown before close so that the peer sees FIN after any bytes already written.
-    socket_.shutdown(Socket::shutdown_both, ignored);
-    socket_.close(ignored);
+    close_socket(true);
     release_buffers();
     // A pending wait or the read loop reports the close; an idle reader has neither.
     if (read_state_ == ReadState::idle)
         asio::post(socket_.get_executor(), [self = shared_from_this()] { self->report_closed(); });
+}
+
+void Connection::close_socket(bool shutdown_first) {
+    acked_at_close_ = tcp_bytes_acked(socket_.native_handle()).value_or(bytes_written_);
+    std::error_code ignored;
+    // Shutdown before close so that the peer sees FIN after any bytes already written.
+    if (shutdown_first) socket_.shutdown(Socket::shutdown_both, ignored);
+    socket_.close(ignored);
 }
 
 void Connection::close_after_flush(std::string reason) {

@@ -72,6 +72,9 @@ public:
     void pause_reading(PauseReason reason);
     /// Lifts `reason`; reading goes on when no other reason holds it.
     void resume_reading(PauseReason reason);
+    /// Frees the send buffer kept for reuse when nothing is queued (an idle connection then
+    /// holds no write buffer).
+    void release_idle_buffers();
     /// Changes the largest frame accepted from now on (links accept big frames only once
     /// authenticated).
     void set_max_frame_len(std::uint32_t max_frame_len);
@@ -113,6 +116,9 @@ public:
     std::uint64_t bytes_queued_total() const { return bytes_written_ + queued_; }
     /// Bytes handed to the kernel so far.
     std::uint64_t bytes_written() const { return bytes_written_; }
+    /// Once closed: bytes the peer's TCP had acknowledged (bytes_written() when the kernel did
+    /// not say). A frame that ends beyond it surely never reached the peer.
+    std::uint64_t bytes_acked_at_close() const { return acked_at_close_; }
     /// Frames delivered to on_frame() so far.
     std::uint64_t frames_read() const { return frames_read_; }
     /// True while part of a frame has arrived and its end has not.
@@ -168,11 +174,14 @@ private:
     void consume(std::size_t written);
     void wait_writable();
     void update_send_pause();
-    /// Own bytes left the queue (written or dropped).
-    void uncharge_own(std::size_t bytes);
+    /// Counts the memory the send queue holds now in the budget.
+    void recharge_queue();
+    /// Drops `written` bytes from the front of outbox_.
+    void consume_outbox(std::size_t written);
     /// Drops every queued byte (the socket is closed).
     void release_buffers();
-    std::size_t own_queued_bytes() const { return own_queued_; }
+    /// Notes what the peer acknowledged, then closes the socket.
+    void close_socket(bool shutdown_first);
     void charge(std::int64_t bytes) {
         if (account_) account_->charge(bytes);
     }
@@ -186,10 +195,12 @@ private:
     ByteBuffer outbox_;                // own bytes queued after every piece; appended to
     std::size_t head_ = 0;             // bytes of the first queued piece already written
     std::size_t queued_ = 0;           // unsent bytes in pieces_ and outbox_
-    std::size_t own_queued_ = 0;       // the part of queued_ that is ours (counted in account_)
+    std::size_t pieces_capacity_ = 0;  // memory of the own pieces in pieces_
+    std::size_t charged_queue_ = 0;    // queue memory counted in account_
     std::size_t charged_reader_ = 0;   // reader memory counted in account_
     std::uint64_t bytes_read_ = 0;
     std::uint64_t bytes_written_ = 0;
+    std::uint64_t acked_at_close_ = 0;
     std::uint64_t frames_read_ = 0;
     ReadState read_state_ = ReadState::idle;
     std::uint8_t pause_reasons_ = 0;

@@ -7,6 +7,7 @@
 #include "node/bytes.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -55,11 +56,15 @@ public:
     MemoryBudget(std::size_t threads, std::uint64_t limit_bytes);
 
 private:
+    using Clock = std::chrono::steady_clock;
+
     std::vector<Account> accounts_;
     std::uint64_t limit_;
     std::atomic<std::int64_t> shared_bytes_{0};  // released by whichever thread drops a frame
     std::atomic<std::uint64_t> peak_{0};         // highest total seen since the last trim
     std::atomic<bool> trimming_{false};
+    std::atomic<int> followups_{0};               // trims still due after the last burst
+    std::atomic<std::int64_t> next_followup_{0};  // steady_clock ticks of the next one
 };
 
 }  // namespace dinx::node

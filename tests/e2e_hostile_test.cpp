@@ -160,3 +160,203 @@ TEST_CASE("a forwarding node that freezes mid-relay costs one answer per request
     CHECK(extra == 0);
     im1.send_signal(SIGCONT);
 }
+
+namespace {
+
+/// The attack tool built here.
+std::string hostile_path() {
+    return DINX_HOSTILE_PATH;
+}
+
+/// True when RSS figures mean something (sanitizers inflate them).
+constexpr bool rss_is_meaningful() {
+#ifdef DINX_SANITIZED
+    return false;
+#else
+    return true;
+#endif
+}
+
+/// A field of /proc/<pid>/status in KiB ("VmRSS", "VmHWM"), 0 when unreadable.
+std::uint64_t status_kib(pid_t pid, std::string_view field) {
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(status, line))
+        if (line.starts_with(std::string(field) + ":"))
+            return std::stoull(line.substr(field.size() + 1));
+    return 0;
+}
+
+/// Runs dinx-hostile against `port` for `seconds` and waits for it; its output line.
+std::string attack(Cluster& cluster, std::uint16_t port, const std::string& mode, int clients,
+                   int size, std::uint32_t msg_id, double seconds) {
+    auto& tool = cluster.start_tool(
+        {hostile_path(), "--port", std::to_string(port), "--mode", mode, "--clients",
+         std::to_string(clients), "--size", std::to_string(size), "--msg-id",
+         std::to_string(msg_id), "--duration", std::to_string(seconds)},
+        "hostile-" + mode);
+    REQUIRE(tool.wait_for_exit(milliseconds(static_cast<int>(seconds * 1000)) + 20s) == 0);
+    return tool.read_output();
+}
+
+/// The "errors N" count of a dinx-load report, or -1.
+long load_errors(const std::string& report) {
+    auto at = report.find("errors ");
+    return at == std::string::npos ? -1 : std::stol(report.substr(at + 7));
+}
+
+}  // namespace
+
+TEST_CASE("a client that half-closes after its requests gets every answer, then EOF") {
+    Cluster cluster;
+    cluster.start_listening({1});
+    cluster.start_listening({2});
+    cluster.start_listening({3});
+    auto client = connect_to_gate(cluster);
+    client.send(1, "alice");  // on the gate
+    client.send(3, "hello");  // on an im node
+    client.send(5, "ping");   // forwarded from one im node to the other
+    client.shutdown_write();  // as nc -N does
+    std::vector<std::string> frames;
+    while (auto frame = client.receive(5s)) frames.push_back(frame->payload);
+    INFO(cluster.logs());
+    REQUIRE(frames.size() == 3);
+    CHECK(frames[0] == "welcome alice");
+    CHECK(std::count_if(frames.begin(), frames.end(),
+                        [](const std::string& f) { return contains(f, ": hello"); }) == 1);
+    CHECK(std::count_if(frames.begin(), frames.end(),
+                        [](const std::string& f) { return contains(f, " via "); }) == 1);
+    CHECK(client.closed());
+}
+
+TEST_CASE("a gate stays under its memory budget under hostile loads and shrinks back after") {
+    Cluster cluster;
+    auto& gate = cluster.start_listening({1});
+    auto& im1 = cluster.start_listening({2});
+    auto& im2 = cluster.start_listening({3});
+    INFO(cluster.logs());
+    auto port = cluster.conf().gate_port;
+    auto idle_kib = status_kib(gate.pid(), "VmRSS");
+    // 1. 60 KB broadcasts to 500 clients that never read.
+    auto& readers =
+        cluster.start_tool({hostile_path(), "--port", std::to_string(port), "--mode", "readless",
+                            "--clients", "500", "--msg-id", "99999", "--duration", "6"},
+                           "readless");
+    attack(cluster, port, "broadcast", 1, 60000, 4, 4);
+    REQUIRE(readers.wait_for_exit(20s) == 0);
+    // 2. 200 clients pipelining 64 KB requests and never reading.
+    attack(cluster, port, "pipeline", 200, 65536, 6, 4);
+    // 3. The same while every im node is frozen: requests pile up for them.
+    im1.send_signal(SIGSTOP);
+    im2.send_signal(SIGSTOP);
+    attack(cluster, port, "pipeline", 100, 60000, 3, 4);
+    im1.send_signal(SIGCONT);
+    im2.send_signal(SIGCONT);
+    auto peak_kib = status_kib(gate.pid(), "VmHWM");
+    // The attackers are gone: their sessions close, and freed memory goes back to the system.
+    REQUIRE(wait_until_node_answers(cluster, "im-1", 15s));
+    std::uint64_t after_kib = 0;
+    auto deadline = steady_clock::now() + 10s;
+    while (steady_clock::now() < deadline) {
+        after_kib = status_kib(gate.pid(), "VmRSS");
+        if (after_kib < idle_kib + 32 * 1024) break;
+        std::this_thread::sleep_for(100ms);
+    }
+    MESSAGE("gate RSS: idle " << idle_kib / 1024 << " MiB, peak " << peak_kib / 1024
+                              << " MiB, after " << after_kib / 1024 << " MiB");
+    CHECK(gate.running());
+    if (rss_is_meaningful()) {
+        CHECK(peak_kib < 256 * 1024);  // memory_budget_bytes' default
+        CHECK(after_kib < idle_kib + 32 * 1024);
+    }
+}
+
+TEST_CASE("honest clients get no error while a few clients pipeline 64 KB and never read") {
+    Cluster cluster;
+    cluster.start_listening({1});
+    cluster.start_listening({2});
+    cluster.start_listening({3});
+    INFO(cluster.logs());
+    auto port = std::to_string(cluster.conf().gate_port);
+    auto& hostile = cluster.start_tool({hostile_path(), "--port", port, "--mode", "pipeline",
+                                        "--clients", "4", "--size", "65536", "--duration", "6"},
+                                       "pipeliners");
+    auto& honest = cluster.start_tool(
+        {load_path(), "--port", port, "-c", "16", "-d", "4", "--warmup", "1", "--duration", "3"},
+        "honest");
+    REQUIRE(honest.wait_for_exit(30s).has_value());
+    auto report = honest.read_output();
+    MESSAGE(report);
+    CHECK(load_errors(report) == 0);
+    REQUIRE(hostile.wait_for_exit(30s) == 0);
+}
+
+TEST_CASE("trickling and silent clients are cut in time, logged in one line, and lock nobody out") {
+    DemoConf conf;
+    Cluster cluster(conf);
+    // The default timeouts: a frame must complete in 5 s, a first frame come in 10 s.
+    write_file(cluster.dir() / "dinx.toml", "[cluster]\nmax_connections = 200\n" + conf.nodes());
+    auto& gate = cluster.start_listening({1});
+    cluster.start_listening({2});
+    INFO(cluster.logs());
+    auto port = std::to_string(conf.gate_port);
+    auto& silent = cluster.start_tool(
+        {hostile_path(), "--port", port, "--mode", "silent", "--clients", "150", "--duration", "7"},
+        "silent");
+    auto& trickle = cluster.start_tool({hostile_path(), "--port", port, "--mode", "trickle",
+                                        "--clients", "50", "--size", "100", "--duration", "7"},
+                                       "trickle");
+    auto all_in = [](ChildProcess& tool, std::string_view count) {
+        auto deadline = steady_clock::now() + 10s;
+        while (steady_clock::now() < deadline && tool.running() &&
+               !contains(tool.read_output(), "HOSTILE connected=" + std::string(count)))
+            std::this_thread::sleep_for(10ms);
+        return contains(tool.read_output(), "HOSTILE connected=" + std::string(count));
+    };
+    REQUIRE(all_in(silent, "150"));
+    REQUIRE(all_in(trickle, "50"));
+    // The gate is full of them: an honest player still gets in, in place of a silent one,
+    // while they are all still there (for 7 s).
+    auto deadline = steady_clock::now() + 3s;
+    int served = 0;
+    while (served < 5 && steady_clock::now() < deadline) {
+        auto honest = connect_to_gate(cluster);
+        honest.send(3, "let me in");
+        if (auto frame = honest.receive(1s); frame && frame->payload == "im-1: let me in")
+            ++served;
+        else
+            std::this_thread::sleep_for(50ms);
+    }
+    CHECK(served == 5);
+    CHECK(silent.running());
+    REQUIRE(silent.wait_for_exit(20s) == 0);
+    REQUIRE(trickle.wait_for_exit(20s) == 0);
+    // They kept reconnecting and were cut each time: a summary, not a line per client.
+    auto cuts = [](const std::string& output) {
+        auto at = output.find("cuts=");
+        return at == std::string::npos ? 0 : std::stoi(output.substr(at + 5));
+    };
+    // Every trickler's frame timed out; five of them or of the silent ones made room.
+    CHECK(cuts(trickle.read_output()) >= 50);
+    CHECK(cuts(trickle.read_output()) + cuts(silent.read_output()) >= 55);
+    auto log = gate.read_output();
+    auto lines = std::count(log.begin(), log.end(), '\n');
+    MESSAGE("gate log: " << lines << " lines for "
+                         << cuts(trickle.read_output()) + cuts(silent.read_output()) << " cuts");
+    CHECK(lines < 20);
+    CHECK(contains(log, "took too long to send one frame"));
+}
+
+TEST_CASE("connections that announce 16 MiB before the link handshake cannot grow a backend") {
+    Cluster cluster;
+    cluster.start_listening({1});
+    auto& im1 = cluster.start_listening({2});
+    cluster.start_listening({3});
+    INFO(cluster.logs());
+    auto output = attack(cluster, cluster.conf().im1_port, "preauth", 200, 16 << 20, 1, 3);
+    auto peak_kib = status_kib(im1.pid(), "VmHWM");
+    MESSAGE(output << "im-1 peak RSS " << peak_kib / 1024 << " MiB");
+    CHECK(im1.running());
+    if (rss_is_meaningful()) CHECK(peak_kib < 64 * 1024);
+    check_script_passes(cluster);  // real links still come up
+}
