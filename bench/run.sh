@@ -5,8 +5,9 @@
 #   cluster1  gate-1 + im-1, one process per node: client -> gate -> im -> gate -> client
 #   cluster2  gate-1 + im-1 + im-2, one process per node
 # at 1x1, 64x1, 64x16 and 256x16 (connections x requests in flight), 64-byte payloads, then
-# the gate's memory per idle connection at 10,000 and 50,000 connections, and writes
-# BENCHMARKS.md with a latency-versus-load chart (docs/benchmarks-latency.png).
+# the gate's memory per idle connection at 10,000 and 50,000 connections, then what hostile
+# clients (bench/hostile.cpp) cost honest ones and the gate's memory, and writes BENCHMARKS.md
+# with a latency-versus-load chart (docs/benchmarks-latency.png).
 #
 #   bench/run.sh [--quick]     --quick: 1 s runs instead of 5 s (to try the script)
 set -euo pipefail
@@ -28,10 +29,11 @@ command -v gnuplot >/dev/null || {
 }
 build=build-release
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DDINX_BUILD_TESTS=OFF >/dev/null
-cmake --build "$build" -j"$(nproc)" --target dinx-demo dinx-load dinx-ceiling >/dev/null
+cmake --build "$build" -j"$(nproc)" --target dinx-demo dinx-load dinx-ceiling dinx-hostile >/dev/null
 demo=$root/$build/demo/dinx-demo
 load=$root/$build/bench/dinx-load
 ceiling=$root/$build/bench/dinx-ceiling
+hostile=$root/$build/bench/dinx-hostile
 
 # Idle runs need one open file per connection in the gate and in the load tool.
 ulimit -Hn 1048576 2>/dev/null || true
@@ -79,7 +81,8 @@ write_conf() {
         $((i + 1)) "$i" $((base + i))
     done
   } >"$dir/dinx.toml"
-  printf '[[%s]]\nmsg_id = 6\nname = "echo"\n' "$group" >"$dir/route.toml"
+  printf '[[%s]]\nmsg_id = 6\nname = "echo"\n\n[[%s]]\nmsg_id = 4\nname = "broadcast"\n' \
+    "$group" "$group" >"$dir/route.toml"
 }
 
 start_nodes() {  # start_nodes CONF_DIR NODE_IDS...
@@ -172,6 +175,38 @@ for count in "${idle_counts[@]}"; do
   stop_all
   rm -f "$work"/idle-*.out
 done
+# ---- hostile clients -------------------------------------------------------------------------------
+# Honest load beside attackers on the cluster of one im node: the p99 ratio to the same load alone,
+# and the gate's peak and settled RSS under a flood of 60 KB broadcasts to clients that never read.
+honest_load() {  # prints p99_us and errors of a 16x4 honest load
+  "$load" --port "$gate_port" -c 16 -d 4 -s "$payload" --warmup 1 --duration "$duration" |
+    awk '/^RESULT/ { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+                     print v["p99_us"], v["errors"] }'
+}
+hostile_rows=()
+write_conf "$work/hostile" 1 im 1
+start_nodes "$work/hostile" 1 2
+read -r alone_p99 alone_errors <<<"$(honest_load)"
+"$hostile" --port "$gate_port" --mode pipeline --clients 4 --size 65536 --duration $((duration + 3)) \
+  >/dev/null & pids+=($!)
+sleep 1
+read -r beside_p99 beside_errors <<<"$(honest_load)"
+echo "honest 16x4: p99 $alone_p99 us alone, $beside_p99 us beside 4 pipeliners (errors $beside_errors)"
+beside_ratio=$(awk -v a="$alone_p99" -v b="$beside_p99" 'BEGIN { printf "%.1fx", a > 0 ? b / a : 0 }')
+hostile_rows+=("| 4 clients pipelining 64 KB requests, never reading | $alone_p99 | $beside_p99 ($beside_ratio) | $alone_errors / $beside_errors |")
+stop_all
+write_conf "$work/flood" 1 im 1
+start_nodes "$work/flood" 1 2
+gate_pid=${pids[0]}
+idle_rss=$(rss_kib "$gate_pid")
+"$hostile" --port "$gate_port" --mode readless --clients 500 --msg-id 99999 --duration 7 >/dev/null & pids+=($!)
+sleep 1
+"$hostile" --port "$gate_port" --mode broadcast --clients 1 --size 60000 --msg-id 4 --duration 5 >/dev/null
+sleep 3
+peak_rss=$(awk '/^VmHWM/ {print $2}' "/proc/$gate_pid/status")
+settled_rss=$(rss_kib "$gate_pid")
+echo "broadcast flood: gate RSS idle $idle_rss KiB, peak $peak_rss KiB, after $settled_rss KiB"
+stop_all
 elapsed=$(($(date +%s) - started))
 
 # ---- chart and page ------------------------------------------------------------------------------
@@ -285,6 +320,21 @@ $(ratio_table)
 | connections | gate RSS before | gate RSS holding them | per connection |
 |---|---|---|---|
 $(printf '%s\n' "${idle_rows[@]}")
+
+## Hostile clients
+
+The cluster of one im node (one process per node, \`io_threads = 1\`) with \`dinx-hostile\`
+beside the honest load (\`dinx-load -c 16 -d 4\`, $duration s), then a flood of 60 KB broadcasts
+(\`dinx-hostile --mode broadcast\`, 5 s) to 500 clients that never read
+(\`--mode readless\`, a 4 KiB receive buffer each).
+
+| attack | honest p99 us alone | honest p99 us beside it | honest errors alone / beside |
+|---|---|---|---|
+$(printf '%s\n' "${hostile_rows[@]}")
+
+| broadcast flood | gate RSS idle | gate peak RSS | gate RSS 3 s after |
+|---|---|---|---|
+| 500 readless clients, 60 KB broadcasts | $((idle_rss / 1024)) MiB | $((peak_rss / 1024)) MiB | $((settled_rss / 1024)) MiB |
 EOF
   if [ -f bench/NOTES.md ]; then echo; cat bench/NOTES.md; fi
 } >BENCHMARKS.md

@@ -21,8 +21,9 @@ ClientSession::ClientSession(NodeShard& shard, node::Socket socket, node::Connec
       accepted_at_(accepted_at),
       last_heard_(accepted_at) {}
 
+// (It may die after its shard, in an abandoned handler: it must not touch shard_ here.)
 ClientSession::~ClientSession() {
-    shard_.account().charge(-held_bytes_);
+    charge_memory(-held_bytes_);
 }
 
 Origin ClientSession::origin() const {
@@ -43,7 +44,7 @@ RoutePin* ClientSession::find_pin(const Group* group) {
 void ClientSession::hold(RoutePin& pin, HeldRequest request) {
     auto bytes = static_cast<std::int64_t>(request.payload.size());
     held_bytes_ += bytes;
-    shard_.account().charge(bytes);
+    charge_memory(bytes);
     pin.held.push_back(std::move(request));
 }
 
@@ -52,7 +53,7 @@ std::vector<HeldRequest> ClientSession::take_held(RoutePin& pin) {
     std::int64_t bytes = 0;
     for (const auto& request : held) bytes += static_cast<std::int64_t>(request.payload.size());
     held_bytes_ -= bytes;
-    shard_.account().charge(-bytes);
+    charge_memory(-bytes);
     return held;
 }
 

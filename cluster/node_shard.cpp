@@ -97,6 +97,10 @@ std::size_t NodeShard::shard_of(std::uint64_t conn_id) const {
 void NodeShard::accept_client(node::Socket socket) {
     if (stopping_) return;
     if (!node_.admit_client() && !make_room(socket)) return;
+    start_client(std::move(socket));
+}
+
+void NodeShard::start_client(node::Socket socket) {
     // Ids encode their shard, so a reply for a connection goes straight to its thread.
     std::uint64_t conn_id = next_conn_seq_++ * node_.shard_count() + index_ + 1;
     const auto& settings = topology().settings();
@@ -127,12 +131,10 @@ bool NodeShard::make_room(node::Socket& socket) {
 
 void NodeShard::accept_client_after_eviction(node::Socket socket) {
     if (stopping_) return;
-    if (!node_.admit_client()) {
-        refuse_client(socket);
-        return;
-    }
-    node_.release_client();  // accept_client counts it in again
-    accept_client(std::move(socket));
+    if (node_.admit_client())
+        start_client(std::move(socket));
+    else
+        refuse_client(socket);  // another new client took the room first
 }
 
 bool NodeShard::evict_unproven_client() {
@@ -161,7 +163,9 @@ void NodeShard::refuse_client(node::Socket& socket) {
 void NodeShard::accept_link(node::Socket socket) {
     if (stopping_) return;
     if (handshaking_links_.size() >= max_handshaking_links) {
-        auto oldest = handshaking_links_.begin()->second;
+        // Out of the table now: its close is reported later, and the next link must not count it.
+        auto oldest = std::move(handshaking_links_.begin()->second);
+        handshaking_links_.erase(handshaking_links_.begin());
         oldest->close("too many links are in their handshake", "evicted: too many handshakes");
     }
     auto link = std::make_shared<Link>(*this, std::move(socket), link_limits(),

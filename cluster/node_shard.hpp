@@ -134,6 +134,8 @@ private:
     /// Admits a client over max_connections by evicting an unproven one (here or on another
     /// shard); false when the socket was refused or handed on.
     bool make_room(node::Socket& socket);
+    /// Starts a client that was counted in against max_connections.
+    void start_client(node::Socket socket);
     /// Takes a client after another shard evicted one to make room (or refuses it).
     void accept_client_after_eviction(node::Socket socket);
     /// Closes a client beyond max_connections.

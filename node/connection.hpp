@@ -133,6 +133,9 @@ protected:
     /// The peer shut down its sending side (EOF). Return true to keep the connection open for
     /// what is still owed to the peer (then close it later); false closes it now.
     virtual bool on_peer_finished() { return false; }
+    /// Counts `bytes` more (or fewer) of memory held for this connection in the budget. Safe in
+    /// a destructor: the connection keeps the budget alive.
+    void charge_memory(std::int64_t bytes) { charge(bytes); }
 
 private:
     /// One piece of the send queue: bytes of its own, or a frame shared with others.
