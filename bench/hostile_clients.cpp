@@ -31,6 +31,8 @@ std::atomic<bool> stop_requested{false};
 constexpr std::uint32_t hello_kind = 1;
 // A readless client's receive buffer: the kernel holds little, so the gate's queue grows.
 constexpr int tiny_receive_buffer = 4096;
+// Bytes one connection may send before the loop moves on to the others.
+constexpr std::size_t bytes_per_turn = 1 << 20;
 
 enum class Mode { pipeline, readless, broadcast, silent, trickle, preauth };
 
@@ -200,8 +202,11 @@ private:
         flush(conn);
     }
 
+    // At most a turn's worth per call, so one fast connection cannot hold the loop (and the
+    // deadline) forever; tend() comes back for the rest.
     void flush(Conn& conn) {
-        while (conn.fd >= 0 && conn.sent < conn.out.size()) {
+        std::size_t turn = 0;
+        while (conn.fd >= 0 && conn.sent < conn.out.size() && turn < bytes_per_turn) {
             ssize_t n = ::send(conn.fd, conn.out.data() + conn.sent, conn.out.size() - conn.sent,
                                MSG_NOSIGNAL);
             if (n < 0) {
@@ -209,6 +214,7 @@ private:
                 return;
             }
             conn.sent += static_cast<std::size_t>(n);
+            turn += static_cast<std::size_t>(n);
             sent_bytes_ += static_cast<std::uint64_t>(n);
             if (conn.sent == conn.out.size()) {
                 conn.out.clear();
@@ -224,6 +230,7 @@ private:
             open(conn);
             return;
         }
+        if (mode_ == Mode::pipeline || mode_ == Mode::preauth) flush(conn);
         if (mode_ != Mode::trickle || Clock::now() < conn.next_byte) return;
         // The header went first; then one byte of the payload per second.
         if (conn.out.empty()) conn.out.push_back(std::byte{'t'});

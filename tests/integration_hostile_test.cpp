@@ -222,14 +222,17 @@ TEST_CASE("before its handshake a link may send only handshake-sized frames") {
     config.settings.connect_timeout_ms = 10'000;  // so that only the size closes it
     TestCluster cluster(config);
     cluster.start({2});
-    auto port = cluster.addresses().link_address(2)->port;
-    RawSocket hostile(port);
-    auto started = std::chrono::steady_clock::now();
-    hostile.send(header_only(std::uint32_t(cluster::EnvelopeKind::hello), 16u << 20));
-    CHECK(hostile.closed_within(5s));
-    CHECK(std::chrono::steady_clock::now() - started < 2s);
-    // A real node still links.
     cluster.start({1});
+    // A backend's port and a gate's link_port alike.
+    for (std::uint32_t node : {2u, 1u}) {
+        CAPTURE(node);
+        RawSocket hostile(cluster.addresses().link_address(node)->port);
+        auto started = std::chrono::steady_clock::now();
+        hostile.send(header_only(std::uint32_t(cluster::EnvelopeKind::hello), 16u << 20));
+        CHECK(hostile.closed_within(5s));
+        CHECK(std::chrono::steady_clock::now() - started < 2s);
+    }
+    // Real nodes still link.
     auto client = cluster.connect(1);
     CHECK(ask(*client, demo::send, "linked").payload == "im-1: linked");
 }
