@@ -192,7 +192,7 @@ read -r alone_p99 alone_errors <<<"$(honest_load)"
 sleep 1
 read -r beside_p99 beside_errors <<<"$(honest_load)"
 echo "honest 16x4: p99 $alone_p99 us alone, $beside_p99 us beside 4 pipeliners (errors $beside_errors)"
-beside_ratio=$(awk -v a="$alone_p99" -v b="$beside_p99" 'BEGIN { printf "%.1fx", a > 0 ? b / a : 0 }')
+beside_ratio=$(awk -v a="$alone_p99" -v b="$beside_p99" 'BEGIN { printf "%.1fx", (a > 0 ? b / a : 0) }')
 hostile_rows+=("| 4 clients pipelining 64 KB requests, never reading | $alone_p99 | $beside_p99 ($beside_ratio) | $alone_errors / $beside_errors |")
 stop_all
 write_conf "$work/flood" 1 im 1
