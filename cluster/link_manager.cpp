@@ -234,13 +234,14 @@ void LinkManager::forget(Link& link) {
         }
     }
     // In the order the requests were sent, so each client sees its errors in order. A request
-    // whose bytes had left this process may have run: only the others are `unavailable`.
+    // the peer's TCP acknowledged may have run; only the others are surely `unavailable`.
     auto ordered = link.take_pending();
     if (ordered.empty()) return;
     auto why = "link to node " + shard_.node_name(link.peer_id()) + " lost: " + link.close_reason();
     for (auto& [seq, request] : ordered) {
         if (link.never_sent(request))
-            shard_.fail_request(request, error_code::unavailable, why + " before the request left");
+            shard_.fail_request(request, error_code::unavailable,
+                                why + " before the peer received the request");
         else
             shard_.fail_request(request, error_code::outcome_unknown,
                                 why + " after the request was sent; it may have run");
