@@ -1,4 +1,4 @@
-#include "cluster/app.hpp"
+#include "cluster/api/app.hpp"
 
 #include "cluster/process.hpp"
 #include "cluster/topology.hpp"

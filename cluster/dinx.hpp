@@ -1,14 +1,18 @@
 #pragma once
-// Everything a handler-writing user needs, under the short names of namespace dinx.
+// Everything a handler-writing user needs, under the short names of namespace dinx. It includes
+// no asio and no internal type: what a game links against is this, App and Context.
 
-#include "cluster/app.hpp"
-#include "cluster/context.hpp"
-#include "cluster/error_frame.hpp"
+#include "cluster/api/app.hpp"
+#include "cluster/api/context.hpp"
+#include "cluster/api/error.hpp"
+#include "cluster/api/handler.hpp"
 #include "node/bytes.hpp"
 
 namespace dinx {
 using cluster::App;
 using cluster::Context;
+using cluster::Error;
 using cluster::Handler;
+using cluster::max_uid_size;
 using cluster::Origin;
 }  // namespace dinx

@@ -3,6 +3,7 @@
 // envelope kind, its data a cereal portable-binary header followed by the raw client payload,
 // so the payload is never copied into a container on either end.
 
+#include "cluster/api/origin.hpp"
 #include "node/bytes.hpp"
 
 #include <cstdint>
@@ -35,22 +36,12 @@ enum class EnvelopeKind : std::uint32_t {
     answer = 13,
 };
 
-/// Largest uid a session may bind; longer ones are refused (they ride in every request).
-inline constexpr std::size_t max_uid_size = 255;
-
 /// Largest payload an envelope carries. Replies and pushes to clients may be larger than what
 /// clients may send (max_packet_size), so links have their own, larger limit.
 inline constexpr std::size_t max_envelope_payload = 16 << 20;
 
 /// Room for an envelope's header (fixed fields and a uid of at most max_uid_size).
 inline constexpr std::size_t max_envelope_header = 64 + max_uid_size;
-
-/// The client an envelope is about: where it is connected and who it logged in as.
-struct Origin {
-    std::uint32_t gate_id = 0;  ///< node id of the frontend holding the connection
-    std::uint64_t conn_id = 0;  ///< connection id, unique within that frontend
-    std::string uid;            ///< bound user id, empty when not logged in
-};
 
 /// A decoded or to-be-encoded envelope. `payload` is a view: into the received frame when
 /// decoded, into the sender's bytes when encoding.

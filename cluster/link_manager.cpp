@@ -68,13 +68,13 @@ void LinkManager::send(std::uint32_t node_id, const Envelope& envelope) {
 void LinkManager::send_request(std::uint32_t node_id, Envelope request, PendingRequest pending,
                                RetryGroup retry) {
     if (closing_) {
-        shard_.fail_request(pending, error_code::unavailable, "the node is stopping");
+        shard_.fail_request(pending, Error::unavailable, "the node is stopping");
         return;
     }
     Peer& p = peer(node_id);
     if (p.draining) {
         // It acknowledged its drain: a request now could arrive after it stopped listening.
-        shard_.fail_request(pending, error_code::unavailable,
+        shard_.fail_request(pending, Error::unavailable,
                             "node " + shard_.node_name(node_id) + " is leaving");
         return;
     }
@@ -82,7 +82,7 @@ void LinkManager::send_request(std::uint32_t node_id, Envelope request, PendingR
         Link& link = *p.links.front();
         // A peer that does not keep up gets no more work piled on it: the client hears at once.
         if (is_overloaded(node_id)) {
-            shard_.fail_request(pending, error_code::overloaded,
+            shard_.fail_request(pending, Error::overloaded,
                                 "node " + shard_.node_name(node_id) + " does not keep up");
             return;
         }
@@ -90,7 +90,7 @@ void LinkManager::send_request(std::uint32_t node_id, Envelope request, PendingR
         return;
     }
     if (!p.dialing && Clock::now() < p.retry_at) {
-        shard_.fail_request(pending, error_code::unavailable,
+        shard_.fail_request(pending, Error::unavailable,
                             "node " + shard_.node_name(node_id) + " is unreachable");
         return;
     }
@@ -102,7 +102,7 @@ void LinkManager::enqueue(std::uint32_t node_id, Peer& p, QueuedEnvelope item) {
     if (p.queue.size() >= shard_.topology().settings().link_queue_limit ||
         shard_.budget()->over()) {
         if (item.pending)
-            shard_.fail_request(*item.pending, error_code::overloaded,
+            shard_.fail_request(*item.pending, Error::overloaded,
                                 "too many requests wait for node " + shard_.node_name(node_id));
         return;
     }
@@ -164,7 +164,7 @@ void LinkManager::on_dial_failed(std::uint32_t node_id, const std::string& reaso
             shard_.route_request(*item.retry.group, item.envelope, std::move(*item.pending),
                                  item.retry.avoid);
         } else {
-            shard_.fail_request(*item.pending, error_code::unavailable,
+            shard_.fail_request(*item.pending, Error::unavailable,
                                 "node " + shard_.node_name(node_id) + " is unreachable: " + reason);
         }
     }
@@ -240,10 +240,10 @@ void LinkManager::forget(Link& link) {
     auto why = "link to node " + shard_.node_name(link.peer_id()) + " lost: " + link.close_reason();
     for (auto& [seq, request] : ordered) {
         if (link.never_sent(request))
-            shard_.fail_request(request, error_code::unavailable,
+            shard_.fail_request(request, Error::unavailable,
                                 why + " before the peer received the request");
         else
-            shard_.fail_request(request, error_code::outcome_unknown,
+            shard_.fail_request(request, Error::outcome_unknown,
                                 why + " after the request was sent; it may have run");
     }
 }

@@ -2,7 +2,7 @@
 // One node of dinx.toml running in this process: its listeners and one shard per io thread.
 
 #include "cluster/address_book.hpp"
-#include "cluster/handler.hpp"
+#include "cluster/api/handler.hpp"
 #include "cluster/node_shard.hpp"
 #include "cluster/topology.hpp"
 #include "node/acceptor.hpp"

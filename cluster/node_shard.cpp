@@ -1,9 +1,9 @@
 #include "cluster/node_shard.hpp"
 
 #include "cluster/balancer.hpp"
-#include "cluster/context.hpp"
 #include "cluster/error_frame.hpp"
 #include "cluster/node.hpp"
+#include "cluster/request_context.hpp"
 
 #include <algorithm>
 #include <memory>
@@ -187,7 +187,7 @@ void NodeShard::on_client_frame(ClientSession& session, std::uint32_t msg_id, By
     }
     const Group* group = topology().route(msg_id);
     if (!group) {
-        send_error(node_id(), session.conn_id(), msg_id, error_code::no_route,
+        send_error(node_id(), session.conn_id(), msg_id, Error::no_route,
                    "no group handles msg_id " + std::to_string(msg_id));
         return;
     }
@@ -196,7 +196,7 @@ void NodeShard::on_client_frame(ClientSession& session, std::uint32_t msg_id, By
             refuse(session, *group, msg_id, Refusal::stopping, 0);
             return;
         }
-        Context ctx(*this, session, msg_id);
+        RequestContext ctx(*this, session, msg_id);
         run_handler(ctx, payload);
         return;
     }
@@ -232,7 +232,7 @@ void NodeShard::route_client_request(ClientSession& session, const Group& group,
     if (pin.in_flight == 0) {
         auto target = pick_node(group, sticky_key(node_id(), session.conn_id()), std::nullopt);
         if (!target) {
-            send_error(node_id(), session.conn_id(), msg_id, error_code::unavailable,
+            send_error(node_id(), session.conn_id(), msg_id, Error::unavailable,
                        "no node of group " + group.name + " is reachable");
             session.end_request(size);
             return;
@@ -278,10 +278,10 @@ void NodeShard::release_held(ClientSession& session, const Group& group, RoutePi
 void NodeShard::refuse(ClientSession& session, const Group& group, std::uint32_t msg_id,
                        Refusal refusal, std::uint32_t size) {
     if (refusal == Refusal::overloaded)
-        send_error(node_id(), session.conn_id(), msg_id, error_code::overloaded,
+        send_error(node_id(), session.conn_id(), msg_id, Error::overloaded,
                    "too many requests wait for group " + group.name);
     else
-        send_error(node_id(), session.conn_id(), msg_id, error_code::unavailable,
+        send_error(node_id(), session.conn_id(), msg_id, Error::unavailable,
                    "the gate is stopping");
     // Refusals of the gate's own group were never counted (they run no request).
     if (&group != own_group_) session.end_request(size);
@@ -429,25 +429,25 @@ void NodeShard::close_all() {
 
 // --- the message path ------------------------------------------------------------------------
 
-void NodeShard::run_handler(Context& ctx, Bytes payload) {
+void NodeShard::run_handler(RequestContext& ctx, Bytes payload) {
     const Handler* handler = node_.handlers().find(ctx.msg_id());
     if (!handler) {
-        ctx.fail(error_code::no_handler, "node " + info().name + " has no handler for msg_id " +
-                                             std::to_string(ctx.msg_id()));
+        ctx.fail(Error::no_handler, "node " + info().name + " has no handler for msg_id " +
+                                        std::to_string(ctx.msg_id()));
     } else {
         try {
             (*handler)(ctx, payload);
         } catch (const std::exception& error) {
             log().error("handler of msg_id {} threw: {}", ctx.msg_id(), error.what());
             // One answer per request: a reply already sent stands.
-            if (!ctx.answered()) ctx.fail(error_code::handler_error, "the handler failed");
+            if (!ctx.answered()) ctx.fail(Error::handler_error, "the handler failed");
         }
     }
     ctx.finish();
 }
 
 void NodeShard::on_request(Link& link, const Envelope& request) {
-    Context ctx(*this, link, request);
+    RequestContext ctx(*this, link, request);
     run_handler(ctx, request.payload);
 }
 
@@ -567,8 +567,7 @@ void NodeShard::finish_upstream(const PendingRequest& request) {
         upstream->send(Envelope{EnvelopeKind::done, request.upstream_seq, {}, 0, 0, {}});
 }
 
-void NodeShard::fail_request(const PendingRequest& request, std::string_view code,
-                             const std::string& why) {
+void NodeShard::fail_request(const PendingRequest& request, Error code, const std::string& why) {
     if (request.answered) {
         finish_upstream(request);  // its client has its answer: nothing is owed but the end
     } else {
@@ -672,7 +671,7 @@ void NodeShard::route_request(const Group& group, Envelope request, PendingReque
     auto target =
         pick_node(group, sticky_key(request.origin.gate_id, request.origin.conn_id), avoid);
     if (!target) {
-        fail_request(pending, error_code::unavailable,
+        fail_request(pending, Error::unavailable,
                      "no node of group " + group.name + " is reachable");
         return;
     }
@@ -684,7 +683,7 @@ void NodeShard::send_request(std::uint32_t node_id, Envelope request, PendingReq
 }
 
 void NodeShard::send_error(std::uint32_t gate_id, std::uint64_t conn_id, std::uint32_t msg_id,
-                           std::string_view code, const std::string& why) {
+                           Error code, const std::string& why) {
     auto body = error_payload(msg_id, code, why);
     deliver(gate_id, conn_id, topology().settings().error_msg_id, as_bytes(body));
 }

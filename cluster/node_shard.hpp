@@ -4,9 +4,10 @@
 // another shard is posted to it.
 
 #include "cluster/address_book.hpp"
+#include "cluster/api/error.hpp"
+#include "cluster/api/handler.hpp"
 #include "cluster/client_guard.hpp"
 #include "cluster/client_session.hpp"
-#include "cluster/handler.hpp"
 #include "cluster/link.hpp"
 #include "cluster/link_manager.hpp"
 #include "cluster/topology.hpp"
@@ -27,7 +28,7 @@
 
 namespace dinx::cluster {
 
-class Context;
+class RequestContext;
 class Node;
 
 /// One node's state on one io thread.
@@ -116,10 +117,10 @@ public:
     void send_request(std::uint32_t node_id, Envelope request, PendingRequest pending);
     /// A request ends without a reply: its client gets an error frame by the way the request
     /// came (unless it already got an answer), and whatever it continues is finished.
-    void fail_request(const PendingRequest& request, std::string_view code, const std::string& why);
+    void fail_request(const PendingRequest& request, Error code, const std::string& why);
     /// Sends an error frame about request `msg_id` to a client of any gate.
-    void send_error(std::uint32_t gate_id, std::uint64_t conn_id, std::uint32_t msg_id,
-                    std::string_view code, const std::string& why);
+    void send_error(std::uint32_t gate_id, std::uint64_t conn_id, std::uint32_t msg_id, Error code,
+                    const std::string& why);
     /// A live node of `group` for the sticky `key`, avoiding `avoid` unless it is the only one.
     std::optional<std::uint32_t> pick_node(const Group& group, std::uint64_t key,
                                            std::optional<std::uint32_t> avoid);
@@ -142,7 +143,7 @@ private:
     void refuse_client(node::Socket& socket);
     void deliver_here(std::uint64_t conn_id, std::uint32_t msg_id, Bytes payload);
     void broadcast_here(std::uint32_t msg_id, Bytes payload);
-    void run_handler(Context& ctx, Bytes payload);
+    void run_handler(RequestContext& ctx, Bytes payload);
     void on_request(Link& link, const Envelope& request);
     /// An answer to request `seq` of `link` arrived (to_client or answer): pass it on toward
     /// its client, the way the request came.

@@ -2,7 +2,7 @@
 // The nodes one process runs, on one shared pool of io threads.
 
 #include "cluster/address_book.hpp"
-#include "cluster/handler.hpp"
+#include "cluster/api/handler.hpp"
 #include "cluster/node.hpp"
 #include "cluster/topology.hpp"
 #include "node/io_pool.hpp"

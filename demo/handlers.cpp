@@ -13,11 +13,11 @@ std::string display_name(const Origin& client) {
 void on_login(Context& ctx, Bytes data) {
     std::string name(as_text(data));
     if (name.empty()) {
-        ctx.fail("bad_request", "login needs a name");
+        ctx.fail(Error::bad_request, "login needs a name");
         return;
     }
-    if (name.size() > cluster::max_uid_size) {
-        ctx.fail("bad_request", "a name is at most 255 bytes");
+    if (name.size() > max_uid_size) {
+        ctx.fail(Error::bad_request, "a name is at most 255 bytes");
         return;
     }
     ctx.bind(name);

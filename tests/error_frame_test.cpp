@@ -7,7 +7,7 @@
 using namespace dinx::cluster;
 
 TEST_CASE("an error payload is the documented JSON object") {
-    CHECK(error_payload(3, error_code::no_route, "no group handles msg_id 3") ==
+    CHECK(error_payload(3, Error::no_route, "no group handles msg_id 3") ==
           R"({"msg_id": 3, "code": "no_route", "message": "no group handles msg_id 3"})");
 }
 

@@ -1,4 +1,4 @@
-#include "cluster/context.hpp"
+#include "cluster/request_context.hpp"
 
 #include "cluster/balancer.hpp"
 #include "cluster/client_session.hpp"
@@ -9,10 +9,10 @@
 
 namespace dinx::cluster {
 
-Context::Context(NodeShard& shard, ClientSession& client, std::uint32_t msg_id)
+RequestContext::RequestContext(NodeShard& shard, ClientSession& client, std::uint32_t msg_id)
     : shard_(shard), client_(&client), msg_id_(msg_id), origin_(client.origin()) {}
 
-Context::Context(NodeShard& shard, Link& upstream, const Envelope& request)
+RequestContext::RequestContext(NodeShard& shard, Link& upstream, const Envelope& request)
     : shard_(shard),
       upstream_(&upstream),
       upstream_seq_(request.seq),
@@ -20,26 +20,26 @@ Context::Context(NodeShard& shard, Link& upstream, const Envelope& request)
       msg_id_(request.msg_id),
       origin_(request.origin) {}
 
-const dict::NodeInfo& Context::node() const {
+const dict::NodeInfo& RequestContext::node() const {
     return shard_.info();
 }
 
-const dict::Config& Context::config() const {
+const dict::Config& RequestContext::config() const {
     return shard_.topology().config();
 }
 
-const dict::NodeInfo* Context::forwarded_by() const {
+const dict::NodeInfo* RequestContext::forwarded_by() const {
     return via_ == 0 ? nullptr : shard_.topology().node(via_);
 }
 
-bool Context::upstream_is_gate() const {
+bool RequestContext::upstream_is_gate() const {
     return upstream_->peer_id() == origin_.gate_id;
 }
 
 // Every answer goes back on the link the request came from, and nowhere else when that link is
 // gone: the node at its other end then answered the client itself (an error frame), so this
 // reply would be a second answer.
-void Context::reply(std::uint32_t msg_id, Bytes payload) {
+void RequestContext::do_reply(std::uint32_t msg_id, Bytes payload) {
     if (client_) {
         client_->send(msg_id, payload);
         answered_ = true;
@@ -64,20 +64,20 @@ void Context::reply(std::uint32_t msg_id, Bytes payload) {
     finished_ = finished_ || finishes;
 }
 
-void Context::send_to(std::uint32_t gate_id, std::uint64_t conn_id, std::uint32_t msg_id,
-                      Bytes payload) {
+void RequestContext::do_send_to(std::uint32_t gate_id, std::uint64_t conn_id, std::uint32_t msg_id,
+                                Bytes payload) {
     shard_.deliver(gate_id, conn_id, msg_id, payload);
 }
 
-void Context::broadcast(std::uint32_t msg_id, Bytes payload) {
+void RequestContext::do_broadcast(std::uint32_t msg_id, Bytes payload) {
     shard_.broadcast(msg_id, payload);
 }
 
-Envelope Context::make_request(std::uint32_t msg_id, Bytes payload) const {
+Envelope RequestContext::make_request(std::uint32_t msg_id, Bytes payload) const {
     return Envelope{EnvelopeKind::request, 0, origin_, msg_id, shard_.node_id(), payload};
 }
 
-PendingRequest Context::continuation(std::uint32_t msg_id, Bytes payload) {
+PendingRequest RequestContext::continuation(std::uint32_t msg_id, Bytes payload) {
     PendingRequest pending{origin_.gate_id, origin_.conn_id, msg_id, {}, 0};
     pending.answered = answered_;
     // The first forward of an unfinished request answers it and finishes it when it finishes.
@@ -96,11 +96,11 @@ PendingRequest Context::continuation(std::uint32_t msg_id, Bytes payload) {
     return pending;
 }
 
-void Context::forward(std::string_view group, std::uint32_t msg_id, Bytes payload,
-                      bool avoid_self) {
+void RequestContext::do_forward(std::string_view group, std::uint32_t msg_id, Bytes payload,
+                                bool avoid_self) {
     const Group* target = shard_.topology().group(group);
     if (!target) {
-        fail(error_code::no_route, "no group named " + std::string(group));
+        fail(Error::no_route, "no group named " + std::string(group));
         return;
     }
     auto pending = continuation(msg_id, payload);
@@ -109,16 +109,17 @@ void Context::forward(std::string_view group, std::uint32_t msg_id, Bytes payloa
     shard_.route_request(*target, make_request(msg_id, payload), std::move(pending), avoid);
 }
 
-void Context::forward_to(std::uint32_t node_id, std::uint32_t msg_id, Bytes payload) {
+void RequestContext::do_forward_to(std::uint32_t node_id, std::uint32_t msg_id, Bytes payload) {
     if (!shard_.is_cluster_node(node_id)) {
-        fail(error_code::no_route, "no node with id " + std::to_string(node_id));
+        fail(Error::no_route, "no node with id " + std::to_string(node_id));
         return;
     }
     auto pending = continuation(msg_id, payload);
     shard_.send_request(node_id, make_request(msg_id, payload), std::move(pending));
 }
 
-std::optional<std::uint32_t> Context::pick_node(std::string_view group, bool avoid_self) const {
+std::optional<std::uint32_t> RequestContext::pick_node(std::string_view group,
+                                                       bool avoid_self) const {
     const Group* target = shard_.topology().group(group);
     if (!target) return std::nullopt;
     std::optional<std::uint32_t> avoid;
@@ -126,7 +127,7 @@ std::optional<std::uint32_t> Context::pick_node(std::string_view group, bool avo
     return shard_.pick_node(*target, sticky_key(origin_.gate_id, origin_.conn_id), avoid);
 }
 
-void Context::bind(std::string uid) {
+void RequestContext::do_bind(std::string uid) {
     if (uid.size() > max_uid_size)
         throw std::length_error("a uid is at most " + std::to_string(max_uid_size) + " bytes");
     origin_.uid = std::move(uid);
@@ -143,12 +144,12 @@ void Context::bind(std::string uid) {
     upstream_->send(Envelope{EnvelopeKind::session, seq, origin_, 0, 0, {}});
 }
 
-void Context::fail(std::string_view code, std::string_view message) {
+void RequestContext::do_fail(std::string_view code, std::string_view message) {
     auto body = error_payload(msg_id_, code, message);
-    reply(shard_.topology().settings().error_msg_id, as_bytes(body));
+    do_reply(shard_.topology().settings().error_msg_id, as_bytes(body));
 }
 
-void Context::finish() {
+void RequestContext::finish() {
     if (!upstream_ || finished_ || forwarded_) return;
     finished_ = true;
     if (upstream_->is_open())

@@ -1,7 +1,7 @@
 #pragma once
 // The one call a framework user makes: parse the command line, register handlers, run.
 
-#include "cluster/handler.hpp"
+#include "cluster/api/handler.hpp"
 #include "dict/config.hpp"
 
 #include <memory>

@@ -1,0 +1,99 @@
+#pragma once
+// What a handler can do with the message it runs for, wherever it runs: on the client's own
+// gate or on a backend that got the message in an envelope. An interface: the runtime gives a
+// handler its implementation, and dinx::testing::FakeContext records what a handler did.
+
+#include "cluster/api/error.hpp"
+#include "cluster/api/origin.hpp"
+#include "dict/config.hpp"
+#include "node/bytes.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace dinx::cluster {
+
+/// The message a handler runs for, and the ways to answer it. Valid during the handler call.
+class Context {
+public:
+    virtual ~Context() = default;
+    Context(const Context&) = delete;
+    Context& operator=(const Context&) = delete;
+
+    /// The node running the handler (its dinx.toml row).
+    virtual const dict::NodeInfo& node() const = 0;
+    /// The whole cluster configuration.
+    virtual const dict::Config& config() const = 0;
+    /// The msgID being handled.
+    virtual std::uint32_t msg_id() const = 0;
+    /// The client the message came from: gate id, connection id, bound uid.
+    virtual const Origin& client() const = 0;
+    /// The node that forwarded this message here, or nullptr when it came straight from a gate.
+    virtual const dict::NodeInfo* forwarded_by() const = 0;
+    /// True once a reply or an error frame was sent for this message.
+    virtual bool answered() const = 0;
+
+    /// Sends a frame back to the client, by the way the request came. The first reply (or
+    /// fail) is the request's answer; later ones are delivered after it, in order.
+    void reply(std::uint32_t msg_id, Bytes payload) { do_reply(msg_id, payload); }
+    /// reply() with text.
+    void reply(std::uint32_t msg_id, std::string_view text) { do_reply(msg_id, as_bytes(text)); }
+    /// Sends a frame to any client, named by its gate id and connection id.
+    void send_to(std::uint32_t gate_id, std::uint64_t conn_id, std::uint32_t msg_id,
+                 Bytes payload) {
+        do_send_to(gate_id, conn_id, msg_id, payload);
+    }
+    /// send_to() with text.
+    void send_to(std::uint32_t gate_id, std::uint64_t conn_id, std::uint32_t msg_id,
+                 std::string_view text) {
+        do_send_to(gate_id, conn_id, msg_id, as_bytes(text));
+    }
+    /// Sends a frame to every client of every gate, this one included.
+    void broadcast(std::uint32_t msg_id, Bytes payload) { do_broadcast(msg_id, payload); }
+    /// broadcast() with text.
+    void broadcast(std::uint32_t msg_id, std::string_view text) {
+        do_broadcast(msg_id, as_bytes(text));
+    }
+    /// Passes the request on to a live node of `group` (sticky for the client), keeping the
+    /// client as origin so that the receiver can reply to it. With `avoid_self` a node other than
+    /// this one is preferred while one is reachable. Errors reach the client as error frames.
+    void forward(std::string_view group, std::uint32_t msg_id, Bytes payload,
+                 bool avoid_self = false) {
+        do_forward(group, msg_id, payload, avoid_self);
+    }
+    /// Passes the request on to one node.
+    void forward_to(std::uint32_t node_id, std::uint32_t msg_id, Bytes payload) {
+        do_forward_to(node_id, msg_id, payload);
+    }
+    /// A live node of `group` for this client, preferring one other than this node when
+    /// `avoid_self`; nullopt when the group is unknown or none of its nodes is reachable.
+    virtual std::optional<std::uint32_t> pick_node(std::string_view group,
+                                                   bool avoid_self) const = 0;
+    /// Binds a uid to the client's session; applied on its gate before any later message of the
+    /// client is handled. Throws std::length_error above 255 bytes.
+    void bind(std::string uid) { do_bind(std::move(uid)); }
+    /// Unbinds the uid.
+    void unbind() { do_bind({}); }
+    /// Sends the client an error frame about this message instead of a reply.
+    void fail(Error code, std::string_view message) { do_fail(to_string(code), message); }
+    /// fail() with a code of the application's own (its clients must know it).
+    void fail(std::string_view app_code, std::string_view message) { do_fail(app_code, message); }
+
+protected:
+    Context() = default;
+
+private:
+    virtual void do_reply(std::uint32_t msg_id, Bytes payload) = 0;
+    virtual void do_send_to(std::uint32_t gate_id, std::uint64_t conn_id, std::uint32_t msg_id,
+                            Bytes payload) = 0;
+    virtual void do_broadcast(std::uint32_t msg_id, Bytes payload) = 0;
+    virtual void do_forward(std::string_view group, std::uint32_t msg_id, Bytes payload,
+                            bool avoid_self) = 0;
+    virtual void do_forward_to(std::uint32_t node_id, std::uint32_t msg_id, Bytes payload) = 0;
+    virtual void do_bind(std::string uid) = 0;
+    virtual void do_fail(std::string_view code, std::string_view message) = 0;
+};
+
+}  // namespace dinx::cluster

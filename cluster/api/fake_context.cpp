@@ -1,0 +1,81 @@
+#include "cluster/testing.hpp"
+
+#include <stdexcept>
+
+namespace dinx::testing {
+namespace {
+
+SentFrame frame(std::uint32_t msg_id, Bytes payload) {
+    return {msg_id, std::string(as_text(payload))};
+}
+
+}  // namespace
+
+FakeContext::FakeContext(std::uint32_t msg_id, Origin client, dict::Config config,
+                         std::uint32_t node_id)
+    : msg_id_(msg_id), client_(std::move(client)), config_(std::move(config)), node_id_(node_id) {
+    if (!config_.find_node(node_id_))
+        throw std::invalid_argument("FakeContext: no node " + std::to_string(node_id_) +
+                                    " in its config");
+}
+
+dict::Config FakeContext::one_gate() {
+    dict::Config config;
+    config.nodes.push_back(
+        {1, "gate-1", "gate", dict::NodeType::frontend, "127.0.0.1", 10000, 10100, 0});
+    return config;
+}
+
+void FakeContext::run(const Handler& handler, std::string_view payload) {
+    handler(*this, as_bytes(payload));
+}
+
+const dict::NodeInfo& FakeContext::node() const {
+    return *config_.find_node(node_id_);
+}
+
+const dict::NodeInfo* FakeContext::forwarded_by() const {
+    return forwarded_by_ == 0 ? nullptr : config_.find_node(forwarded_by_);
+}
+
+std::optional<std::uint32_t> FakeContext::pick_node(std::string_view group, bool) const {
+    if (auto it = picks_.find(group); it != picks_.end()) return it->second;
+    auto nodes = config_.group_nodes(group);
+    if (nodes.empty()) return std::nullopt;
+    return nodes.front();
+}
+
+void FakeContext::do_reply(std::uint32_t msg_id, Bytes payload) {
+    replies.push_back(frame(msg_id, payload));
+}
+
+void FakeContext::do_send_to(std::uint32_t gate_id, std::uint64_t conn_id, std::uint32_t msg_id,
+                             Bytes payload) {
+    pushes.push_back({gate_id, conn_id, frame(msg_id, payload)});
+}
+
+void FakeContext::do_broadcast(std::uint32_t msg_id, Bytes payload) {
+    broadcasts.push_back(frame(msg_id, payload));
+}
+
+void FakeContext::do_forward(std::string_view group, std::uint32_t msg_id, Bytes payload,
+                             bool avoid_self) {
+    forwards.push_back({std::string(group), 0, avoid_self, frame(msg_id, payload)});
+}
+
+void FakeContext::do_forward_to(std::uint32_t node_id, std::uint32_t msg_id, Bytes payload) {
+    forwards.push_back({{}, node_id, false, frame(msg_id, payload)});
+}
+
+void FakeContext::do_bind(std::string uid) {
+    if (uid.size() > max_uid_size)
+        throw std::length_error("a uid is at most " + std::to_string(max_uid_size) + " bytes");
+    client_.uid = uid;
+    binds.push_back(std::move(uid));
+}
+
+void FakeContext::do_fail(std::string_view code, std::string_view message) {
+    failures.push_back({std::string(code), std::string(message)});
+}
+
+}  // namespace dinx::testing
