@@ -53,6 +53,7 @@ Connection::Connection(Socket socket, ConnectionLimits limits, std::shared_ptr<M
 
 Connection::~Connection() {
     charge(-static_cast<std::int64_t>(charged_queue_ + charged_reader_));
+    if (budget_) budget_->note_connection_gone();
 }
 
 asio::ip::address Connection::remote_address() const {

@@ -48,10 +48,12 @@ public:
     /// A copy of `frame` shared by all who queue it, counted here until the last one drops it.
     /// Any thread.
     SharedBytes share(ByteBuffer frame);
-    /// Gives freed memory back to the system once the buffers shrank well below their peak,
-    /// so that a process returns near its idle size after a burst. Any thread; cheap when there
-    /// is nothing to do.
+    /// Gives freed memory back to the system once the buffers shrank well below their peak or
+    /// many connections went, so that a process returns near its idle size after a burst. Any
+    /// thread; cheap when there is nothing to do.
     void return_freed_memory();
+    /// A connection counted here is gone (its memory is free to give back). Any thread.
+    void note_connection_gone();
 
     MemoryBudget(std::size_t threads, std::uint64_t limit_bytes);
 
@@ -63,8 +65,9 @@ private:
     std::atomic<std::int64_t> shared_bytes_{0};  // released by whichever thread drops a frame
     std::atomic<std::uint64_t> peak_{0};         // highest total seen since the last trim
     std::atomic<bool> trimming_{false};
-    std::atomic<int> followups_{0};               // trims still due after the last burst
-    std::atomic<std::int64_t> next_followup_{0};  // steady_clock ticks of the next one
+    std::atomic<int> followups_{0};                  // trims still due after the last burst
+    std::atomic<std::int64_t> next_trim_{0};         // steady_clock ticks before which none is
+    std::atomic<std::uint64_t> gone_since_trim_{0};  // connections gone since the last trim
 };
 
 }  // namespace dinx::node
