@@ -15,8 +15,11 @@ namespace dinx::cluster {
 
 /// What an envelope asks of the node that receives it.
 enum class EnvelopeKind : std::uint32_t {
-    hello = 1,      ///< first frame of a dialed link; `via` = dialer id, payload = its nonce
-    challenge = 2,  ///< acceptor's answer; `via` = its id, payload = its nonce + its proof
+    /// first frame of a dialed link; `via` = dialer id, payload = its offer (link protocol
+    /// version, feature bits) + its nonce
+    hello = 1,
+    /// acceptor's answer; `via` = its id, payload = its offer + its nonce + its proof
+    challenge = 2,
     proof = 3,      ///< dialer's proof that it knows the cluster secret
     hello_ack = 4,  ///< the acceptor checked the proof: the link is up
     request = 5,    ///< run the handler of `msg_id` for `origin`; `seq` numbers it on this link

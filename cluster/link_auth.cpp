@@ -11,8 +11,16 @@
 namespace dinx::cluster {
 namespace {
 
-void put_u32_be(ByteBuffer& out, std::uint32_t value) {
-    for (int shift = 24; shift >= 0; shift -= 8) out.push_back(std::byte(value >> shift));
+void put_be(ByteBuffer& out, std::uint32_t value, int bytes) {
+    for (int shift = 8 * (bytes - 1); shift >= 0; shift -= 8)
+        out.push_back(std::byte(value >> shift));
+}
+
+std::uint32_t get_be(Bytes payload, std::size_t at, int bytes) {
+    std::uint32_t value = 0;
+    for (int i = 0; i < bytes; ++i)
+        value = (value << 8) | std::to_integer<std::uint32_t>(payload[at + i]);
+    return value;
 }
 
 }  // namespace
@@ -25,12 +33,15 @@ AuthBytes random_nonce() {
 }
 
 AuthBytes link_proof(const std::string& secret, LinkSide side, std::uint32_t dialer_id,
-                     std::uint32_t acceptor_id, const AuthBytes& dialer_nonce,
+                     std::uint32_t acceptor_id, const LinkOffer& dialer_offer,
+                     const LinkOffer& acceptor_offer, const AuthBytes& dialer_nonce,
                      const AuthBytes& acceptor_nonce) {
     ByteBuffer message;
     append(message, as_bytes(side == LinkSide::dialer ? "dinx link dialer" : "dinx link acceptor"));
-    put_u32_be(message, dialer_id);
-    put_u32_be(message, acceptor_id);
+    put_be(message, dialer_id, 4);
+    put_be(message, acceptor_id, 4);
+    append_link_offer(message, dialer_offer);
+    append_link_offer(message, acceptor_offer);
     append(message, dialer_nonce);
     append(message, acceptor_nonce);
     AuthBytes proof{};
@@ -52,6 +63,15 @@ AuthBytes auth_bytes_at(Bytes payload, std::size_t at) {
     AuthBytes out;
     std::memcpy(out.data(), payload.data() + at, out.size());
     return out;
+}
+
+void append_link_offer(ByteBuffer& out, const LinkOffer& offer) {
+    put_be(out, offer.version, 2);
+    put_be(out, offer.features, 4);
+}
+
+LinkOffer link_offer_at(Bytes payload, std::size_t at) {
+    return {static_cast<std::uint16_t>(get_be(payload, at, 2)), get_be(payload, at + 2, 4)};
 }
 
 }  // namespace dinx::cluster

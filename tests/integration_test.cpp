@@ -619,9 +619,12 @@ bool link_accepted(std::uint16_t port, std::uint32_t id, const std::string& secr
     auto challenge =
         cluster::read_envelope(challenge_frame->msg_id, as_bytes(challenge_frame->payload));
     REQUIRE(challenge);
-    auto proof = cluster::link_proof(secret, cluster::LinkSide::dialer, id, 1,
-                                     cluster::auth_bytes_at(hello->payload, 0),
-                                     cluster::auth_bytes_at(challenge->payload, 0));
+    // Each payload opens with its sender's offer (version, feature bits), then its nonce.
+    auto proof = cluster::link_proof(
+        secret, cluster::LinkSide::dialer, id, 1, cluster::link_offer_at(hello->payload, 0),
+        cluster::link_offer_at(challenge->payload, 0),
+        cluster::auth_bytes_at(hello->payload, cluster::link_offer_size),
+        cluster::auth_bytes_at(challenge->payload, cluster::link_offer_size));
     send(cluster::EnvelopeKind::proof, Bytes{proof.data(), proof.size()});
     auto ack = dialer.receive(frame_timeout);
     return ack && ack->msg_id == std::uint32_t(cluster::EnvelopeKind::hello_ack);

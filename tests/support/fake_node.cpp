@@ -2,6 +2,7 @@
 
 #include "cluster/envelope.hpp"
 #include "cluster/link_auth.hpp"
+#include "cluster/link_handshake.hpp"
 #include "node/frame_codec.hpp"
 
 #include <arpa/inet.h>
@@ -81,13 +82,20 @@ void FakeNode::on_frame(int fd, std::uint32_t kind, Bytes body) {
     auto envelope = cluster::read_envelope(kind, body);
     if (!envelope) return;
     if (envelope->kind == EnvelopeKind::hello) {
-        // Plays the accepting side of the handshake with the test cluster's (empty) secret.
+        // Plays the accepting side of the handshake with the test cluster's (empty) secret, as a
+        // node of this release: the hello is the dialer's offer then its nonce; the challenge is
+        // our offer, our nonce and our proof over both offers.
+        if (envelope->payload.size() != cluster::link_offer_size + cluster::auth_size) return;
         dialer_ = envelope->via;
-        dialer_nonce_ = cluster::auth_bytes_at(envelope->payload, 0);
+        dialer_offer_ = cluster::link_offer_at(envelope->payload, 0);
+        dialer_nonce_ = cluster::auth_bytes_at(envelope->payload, cluster::link_offer_size);
+        auto offer = cluster::current_link_offer;
         auto nonce = cluster::random_nonce();
-        ByteBuffer payload(nonce.begin(), nonce.end());
+        ByteBuffer payload;
+        cluster::append_link_offer(payload, offer);
+        append(payload, nonce);
         append(payload, cluster::link_proof(secret_, cluster::LinkSide::acceptor, dialer_, node_id_,
-                                            dialer_nonce_, nonce));
+                                            dialer_offer_, offer, dialer_nonce_, nonce));
         send_envelope(fd, EnvelopeKind::challenge, payload);
     } else if (envelope->kind == EnvelopeKind::proof) {
         send_envelope(fd, EnvelopeKind::hello_ack, {});

@@ -59,6 +59,7 @@ private:
     bool linked_ = false;  // handshake done
     std::string secret_;   // the test cluster's: none
     std::uint32_t dialer_ = 0;
+    cluster::LinkOffer dialer_offer_{};
     cluster::AuthBytes dialer_nonce_{};
     int listen_fd_ = -1;
     std::atomic<int> link_fd_{-1};
