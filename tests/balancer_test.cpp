@@ -1,6 +1,6 @@
 // Node choice: sticky per client, spread over nodes, only live nodes, minimal movement.
 
-#include "cluster/balancer.hpp"
+#include "cluster/rpc/balancer.hpp"
 
 #include <doctest/doctest.h>
 

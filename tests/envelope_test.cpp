@@ -1,6 +1,6 @@
 // Envelopes: what is written is read back, and hostile bodies are refused, not trusted.
 
-#include "cluster/envelope.hpp"
+#include "cluster/link/envelope.hpp"
 
 #include <doctest/doctest.h>
 

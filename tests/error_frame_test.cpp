@@ -1,6 +1,6 @@
 // The error frame's JSON body.
 
-#include "cluster/error_frame.hpp"
+#include "cluster/rpc/error_frame.hpp"
 
 #include <doctest/doctest.h>
 

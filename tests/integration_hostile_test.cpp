@@ -2,7 +2,7 @@
 // half-closed clients, slow and silent clients, a full gate, and link ports before the
 // handshake. Real nodes in this process on port 0, spoken to with plain sockets.
 
-#include "cluster/envelope.hpp"
+#include "cluster/link/envelope.hpp"
 #include "demo/handlers.hpp"
 #include "node/frame_codec.hpp"
 #include "support/fake_node.hpp"

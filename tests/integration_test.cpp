@@ -1,8 +1,9 @@
 // Loopback integration tests: real gates and backends in this process on port 0, spoken to by
 // real TCP clients.
 
-#include "cluster/envelope.hpp"
-#include "cluster/error_frame.hpp"
+#include "cluster/link/envelope.hpp"
+#include "cluster/link/link_handshake.hpp"
+#include "cluster/rpc/error_frame.hpp"
 #include "demo/handlers.hpp"
 #include "node/frame_codec.hpp"
 #include "support/fake_node.hpp"
@@ -536,7 +537,7 @@ TEST_CASE("a draining gate answers what clients sent before it began, accepted y
     // The gate's only io thread is held, so what happens next waits in the kernel.
     std::promise<void> held, release;
     auto released = release.get_future().share();
-    cluster.process_of(1).node(1).post_to(0, [&held, released](cluster::NodeShard&) {
+    cluster.process_of(1).node(1).post_to_shard(0, [&held, released](cluster::NodeShard&) {
         held.set_value();
         released.wait();
     });

@@ -1,7 +1,7 @@
 // The link handshake: both ends prove the cluster secret, the acceptor knows the dialer's id,
 // both speak a link protocol version the other speaks, and anything else is refused.
 
-#include "cluster/link_handshake.hpp"
+#include "cluster/link/link_handshake.hpp"
 
 #include <doctest/doctest.h>
 

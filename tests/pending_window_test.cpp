@@ -1,6 +1,6 @@
 // The window of unfinished requests of a link.
 
-#include "cluster/pending_window.hpp"
+#include "cluster/link/pending_window.hpp"
 
 #include <doctest/doctest.h>
 

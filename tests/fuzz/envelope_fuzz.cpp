@@ -1,7 +1,7 @@
 // libFuzzer target: the envelope decoder, fed what a link could carry. Anything it accepts must
 // encode back to an envelope that decodes to the same fields.
 
-#include "cluster/envelope.hpp"
+#include "cluster/link/envelope.hpp"
 
 #include <cstdint>
 #include <cstdlib>

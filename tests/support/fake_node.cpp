@@ -1,8 +1,8 @@
 #include "support/fake_node.hpp"
 
-#include "cluster/envelope.hpp"
-#include "cluster/link_auth.hpp"
-#include "cluster/link_handshake.hpp"
+#include "cluster/link/envelope.hpp"
+#include "cluster/link/link_auth.hpp"
+#include "cluster/link/link_handshake.hpp"
 #include "node/frame_codec.hpp"
 
 #include <arpa/inet.h>

@@ -3,8 +3,8 @@
 // given node, counts the requests it gets and never answers them, and drops the link on demand.
 // It makes "the link dropped with requests in flight" and "the peer never answers" exact.
 
-#include "cluster/envelope.hpp"
-#include "cluster/link_auth.hpp"
+#include "cluster/link/envelope.hpp"
+#include "cluster/link/link_auth.hpp"
 
 #include <atomic>
 #include <chrono>

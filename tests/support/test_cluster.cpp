@@ -57,7 +57,7 @@ std::map<std::uint32_t, std::string> demo_routes() {
 }
 
 TestCluster::TestCluster(dict::Config config)
-    : topology_(std::make_shared<const cluster::Topology>(std::move(config))),
+    : topology_(std::make_shared<const dict::Topology>(std::move(config))),
       handlers_(std::make_shared<cluster::HandlerTable>()),
       addresses_(std::make_shared<cluster::AddressBook>(topology_->config())) {
     demo::register_demo_handlers([this](std::uint32_t id, cluster::Handler handler) {

@@ -2,7 +2,7 @@
 // Nodes of one cluster config started in this test process on port 0, in one or several
 // Process objects that find each other through a shared address book.
 
-#include "cluster/process.hpp"
+#include "cluster/runtime/process.hpp"
 #include "dict/config.hpp"
 #include "node/blocking_client.hpp"
 
@@ -61,7 +61,7 @@ public:
     std::uint32_t error_msg_id() const { return topology_->settings().error_msg_id; }
 
 private:
-    std::shared_ptr<const cluster::Topology> topology_;
+    std::shared_ptr<const dict::Topology> topology_;
     std::shared_ptr<cluster::HandlerTable> handlers_;
     std::shared_ptr<cluster::AddressBook> addresses_;
     std::vector<std::pair<std::vector<std::uint32_t>, std::unique_ptr<cluster::Process>>>

@@ -1,0 +1,130 @@
+#include "cluster/gate/client_router.hpp"
+
+#include "cluster/rpc/balancer.hpp"
+
+namespace dinx::cluster {
+
+ClientRouter::ClientRouter(ShardContext& context, ClientTable& clients, LinkTable& links,
+                           RequestLifecycle& requests, Delivery& delivery, RunHere run_here)
+    : context_(context),
+      clients_(clients),
+      links_(links),
+      requests_(requests),
+      delivery_(delivery),
+      run_here_(std::move(run_here)),
+      own_group_(context.topology->find_group(context.info.group)) {}
+
+void ClientRouter::on_frame(ClientSession& session, std::uint32_t msg_id, Bytes payload) {
+    // A zinx heartbeat proves the client is there (reading it did that) and is answered in kind:
+    // a zinx client stops a connection on which nothing arrived for HeartbeatMax (10 s).
+    if (msg_id == context_.settings().heartbeat_msg_id) {
+        session.send(msg_id, payload);
+        return;
+    }
+    auto group = context_.topology->route(msg_id);
+    if (!group) {
+        delivery_.send_error(context_.node_id(), session.conn_id(), msg_id, Error::no_route,
+                             "no group handles msg_id " + std::to_string(msg_id));
+        return;
+    }
+    if (group == own_group_) {
+        if (context_.drain.closing())
+            refuse(session, *group, msg_id, Refusal::stopping, 0);
+        else
+            run_here_(session, msg_id, payload);
+        return;
+    }
+    session.begin_request(static_cast<std::uint32_t>(payload.size()));
+    route(session, *group, msg_id, payload);
+}
+
+bool ClientRouter::blocked(const RoutePin& pin, Refusal refusal) {
+    return pin.in_flight > 0 && (refusal != Refusal::none || !links_.is_live(pin.node) ||
+                                 links_.is_overloaded(pin.node));
+}
+
+// See route_pin.hpp for why a client's requests may be held.
+void ClientRouter::route(ClientSession& session, dict::GroupId group, std::uint32_t msg_id,
+                         Bytes payload) {
+    RoutePin& pin = session.pin_for(group);
+    auto refusal = context_.drain.closing() ? Refusal::stopping : Refusal::none;
+    auto size = static_cast<std::uint32_t>(payload.size());
+    // Behind earlier requests that cannot be followed yet (their node left, died or is full,
+    // or this gate stops), this one waits its turn: even an error must not overtake them.
+    if (!pin.held.empty() || blocked(pin, refusal)) {
+        // Held payloads are memory: past the budget, the request is refused in its turn.
+        if (pin.held.size() >= max_held_requests ||
+            (refusal == Refusal::none && context_.budget->over()))
+            refusal = Refusal::overloaded;
+        session.hold(pin, {msg_id,
+                           refusal == Refusal::none ? ByteBuffer(payload.begin(), payload.end())
+                                                    : ByteBuffer{},
+                           refusal, size});
+        return;
+    }
+    if (refusal != Refusal::none) {
+        refuse(session, group, msg_id, refusal, size);
+        return;
+    }
+    if (pin.in_flight == 0) {
+        auto target =
+            requests_.pick_node(group, sticky_key(context_.node_id(), session.conn_id()), {});
+        if (!target) {
+            delivery_.send_error(
+                context_.node_id(), session.conn_id(), msg_id, Error::unavailable,
+                "no node of group " + context_.topology->group(group).name + " is reachable");
+            session.end_request(size);
+            return;
+        }
+        pin.node = *target;
+    }
+    ++pin.in_flight;
+    PendingRequest pending{context_.node_id(), session.conn_id(), msg_id, {}, 0, group, true};
+    pending.counted = true;
+    pending.payload_size = size;
+    requests_.send(pin.node,
+                   Envelope{EnvelopeKind::request, 0, session.origin(), msg_id, 0, payload},
+                   std::move(pending), group);
+}
+
+void ClientRouter::on_client_request_finished(const PendingRequest& request) {
+    auto* session = clients_.find(request.conn_id);
+    if (!session) return;
+    if (request.counted) session->end_request(request.payload_size);
+    auto* pin = request.pinned ? session->find_pin(request.group) : nullptr;
+    if (!pin || pin->in_flight == 0) return;
+    if (--pin->in_flight > 0 || pin->held.empty()) return;
+    release_held(*session, request.group, *pin);
+}
+
+void ClientRouter::release_held(ClientSession& session, dict::GroupId group, RoutePin& pin) {
+    // The line moves: route what waited, in order (it may have to wait again).
+    for (auto& next : session.take_held(pin)) {
+        if (next.refusal == Refusal::none) {
+            route(session, group, next.msg_id, next.payload);
+            continue;
+        }
+        // A refused request is answered when its turn comes: nothing earlier may still be in
+        // flight or waiting.
+        RoutePin& now = session.pin_for(group);
+        if (now.in_flight == 0 && now.held.empty())
+            refuse(session, group, next.msg_id, next.refusal, next.size);
+        else
+            session.hold(now, std::move(next));
+    }
+}
+
+void ClientRouter::refuse(ClientSession& session, dict::GroupId group, std::uint32_t msg_id,
+                          Refusal refusal, std::uint32_t size) {
+    if (refusal == Refusal::overloaded)
+        delivery_.send_error(
+            context_.node_id(), session.conn_id(), msg_id, Error::overloaded,
+            "too many requests wait for group " + context_.topology->group(group).name);
+    else
+        delivery_.send_error(context_.node_id(), session.conn_id(), msg_id, Error::unavailable,
+                             "the gate is stopping");
+    // Refusals of the gate's own group were never counted (they run no request).
+    if (group != own_group_) session.end_request(size);
+}
+
+}  // namespace dinx::cluster

@@ -1,0 +1,54 @@
+#pragma once
+// A gate's client path: a client frame comes in, a heartbeat is echoed, the rest is run here
+// (the gate's own group) or sent to its group's node, in order with the client's earlier
+// requests to that group (route_pin.hpp). It hears when a client's request ended from the
+// request lifecycle, and lets what waited behind it go.
+
+#include "cluster/gate/client_session.hpp"
+#include "cluster/gate/client_table.hpp"
+#include "cluster/link/link_table.hpp"
+#include "cluster/rpc/request_lifecycle.hpp"
+#include "cluster/runtime/delivery.hpp"
+#include "cluster/runtime/shard_context.hpp"
+
+#include <functional>
+#include <optional>
+
+namespace dinx::cluster {
+
+/// The client path of one gate shard. Used on its thread only.
+class ClientRouter final : public ClientRequestListener {
+public:
+    /// Runs the handler of a message of the gate's own group for a client.
+    using RunHere = std::function<void(ClientSession&, std::uint32_t msg_id, Bytes payload)>;
+
+    /// The client path of the shard `context` describes.
+    ClientRouter(ShardContext& context, ClientTable& clients, LinkTable& links,
+                 RequestLifecycle& requests, Delivery& delivery, RunHere run_here);
+
+    /// A frame from `session`.
+    void on_frame(ClientSession& session, std::uint32_t msg_id, Bytes payload);
+    void on_client_request_finished(const PendingRequest& request) override;
+
+private:
+    /// Routes a client's request, keeping its order with the client's earlier ones. It is
+    /// counted in the session's requests in flight until answered.
+    void route(ClientSession& session, dict::GroupId group, std::uint32_t msg_id, Bytes payload);
+    /// Routes or refuses, in order, what a pin held.
+    void release_held(ClientSession& session, dict::GroupId group, RoutePin& pin);
+    /// Answers a client request with the error frame `refusal` stands for.
+    void refuse(ClientSession& session, dict::GroupId group, std::uint32_t msg_id, Refusal refusal,
+                std::uint32_t size);
+    /// True when requests behind `pin` must wait: its node can take nothing more.
+    bool blocked(const RoutePin& pin, Refusal refusal);
+
+    ShardContext& context_;
+    ClientTable& clients_;
+    LinkTable& links_;
+    RequestLifecycle& requests_;
+    Delivery& delivery_;
+    RunHere run_here_;
+    std::optional<dict::GroupId> own_group_;  // the gate's group: its routes run here
+};
+
+}  // namespace dinx::cluster

@@ -1,0 +1,149 @@
+#include "cluster/gate/client_session.hpp"
+
+#include "cluster/runtime/drain.hpp"
+
+namespace dinx::cluster {
+namespace {
+
+using std::chrono::milliseconds;
+
+std::string millis(std::chrono::steady_clock::duration elapsed) {
+    return std::to_string(std::chrono::duration_cast<milliseconds>(elapsed).count()) + " ms";
+}
+
+}  // namespace
+
+ClientSession::ClientSession(const ClientRules& rules, node::Socket socket,
+                             node::ConnectionLimits limits,
+                             std::shared_ptr<node::MemoryBudget> budget, std::size_t account,
+                             std::uint64_t conn_id, Clock::time_point accepted_at)
+    : node::Connection(std::move(socket), limits, std::move(budget), account),
+      rules_(rules),
+      conn_id_(conn_id),
+      accepted_at_(accepted_at),
+      last_heard_(accepted_at) {}
+
+// (It may die after its shard, in an abandoned handler: it must not touch rules_ here.)
+ClientSession::~ClientSession() {
+    charge_memory(-held_bytes_);
+}
+
+Origin ClientSession::origin() const {
+    return Origin{rules_.gate_id, conn_id_, uid_};
+}
+
+RoutePin& ClientSession::pin_for(dict::GroupId group) {
+    if (auto* pin = find_pin(group)) return *pin;
+    return pins_.emplace_back(RoutePin{group, 0, 0, {}});
+}
+
+RoutePin* ClientSession::find_pin(dict::GroupId group) {
+    for (auto& pin : pins_)
+        if (pin.group == group) return &pin;
+    return nullptr;
+}
+
+void ClientSession::hold(RoutePin& pin, HeldRequest request) {
+    auto bytes = static_cast<std::int64_t>(request.payload.size());
+    held_bytes_ += bytes;
+    charge_memory(bytes);
+    pin.held.push_back(std::move(request));
+}
+
+std::vector<HeldRequest> ClientSession::take_held(RoutePin& pin) {
+    auto held = std::exchange(pin.held, {});
+    std::int64_t bytes = 0;
+    for (const auto& request : held) bytes += static_cast<std::int64_t>(request.payload.size());
+    held_bytes_ -= bytes;
+    charge_memory(-bytes);
+    return held;
+}
+
+void ClientSession::begin_request(std::uint32_t bytes) {
+    ++in_flight_;
+    in_flight_bytes_ += bytes;
+    apply_in_flight_limits();
+}
+
+void ClientSession::end_request(std::uint32_t bytes) {
+    if (in_flight_ == 0) return;
+    --in_flight_;
+    in_flight_bytes_ -= std::min(bytes, in_flight_bytes_);
+    apply_in_flight_limits();
+    close_if_answered();
+}
+
+// Back-pressure before the links feel it: a client with this much in flight is not read until
+// answers come back, so a few clients that pipeline big requests cannot fill a link for all.
+void ClientSession::apply_in_flight_limits() {
+    if (in_flight_ >= rules_.max_in_flight || in_flight_bytes_ >= rules_.max_in_flight_bytes)
+        pause_reading(node::pause_for_owner);
+    else
+        resume_reading(node::pause_for_owner);
+}
+
+bool ClientSession::on_peer_finished() {
+    // shutdown(SHUT_WR) after the last request (nc -N, scripts): answer it all, then close.
+    close_if_answered();
+    return true;
+}
+
+void ClientSession::owe_sent_bytes() {
+    owed_until_ = bytes_read() + unread_bytes();
+    if (owing_ || !is_open() || bytes_read() >= owed_until_) return;
+    owing_ = true;
+    rules_.drain->enter();
+}
+
+void ClientSession::settle_owed_bytes() {
+    if (!std::exchange(owing_, false)) return;
+    rules_.drain->leave();
+}
+
+void ClientSession::close_if_answered() {
+    if (peer_finished() && in_flight_ == 0) close_after_flush("peer closed");
+}
+
+void ClientSession::check_timeouts(Clock::time_point now) {
+    // A client paused because its requests wait for answers did send: its bytes wait in the
+    // kernel because of us. One paused because it does not read its replies gets no such pass.
+    if (take_heard() || paused_for(node::pause_for_owner)) last_heard_ = now;
+    // Nothing written to it since the last check: its write buffer is idle memory.
+    if (!take_sent()) release_idle_buffers();
+    if (frames_read() == 0 && now - accepted_at_ >= rules_.first_frame_timeout) {
+        close("no complete frame within " + millis(now - accepted_at_) + " of connecting",
+              "sent no complete frame after connecting");
+        return;
+    }
+    if (has_partial_frame() && !reading_paused()) {
+        if (partial_since_ == Clock::time_point{} || partial_frame_ != frames_read()) {
+            partial_since_ = now;  // a new frame started arriving
+            partial_frame_ = frames_read();
+        } else if (now - partial_since_ >= rules_.frame_timeout) {
+            close("a frame still incomplete " + millis(now - partial_since_) +
+                      " after its first byte",
+                  "took too long to send one frame");
+            return;
+        }
+    } else {
+        partial_since_ = {};
+    }
+    if (now - last_heard_ >= rules_.idle_timeout) {
+        close("sent nothing for " + millis(now - last_heard_));  // players leave so: no warning
+    }
+}
+
+bool ClientSession::on_frame(std::uint32_t msg_id, Bytes payload) {
+    if (frames_read() == 1) rules_.events->on_first_client_frame(*this);
+    rules_.events->on_client_frame(*this, msg_id, payload);
+    // After its handling: what that frame asked for is owed work of its own by now.
+    if (owing_ && bytes_read() >= owed_until_ && !has_held_frames()) settle_owed_bytes();
+    return is_open();
+}
+
+void ClientSession::on_closed() {
+    settle_owed_bytes();
+    rules_.events->on_client_closed(*this);
+}
+
+}  // namespace dinx::cluster

@@ -1,0 +1,121 @@
+#pragma once
+// The gate-side state of one player connection: its id, the uid bound to it, where its requests
+// are pinned, and how many of its requests are in flight (too many pause reading from it).
+
+#include "cluster/api/origin.hpp"
+#include "cluster/gate/route_pin.hpp"
+#include "node/connection.hpp"
+
+#include <chrono>
+#include <string_view>
+#include <vector>
+
+namespace dinx::cluster {
+
+class ClientSession;
+class Drain;
+
+/// What a shard hears from its clients.
+class ClientEvents {
+public:
+    virtual ~ClientEvents() = default;
+    /// A client frame arrived (the payload is valid during the call only).
+    virtual void on_client_frame(ClientSession& session, std::uint32_t msg_id, Bytes payload) = 0;
+    /// A client sent its first complete frame.
+    virtual void on_first_client_frame(ClientSession& session) = 0;
+    /// A client went away (once).
+    virtual void on_client_closed(ClientSession& session) = 0;
+};
+
+/// The rules of one gate's clients, shared by its sessions; owned by the shard.
+struct ClientRules {
+    std::uint32_t gate_id = 0;                        ///< the gate's node id
+    std::uint32_t max_in_flight = 0;                  ///< requests before reading pauses
+    std::uint32_t max_in_flight_bytes = 0;            ///< their bytes before reading pauses
+    std::chrono::milliseconds idle_timeout{};         ///< silence before a client is closed
+    std::chrono::milliseconds frame_timeout{};        ///< a frame's first to last byte
+    std::chrono::milliseconds first_frame_timeout{};  ///< connect to first complete frame
+    ClientEvents* events = nullptr;                   ///< the shard
+    Drain* drain = nullptr;                           ///< what the shard owes
+};
+
+/// A client connection on a frontend. Its frames are client messages, never envelopes.
+class ClientSession final : public node::Connection {
+public:
+    using Clock = std::chrono::steady_clock;
+
+    /// A connected client socket with the id the gate gave it, accepted at `accepted_at`;
+    /// buffers are counted in `account` of `budget`.
+    ClientSession(const ClientRules& rules, node::Socket socket, node::ConnectionLimits limits,
+                  std::shared_ptr<node::MemoryBudget> budget, std::size_t account,
+                  std::uint64_t conn_id, Clock::time_point accepted_at);
+    ~ClientSession() override;
+
+    /// Unique within this gate for the life of the process.
+    std::uint64_t conn_id() const { return conn_id_; }
+    /// The bound user id; empty while not logged in.
+    const std::string& uid() const { return uid_; }
+    /// Binds (or with an empty string unbinds) the user id.
+    void set_uid(std::string uid) { uid_ = std::move(uid); }
+    /// The client as envelopes name it.
+    Origin origin() const;
+
+    /// The pin of this client's requests to `group`, made on first use.
+    RoutePin& pin_for(dict::GroupId group);
+    /// The pin of `group`, or nullptr.
+    RoutePin* find_pin(dict::GroupId group);
+    /// Holds a request behind `pin`'s requests in flight; its payload counts as buffered memory.
+    void hold(RoutePin& pin, HeldRequest request);
+    /// Takes every request `pin` holds (their memory is no longer counted here).
+    std::vector<HeldRequest> take_held(RoutePin& pin);
+
+    /// A request of `bytes` was taken: it is owed an answer. Reading pauses while too many are.
+    void begin_request(std::uint32_t bytes);
+    /// A request of `bytes` got its answer (or is abandoned).
+    void end_request(std::uint32_t bytes);
+    /// Requests taken and not answered yet.
+    std::uint32_t requests_in_flight() const { return in_flight_; }
+
+    /// One check of the clock-driven rules (idle, slow frames, no first frame): closes the
+    /// client when one is broken.
+    void check_timeouts(Clock::time_point now);
+    /// A drain begins: what the client sent up to now is owed an answer, so the drain waits
+    /// until those bytes are read (or the client is gone).
+    void owe_sent_bytes();
+    /// When the gate accepted it.
+    Clock::time_point accepted_at() const { return accepted_at_; }
+    /// True while it counts against max_connections.
+    bool admitted() const { return admitted_; }
+    /// It no longer counts against max_connections (it was counted out).
+    void set_released() { admitted_ = false; }
+
+protected:
+    bool on_frame(std::uint32_t msg_id, Bytes payload) override;
+    void on_closed() override;
+    bool on_peer_finished() override;
+
+private:
+    /// Closes once nothing is owed to a client that finished sending.
+    void close_if_answered();
+    /// Tells the drain once the owed bytes are read (or the client is gone).
+    void settle_owed_bytes();
+    /// Pauses or resumes reading by what is in flight.
+    void apply_in_flight_limits();
+
+    const ClientRules& rules_;
+    std::uint64_t conn_id_;
+    std::string uid_;
+    std::uint64_t owed_until_ = 0;  // see owe_sent_bytes()
+    bool owing_ = false;            // the drain waits for owed_until_
+    Clock::time_point accepted_at_;
+    Clock::time_point last_heard_;
+    Clock::time_point partial_since_{};  // when the frame in progress was first seen partial
+    std::uint64_t partial_frame_ = 0;    // frames_read() when it was
+    std::uint32_t in_flight_ = 0;
+    std::uint32_t in_flight_bytes_ = 0;
+    std::int64_t held_bytes_ = 0;  // payloads of held requests, counted as buffered memory
+    bool admitted_ = true;
+    std::vector<RoutePin> pins_;  // one per group this client sent to
+};
+
+}  // namespace dinx::cluster

@@ -1,0 +1,44 @@
+#pragma once
+// The clients one shard holds, by connection id.
+
+#include "cluster/gate/client_session.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+namespace dinx::cluster {
+
+/// One shard's client sessions. Used on its thread only.
+class ClientTable {
+public:
+    /// The session of `conn_id`, or nullptr.
+    ClientSession* find(std::uint64_t conn_id) {
+        auto it = sessions_.find(conn_id);
+        return it == sessions_.end() ? nullptr : it->second.get();
+    }
+    /// Holds `session` until remove().
+    void add(std::shared_ptr<ClientSession> session) {
+        sessions_.emplace(session->conn_id(), std::move(session));
+    }
+    /// Forgets `conn_id`.
+    void remove(std::uint64_t conn_id) { sessions_.erase(conn_id); }
+    /// Calls `visit(ClientSession&)` for each session (which must not add or remove any).
+    template <class Visit>
+    void for_each(Visit&& visit) {
+        for (auto& [id, session] : sessions_) visit(*session);
+    }
+    /// Every session now, for a visit that may close (and so remove) some.
+    std::vector<std::shared_ptr<ClientSession>> all() const {
+        std::vector<std::shared_ptr<ClientSession>> out;
+        out.reserve(sessions_.size());
+        for (const auto& [id, session] : sessions_) out.push_back(session);
+        return out;
+    }
+
+private:
+    std::unordered_map<std::uint64_t, std::shared_ptr<ClientSession>> sessions_;
+};
+
+}  // namespace dinx::cluster

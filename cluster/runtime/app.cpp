@@ -1,0 +1,177 @@
+#include "cluster/api/app.hpp"
+
+#include "cluster/runtime/process.hpp"
+#include "dict/config_loader.hpp"
+#include "dict/topology.hpp"
+#include "node/limits.hpp"
+#include "node/signals.hpp"
+
+#include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+
+namespace dinx::cluster {
+
+struct App::Options {
+    std::string program;
+    std::string conf_dir = "conf";
+    std::vector<std::uint32_t> ids;
+    std::string log_level = "info";
+    int parse_exit = -1;       // >= 0 when parsing ended the program (help or a mistake)
+    std::string parse_output;  // what CLI11 wanted printed
+};
+
+namespace {
+
+int report_config_error(const std::string& message) {
+    std::cerr << "dinx: " << message << '\n';
+    return exit_bad_config;
+}
+
+// Every msgID routed to a group this process serves needs a handler, or its requests would
+// only ever get no_handler errors: refuse to start instead.
+std::string missing_handler(const dict::Config& config, const std::vector<std::uint32_t>& ids,
+                            const HandlerTable& handlers) {
+    for (const auto& route : config.routes) {
+        bool served = std::any_of(ids.begin(), ids.end(), [&](std::uint32_t id) {
+            return config.find_node(id)->group == route.group;
+        });
+        if (served && !handlers.contains(route.msg_id))
+            return config.routes_file + ":" + std::to_string(route.line) + ": msg_id " +
+                   std::to_string(route.msg_id) + " (" + route.name + ") is routed to group '" +
+                   route.group + "', but this program registers no handler for it";
+    }
+    return {};
+}
+
+// Every client is an open file: raise the soft limit as far as allowed, and say so up front
+// when even that is below what the frontends of this process may be asked to hold.
+void warn_if_too_few_files(const dict::Config& config, const std::vector<std::uint32_t>& ids) {
+    std::uint64_t limit = node::raise_open_file_limit();
+    std::uint64_t wanted = 0;
+    for (auto id : ids)
+        if (config.find_node(id)->is_frontend()) wanted += config.settings.max_connections;
+    if (limit < wanted)
+        spdlog::warn(
+            "the open-file limit is {} but this process's frontends accept up to {} clients "
+            "(max_connections); raise the hard limit (ulimit -Hn, systemd LimitNOFILE=) or "
+            "lower max_connections",
+            limit, wanted);
+}
+
+// The secret comes from dinx.toml's secret_file or the environment, never the command line
+// (which every user of the machine can read in ps).
+void use_cluster_secret(dict::Settings& settings) {
+    const char* from_env = std::getenv("DINX_CLUSTER_SECRET");
+    if (settings.secret.empty() && from_env) settings.secret = from_env;
+    if (settings.secret.empty()) {
+        spdlog::warn(
+            "NO CLUSTER SECRET: links between nodes are not authenticated, so they are accepted "
+            "from this machine (loopback) only. Set DINX_CLUSTER_SECRET or [cluster] "
+            "secret_file in dinx.toml.");
+    } else if (settings.secret.size() < 16) {
+        spdlog::warn("the cluster secret is only {} bytes; use at least 16 random bytes",
+                     settings.secret.size());
+    }
+}
+
+}  // namespace
+
+App::App(int argc, char** argv, std::string program, std::string help_footer)
+    : options_(std::make_unique<Options>()), handlers_(std::make_shared<HandlerTable>()) {
+    options_->program = program;
+    CLI::App cli{program + ": runs nodes of a dinx cluster", program};
+    cli.footer(help_footer);
+    cli.add_option("--conf", options_->conf_dir, "directory holding dinx.toml and route.toml")
+        ->capture_default_str();
+    cli.add_option("--id", options_->ids, "id of a node to run (repeatable; default: every node)");
+    cli.add_option("--log-level", options_->log_level,
+                   "trace, debug, info, warn, error, critical, off")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+    try {
+        cli.parse(argc, argv);
+    } catch (const CLI::ParseError& error) {
+        std::ostringstream out, err;
+        options_->parse_exit = cli.exit(error, out, err) == 0 ? exit_ok : exit_bad_config;
+        options_->parse_output = out.str() + err.str();
+    }
+}
+
+App::~App() = default;
+
+void App::handle(std::uint32_t msg_id, Handler handler) {
+    handlers_->add(msg_id, std::move(handler));
+}
+
+int App::run() {
+    if (options_->parse_exit >= 0) {
+        (options_->parse_exit == exit_ok ? std::cout : std::cerr) << options_->parse_output;
+        return options_->parse_exit;
+    }
+    spdlog::set_level(spdlog::level::from_str(options_->log_level));
+    dict::Config config;
+    try {
+        config = dict::load_config(options_->conf_dir);
+    } catch (const dict::ConfigError& error) {
+        return report_config_error(error.what());
+    }
+    if (auto problem = check_ids(config); !problem.empty()) return report_config_error(problem);
+    if (auto problem = dict::check_dialable_ports(config, options_->ids); !problem.empty())
+        return report_config_error(problem);
+    if (auto problem = missing_handler(config, options_->ids, *handlers_); !problem.empty())
+        return report_config_error(problem);
+    return serve(std::move(config));
+}
+
+std::string App::check_ids(const dict::Config& config) {
+    auto& ids = options_->ids;
+    if (ids.empty())
+        for (const auto& node : config.nodes) ids.push_back(node.id);
+    std::sort(ids.begin(), ids.end());
+    if (auto twice = std::adjacent_find(ids.begin(), ids.end()); twice != ids.end())
+        return "--id " + std::to_string(*twice) + " is given twice";
+    for (auto id : ids)
+        if (!config.find_node(id))
+            return config.nodes_file + ": --id " + std::to_string(id) + ": no node has this id";
+    return {};
+}
+
+int App::serve(dict::Config config) {
+    const auto& ids = options_->ids;
+    // Catch the stop signals before anything listens: a signal that arrives while the nodes
+    // start must stop them cleanly, not kill the process (or be ignored, as in a background job).
+    asio::io_context signals_io;
+    node::StopSignals signals(signals_io, [&](int signal) {
+        spdlog::info("{} received, stopping", signal == SIGINT ? "SIGINT" : "SIGTERM");
+    });
+    for (const auto& warning : config.warnings) spdlog::warn("{}", warning);
+    warn_if_too_few_files(config, ids);
+    use_cluster_secret(config.settings);
+    auto topology = std::make_shared<const dict::Topology>(std::move(config));
+    Process process(topology, handlers_, ids);
+    try {
+        process.start();
+    } catch (const std::system_error& error) {
+        std::cerr << options_->program << ": cannot start: " << error.what() << '\n';
+        return exit_start_failed;
+    }
+    signals_io.run();  // returns once the signal handler ran
+    auto started = std::chrono::steady_clock::now();
+    auto timeout = std::chrono::milliseconds(topology->settings().drain_timeout_ms);
+    bool drained = process.drain(timeout);
+    auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - started);
+    if (drained)
+        spdlog::info("drained in {} ms: every request in flight was answered", took.count());
+    else
+        spdlog::warn("drain timed out after {} ms; closing what is left", took.count());
+    process.stop();
+    return exit_ok;
+}
+
+}  // namespace dinx::cluster

@@ -1,0 +1,130 @@
+#include "cluster/runtime/node.hpp"
+
+#include "cluster/runtime/node_shard.hpp"
+
+namespace dinx::cluster {
+
+Node::Node(const dict::NodeInfo& info, std::shared_ptr<const dict::Topology> topology,
+           std::shared_ptr<const HandlerTable> handlers, std::shared_ptr<AddressBook> addresses,
+           node::IoPool& pool, std::shared_ptr<node::MemoryBudget> budget,
+           std::shared_ptr<spdlog::logger> log)
+    : info_(info),
+      topology_(std::move(topology)),
+      handlers_(std::move(handlers)),
+      addresses_(std::move(addresses)),
+      pool_(pool),
+      budget_(std::move(budget)),
+      log_(std::move(log)),
+      unproven_(std::make_unique<std::atomic<std::uint32_t>[]>(pool.size())) {
+    for (std::size_t i = 0; i < pool_.size(); ++i)
+        shards_.push_back(std::make_unique<NodeShard>(*this, info_, topology_, i, pool_.size(),
+                                                      pool_.context(i), *log_, *addresses_,
+                                                      budget_));
+}
+
+Node::~Node() = default;
+
+void Node::listen() {
+    // A port 0 in the config was resolved by an earlier start; keep it so peers still find us.
+    if (info_.is_frontend()) {
+        auto port = info_.port != 0 ? info_.port : addresses_->client_port(info_.id);
+        bind_listener(client_acceptor_, "clients", port, [this](std::size_t i, auto socket) {
+            shards_[i]->accept_client(std::move(socket));
+        });
+        addresses_->set_client_port(info_.id, client_acceptor_->port());
+    }
+    auto configured = addresses_->link_address(info_.id);
+    bind_listener(
+        link_acceptor_, "links", configured ? configured->port : 0,
+        [this](std::size_t i, auto socket) { shards_[i]->accept_link(std::move(socket)); });
+    addresses_->set_link_port(info_.id, link_acceptor_->port());
+}
+
+void Node::bind_listener(std::optional<node::Acceptor>& slot, std::string_view what,
+                         std::uint16_t port, node::Acceptor::OnAccept on_accept) {
+    try {
+        slot.emplace(pool_, 0, info_.host, port, std::move(on_accept));
+    } catch (const std::system_error& error) {
+        throw std::system_error(error.code(), info_.name + " cannot listen for " +
+                                                  std::string(what) + " on " + info_.host + ":" +
+                                                  std::to_string(port));
+    }
+}
+
+bool Node::admit_client() {
+    auto limit = topology_->settings().max_connections;
+    auto count = clients_.load(std::memory_order_relaxed);
+    do {
+        if (count >= limit) return false;
+    } while (!clients_.compare_exchange_weak(count, count + 1, std::memory_order_relaxed));
+    return true;
+}
+
+std::uint64_t Node::late_answers() const {
+    std::uint64_t total = 0;
+    for (const auto& shard : shards_) total += shard->late_answers();
+    return total;
+}
+
+bool Node::evict_elsewhere(std::size_t from, node::Socket&& socket,
+                           std::function<void(node::Socket)> then) {
+    for (std::size_t i = 0; i < shards_.size(); ++i) {
+        if (i == from || unproven_[i].load(std::memory_order_relaxed) == 0) continue;
+        // Held by a shared_ptr so that the posted work stays copyable; the socket belongs to
+        // shard `from`'s thread and is used there only.
+        auto held = std::make_shared<node::Socket>(std::move(socket));
+        post_to_shard(i, [this, from, held, then = std::move(then)](NodeShard& shard) {
+            shard.evict_unproven_client();
+            post_to_shard(from, [held, then](NodeShard&) { then(std::move(*held)); });
+        });
+        return true;
+    }
+    return false;
+}
+
+void Node::post_to_shard(std::size_t index, std::function<void(NodeShard&)> work) {
+    asio::post(pool_.context(index),
+               [this, index, work = std::move(work)] { work(*shards_[index]); });
+}
+
+void Node::start() {
+    for (std::size_t i = 0; i < shards_.size(); ++i)
+        post_to_shard(i, [](NodeShard& shard) { shard.start_timers(); });
+    if (client_acceptor_) client_acceptor_->start();
+    link_acceptor_->start();
+    if (info_.is_frontend())
+        log_->info("{} (frontend, group {}) listening: clients on {}:{}, links on {}:{}",
+                   info_.name, info_.group, info_.host, client_port(), info_.host, link_port());
+    else
+        log_->info("{} (backend, group {}) listening: links on {}:{}", info_.name, info_.group,
+                   info_.host, link_port());
+}
+
+void Node::begin_drain(std::function<void()> on_drained) {
+    if (link_acceptor_) link_acceptor_->close();
+    auto drain_shards = [this, on_drained = std::move(on_drained)] {
+        auto remaining = std::make_shared<std::atomic<std::size_t>>(shards_.size());
+        for (std::size_t i = 0; i < shards_.size(); ++i) {
+            post_to_shard(i, [remaining, on_drained](NodeShard& shard) {
+                shard.begin_drain([remaining, on_drained] {
+                    if (remaining->fetch_sub(1) == 1) on_drained();
+                });
+            });
+        }
+    };
+    // Clients that connected before the drain are taken first: their requests get answers or
+    // errors like everyone else's, and each shard sees their accept before its drain begins.
+    if (client_acceptor_)
+        client_acceptor_->close_after_backlog(std::move(drain_shards));
+    else
+        drain_shards();
+}
+
+void Node::stop() {
+    if (client_acceptor_) client_acceptor_->close();
+    if (link_acceptor_) link_acceptor_->close();
+    for (std::size_t i = 0; i < shards_.size(); ++i)
+        post_to_shard(i, [](NodeShard& shard) { shard.close_all(); });
+}
+
+}  // namespace dinx::cluster

@@ -1,0 +1,101 @@
+#pragma once
+// One node of dinx.toml running in this process: its listeners and one shard per io thread.
+
+#include "cluster/api/handler.hpp"
+#include "cluster/runtime/address_book.hpp"
+#include "cluster/runtime/shard_host.hpp"
+#include "dict/topology.hpp"
+#include "node/acceptor.hpp"
+#include "node/io_pool.hpp"
+#include "node/memory_budget.hpp"
+
+#include <spdlog/logger.h>
+#include <asio/post.hpp>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <vector>
+
+namespace dinx::cluster {
+
+class NodeShard;
+
+/// A running node: a frontend (client listener + link listener) or a backend (link listener).
+class Node final : public ShardHost {
+public:
+    /// Node `info` of `topology`, using `pool`'s threads and counting its buffers in `budget`.
+    /// Nothing listens until listen().
+    Node(const dict::NodeInfo& info, std::shared_ptr<const dict::Topology> topology,
+         std::shared_ptr<const HandlerTable> handlers, std::shared_ptr<AddressBook> addresses,
+         node::IoPool& pool, std::shared_ptr<node::MemoryBudget> budget,
+         std::shared_ptr<spdlog::logger> log);
+    ~Node() override;
+    Node(const Node&) = delete;
+    Node& operator=(const Node&) = delete;
+
+    /// Binds the listeners and records their ports in the address book; throws
+    /// std::system_error when a port is taken.
+    void listen();
+    /// Starts accepting.
+    void start();
+    /// Stops accepting and drains every shard (NodeShard::begin_drain); `on_drained` runs once,
+    /// on some io thread, when all of them are done.
+    void begin_drain(std::function<void()> on_drained);
+    /// Stops accepting and closes every connection (asynchronously, on each shard's thread).
+    void stop();
+
+    /// This node's dinx.toml row.
+    const dict::NodeInfo& info() const { return info_; }
+    /// Cluster lookup tables.
+    const dict::Topology& topology() const { return *topology_; }
+    /// The handlers of this process.
+    const HandlerTable& handlers() const override { return *handlers_; }
+    /// Where nodes listen.
+    AddressBook& addresses() { return *addresses_; }
+    /// The node's logger, named after it.
+    spdlog::logger& log() { return *log_; }
+    /// Number of shards (= io threads).
+    std::size_t shard_count() const { return shards_.size(); }
+    /// The port clients connect to (frontends), once listening.
+    std::uint16_t client_port() const { return client_acceptor_ ? client_acceptor_->port() : 0; }
+    /// The port links connect to, once listening.
+    std::uint16_t link_port() const { return link_acceptor_ ? link_acceptor_->port() : 0; }
+
+    /// The process's memory budget.
+    const std::shared_ptr<node::MemoryBudget>& budget() const { return budget_; }
+    /// Answers dropped because their request was answered already, summed over the shards.
+    std::uint64_t late_answers() const;
+    /// Clients connected now, over all shards.
+    std::uint32_t clients() const { return clients_.load(std::memory_order_relaxed); }
+
+    bool admit_client() override;
+    void release_client() override { clients_.fetch_sub(1, std::memory_order_relaxed); }
+    std::atomic<std::uint32_t>& unproven_count(std::size_t index) override {
+        return unproven_[index];
+    }
+    bool evict_elsewhere(std::size_t from, node::Socket&& socket,
+                         std::function<void(node::Socket)> then) override;
+    void post_to_shard(std::size_t index, std::function<void(NodeShard&)> work) override;
+
+private:
+    /// Binds one listener into `slot`; the error names the node, `what` it is for and the port.
+    void bind_listener(std::optional<node::Acceptor>& slot, std::string_view what,
+                       std::uint16_t port, node::Acceptor::OnAccept on_accept);
+
+    dict::NodeInfo info_;
+    std::shared_ptr<const dict::Topology> topology_;
+    std::shared_ptr<const HandlerTable> handlers_;
+    std::shared_ptr<AddressBook> addresses_;
+    node::IoPool& pool_;
+    std::shared_ptr<node::MemoryBudget> budget_;
+    std::shared_ptr<spdlog::logger> log_;
+    std::unique_ptr<std::atomic<std::uint32_t>[]> unproven_;  // per shard
+    std::vector<std::unique_ptr<NodeShard>> shards_;
+    std::optional<node::Acceptor> client_acceptor_;
+    std::optional<node::Acceptor> link_acceptor_;
+    std::atomic<std::uint32_t> clients_{0};  // across shards
+};
+
+}  // namespace dinx::cluster

@@ -1,0 +1,375 @@
+#include "cluster/runtime/node_shard.hpp"
+
+#include "cluster/rpc/error_frame.hpp"
+
+#include <asio/post.hpp>
+
+#include <algorithm>
+
+namespace dinx::cluster {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+// Accepted links whose handshake is not done yet, per io thread; the oldest goes first when
+// another arrives. A real peer's handshake takes one round trip, so only a flood is cut.
+constexpr std::size_t max_handshaking_links = 64;
+
+// While the process is over its memory budget, a client with more than this unsent is closed.
+constexpr std::size_t pressure_send_queue = 64 * 1024;
+
+// Summaries of refused links: one line at most this often.
+constexpr std::chrono::seconds summary_interval{5};
+
+// Links tick twice per heartbeat interval and die after 5 silent ticks: between 2.5 and 3
+// intervals after the last frame heard, while a live peer, pinging every tick when idle,
+// is heard at least every tick or two.
+constexpr int ticks_per_heartbeat = 2;
+constexpr int silent_ticks_to_die = 5;
+// Clients are checked at least 4 times per timeout, at most once a second.
+constexpr milliseconds max_client_tick{1000};
+constexpr milliseconds min_tick{5};
+
+milliseconds heartbeat_tick(const dict::Settings& settings) {
+    return std::max(min_tick, milliseconds(settings.heartbeat_interval_ms / ticks_per_heartbeat));
+}
+
+milliseconds client_tick(const dict::Settings& settings) {
+    auto shortest = std::min({settings.client_idle_timeout_ms, settings.client_frame_timeout_ms,
+                              settings.client_first_frame_timeout_ms});
+    return std::clamp(milliseconds(shortest / 4), min_tick, max_client_tick);
+}
+
+ClientRules rules_of(const dict::Settings& settings, std::uint32_t gate_id) {
+    ClientRules rules;
+    rules.gate_id = gate_id;
+    rules.max_in_flight = settings.client_max_in_flight;
+    rules.max_in_flight_bytes = settings.client_max_in_flight_bytes;
+    rules.idle_timeout = milliseconds(settings.client_idle_timeout_ms);
+    rules.frame_timeout = milliseconds(settings.client_frame_timeout_ms);
+    rules.first_frame_timeout = milliseconds(settings.client_first_frame_timeout_ms);
+    return rules;
+}
+
+}  // namespace
+
+NodeShard::NodeShard(ShardHost& host, const dict::NodeInfo& info,
+                     std::shared_ptr<const dict::Topology> topology, std::size_t index,
+                     std::size_t shard_count, asio::io_context& io, spdlog::logger& log,
+                     AddressBook& addresses, std::shared_ptr<node::MemoryBudget> budget)
+    : host_(host),
+      context_{info, index, shard_count, io, log, addresses, budget, std::move(topology), {}},
+      link_setup_{info.id,
+                  context_.settings().secret,
+                  [topology = context_.topology](std::uint32_t id) {
+                      return topology->node(id) != nullptr;
+                  },
+                  budget,
+                  index,
+                  this,
+                  &context_.drain},
+      client_rules_(rules_of(context_.settings(), info.id)),
+      links_(context_, link_setup_, requests_),
+      requests_(context_, links_, delivery_),
+      delivery_(context_, clients_, links_,
+                [&host](std::size_t shard, std::function<void(Delivery&)> work) {
+                    host.post_to_shard(shard, [work = std::move(work)](NodeShard& there) {
+                        work(there.delivery());
+                    });
+                }),
+      services_{context_, delivery_, requests_},
+      guard_(host.unproven_count(index)),
+      refused_links_("link connections refused before their handshake", summary_interval),
+      heartbeat_(io, [this] { heartbeat_links(); }),
+      client_check_(io, [this] { check_clients(); }) {
+    client_rules_.events = this;
+    client_rules_.drain = &context_.drain;
+    if (info.is_frontend()) {
+        router_.emplace(context_, clients_, links_, requests_, delivery_,
+                        [this](ClientSession& session, std::uint32_t msg_id, Bytes payload) {
+                            RequestContext ctx(services_, session, msg_id);
+                            run_handler(ctx, payload);
+                        });
+        requests_.set_listener(&*router_);
+    }
+    wire_dispatch();
+}
+
+NodeShard::~NodeShard() = default;
+
+void NodeShard::wire_dispatch() {
+    dispatch_.on(EnvelopeKind::request, [this](Link& link, const Envelope& request) {
+        RequestContext ctx(services_, link, request);
+        run_handler(ctx, request.payload);
+    });
+    dispatch_.on(EnvelopeKind::to_client, [this](Link& link, const Envelope& frame) {
+        if (frame.seq != 0)
+            requests_.on_answer(link, frame, true);
+        else  // a push
+            delivery_.deliver(frame.origin.gate_id, frame.origin.conn_id, frame.msg_id,
+                              frame.payload);
+    });
+    dispatch_.on(EnvelopeKind::answer, [this](Link& link, const Envelope& frame) {
+        requests_.on_answer(link, frame, false);
+    });
+    dispatch_.on(EnvelopeKind::done,
+                 [this](Link& link, const Envelope& done) { requests_.on_done(link, done.seq); });
+    dispatch_.on(EnvelopeKind::broadcast, [this](Link&, const Envelope& frame) {
+        delivery_.broadcast_here(frame.msg_id, frame.payload);
+    });
+    dispatch_.on(EnvelopeKind::session, [this](Link& link, const Envelope& update) {
+        if (update.seq != 0)
+            requests_.on_session_answer(link, update);
+        else
+            delivery_.update_session(update.origin.gate_id, update.origin.conn_id,
+                                     update.origin.uid);
+    });
+    dispatch_.on(EnvelopeKind::leaving, [this](Link& link, const Envelope&) {
+        // FIFO: every request we sent before this ack reaches the peer before it.
+        links_.mark_leaving(link.peer_id());
+        link.send(Envelope{EnvelopeKind::leaving_ack, 0, {}, 0, context_.node_id(), {}});
+    });
+    dispatch_.on(EnvelopeKind::leaving_ack,
+                 [](Link& link, const Envelope&) { link.on_leaving_ack(); });
+    // ping: hearing it is all it is for; handshake kinds: the Link handles them.
+}
+
+// --- clients ---------------------------------------------------------------------------------
+
+void NodeShard::accept_client(node::Socket socket) {
+    if (stopping_) return;
+    if (!host_.admit_client() && !make_room(socket)) return;
+    start_client(std::move(socket));
+}
+
+void NodeShard::start_client(node::Socket socket) {
+    // Ids encode their shard, so a reply for a connection goes straight to its thread.
+    std::uint64_t conn_id = next_conn_seq_++ * context_.shard_count + context_.index + 1;
+    const auto& settings = context_.settings();
+    node::ConnectionLimits limits;
+    limits.max_frame_len = settings.max_packet_size;
+    limits.max_send_queue_bytes = settings.client_send_queue_bytes;
+    // A client that does not read its replies is not read either (after a quarter of its queue).
+    limits.pause_reading_above = settings.client_send_queue_bytes / 4;
+    limits.pressure_send_queue_bytes = pressure_send_queue;
+    auto session =
+        std::make_shared<ClientSession>(client_rules_, std::move(socket), limits, context_.budget,
+                                        context_.index, conn_id, Clock::now());
+    clients_.add(session);
+    guard_.track(conn_id);
+    context_.log.debug("client {} connected from {}", conn_id, session->remote());
+    session->start();
+}
+
+// When the gate is full, connections that never completed a frame (silent, trickling) go first.
+bool NodeShard::make_room(node::Socket& socket) {
+    if (evict_unproven_client() && host_.admit_client()) return true;
+    if (host_.evict_elsewhere(context_.index, std::move(socket), [this](node::Socket s) {
+            accept_client_after_eviction(std::move(s));
+        }))
+        return false;
+    refuse_client(socket);
+    return false;
+}
+
+void NodeShard::accept_client_after_eviction(node::Socket socket) {
+    if (stopping_) return;
+    if (host_.admit_client())
+        start_client(std::move(socket));
+    else
+        refuse_client(socket);  // another new client took the room first
+}
+
+bool NodeShard::evict_unproven_client() {
+    auto oldest = guard_.oldest_unproven();
+    if (!oldest) return false;
+    guard_.forget(*oldest);
+    auto* session = clients_.find(*oldest);
+    if (!session) return false;
+    // Its place is free now, not when its close is reported.
+    if (session->admitted()) {
+        session->set_released();
+        host_.release_client();
+    }
+    session->close("evicted: the gate is full and it never sent a complete frame",
+                   "evicted to make room (never sent a complete frame)");
+    return true;
+}
+
+void NodeShard::refuse_client(node::Socket& socket) {
+    std::error_code ignored;
+    auto remote = socket.remote_endpoint(ignored);
+    guard_.note_refused("max_connections reached", remote.address().to_string());
+    socket.close(ignored);
+}
+
+void NodeShard::on_client_frame(ClientSession& session, std::uint32_t msg_id, Bytes payload) {
+    router_->on_frame(session, msg_id, payload);
+}
+
+void NodeShard::on_first_client_frame(ClientSession& session) {
+    guard_.forget(session.conn_id());
+}
+
+void NodeShard::on_client_closed(ClientSession& session) {
+    if (session.admitted()) {
+        session.set_released();
+        host_.release_client();
+    }
+    guard_.forget(session.conn_id());
+    // A client closed for breaking a rule is summarised, never logged one line per client.
+    if (!session.violation().empty() && !stopping_)
+        guard_.note_violation(session.violation(),
+                              session.remote() + ": " + session.close_reason());
+    context_.log.debug("client {} ({}) closed: {}", session.conn_id(), session.remote(),
+                       session.close_reason());
+    clients_.remove(session.conn_id());
+}
+
+// --- links -----------------------------------------------------------------------------------
+
+void NodeShard::accept_link(node::Socket socket) {
+    if (stopping_) return;
+    if (handshaking_links_.size() >= max_handshaking_links) {
+        // Out of the table now: its close is reported later, and the next link must not count it.
+        auto oldest = std::move(handshaking_links_.begin()->second);
+        handshaking_links_.erase(handshaking_links_.begin());
+        oldest->close("too many links are in their handshake", "evicted: too many handshakes");
+    }
+    auto link = std::make_shared<Link>(link_setup_, std::move(socket), link_limits(),
+                                       Link::Role::accepted, 0, next_link_seq_++);
+    handshaking_links_.emplace(link->accept_seq(), link);
+    link->begin(milliseconds(context_.settings().connect_timeout_ms));
+}
+
+void NodeShard::on_link_ready(const std::shared_ptr<Link>& link) {
+    handshaking_links_.erase(link->accept_seq());
+    if (context_.drain.closing()) link->send_leaving();  // a link that came up during our drain
+    context_.log.debug("link {} node {} ({}) is up",
+                       link->role() == Link::Role::dialed ? "to" : "from",
+                       context_.node_name(link->peer_id()), link->remote());
+    links_.adopt(link);
+}
+
+void NodeShard::on_link_envelope(Link& link, const Envelope& envelope) {
+    dispatch_.dispatch(link, envelope);
+}
+
+void NodeShard::on_link_closed(Link& link) {
+    if (link.is_ready() || link.role() == Link::Role::dialed)
+        context_.log.log(stopping_ ? spdlog::level::debug : spdlog::level::info,
+                         "link {} node {} closed: {}",
+                         link.role() == Link::Role::dialed ? "to" : "from",
+                         context_.node_name(link.peer_id()), link.close_reason());
+    else if (link.closed_locally() && !stopping_)  // a bare port probe is no news
+        refused_links_.add(link.violation().empty() ? "closed" : link.violation(),
+                           link.remote() + ": " + link.close_reason());
+    if (!link.is_ready() && link.closed_locally())
+        context_.log.debug("refused link from {}: {}", link.remote(), link.close_reason());
+    handshaking_links_.erase(link.accept_seq());
+    links_.forget(link);
+}
+
+// --- handlers --------------------------------------------------------------------------------
+
+void NodeShard::run_handler(RequestContext& ctx, Bytes payload) {
+    const Handler* handler = host_.handlers().find(ctx.msg_id());
+    if (!handler) {
+        ctx.fail(Error::no_handler, "node " + context_.info.name + " has no handler for msg_id " +
+                                        std::to_string(ctx.msg_id()));
+    } else {
+        try {
+            (*handler)(ctx, payload);
+        } catch (const std::exception& error) {
+            context_.log.error("handler of msg_id {} threw: {}", ctx.msg_id(), error.what());
+            // One answer per request: a reply already sent stands.
+            if (!ctx.answered()) ctx.fail(Error::handler_error, "the handler failed");
+        }
+    }
+    ctx.finish();
+}
+
+// --- timers ----------------------------------------------------------------------------------
+
+void NodeShard::start_timers() {
+    heartbeat_.start(heartbeat_tick(context_.settings()));
+    if (router_) client_check_.start(client_tick(context_.settings()));
+}
+
+void NodeShard::heartbeat_links() {
+    auto tick = heartbeat_tick(context_.settings());
+    links_.for_each_link([&](Link& link) { link.heartbeat_tick(silent_ticks_to_die, tick); });
+    housekeeping();
+}
+
+void NodeShard::housekeeping() {
+    auto now = Clock::now();
+    refused_links_.log_if_due(context_.log, spdlog::level::warn, now);
+    guard_.log_if_due(context_.log, now);
+    auto late = late_answers();
+    if (late != late_answers_logged_) {
+        context_.log.warn("dropped {} late answer(s) in all: their requests were answered already",
+                          late);
+        late_answers_logged_ = late;
+    }
+    context_.budget->return_freed_memory();
+}
+
+void NodeShard::check_clients() {
+    auto now = Clock::now();
+    for (auto& session : clients_.all()) session->check_timeouts(now);
+    if (context_.budget->over()) reclaim_memory();
+}
+
+void NodeShard::reclaim_memory() {
+    for (auto& session : clients_.all())
+        if (session->queued_bytes() > pressure_send_queue)
+            session->close("send queue of " + std::to_string(session->queued_bytes()) +
+                               " bytes while the process is over its memory budget",
+                           "did not read its replies while memory was short");
+}
+
+// --- drain -----------------------------------------------------------------------------------
+
+void NodeShard::begin_drain(std::function<void()> on_drained) {
+    // What clients sent before now is owed an answer, even if it is still in the kernel; what
+    // they send later is answered too while we wait, but may be cut off when we close.
+    clients_.for_each([](ClientSession& session) { session.owe_sent_bytes(); });
+    links_.for_each_link([](Link& link) { link.send_leaving(); });
+    // Completions are posted: the last leave() may come from deep inside a read.
+    context_.drain.close([this, on_drained = std::move(on_drained)]() mutable {
+        asio::post(context_.io, [this, on_drained = std::move(on_drained)]() mutable {
+            flush_then(std::move(on_drained));
+        });
+    });
+}
+
+void NodeShard::flush_then(std::function<void()> on_drained) {
+    if (stopping_) return;
+    auto flushed = [this] { context_.drain.leave(); };
+    clients_.for_each([&](ClientSession& session) {
+        context_.drain.enter();
+        session.notify_when_flushed(flushed);
+    });
+    links_.for_each_link([&](Link& link) {
+        context_.drain.enter();
+        link.notify_when_flushed(flushed);
+    });
+    context_.drain.close([this, on_drained = std::move(on_drained)]() mutable {
+        asio::post(context_.io, [on_drained = std::move(on_drained)] { on_drained(); });
+    });
+}
+
+void NodeShard::close_all() {
+    stopping_ = true;
+    heartbeat_.stop();
+    client_check_.stop();
+    context_.drain.abandon();
+    links_.close_all();
+    auto handshaking = std::exchange(handshaking_links_, {});
+    for (auto& [seq, link] : handshaking) link->close("the node is stopping");
+    clients_.for_each([](ClientSession& session) { session.close("the node is stopping"); });
+}
+
+}  // namespace dinx::cluster

@@ -1,0 +1,115 @@
+#pragma once
+// The part of a node that lives on one io thread: it owns the tables (clients, links, requests
+// in flight), the timers and what this thread owes before it stops, and wires the roles
+// together. The message logic is in the roles: ClientRouter (a gate's clients), LinkDispatch and
+// RequestLifecycle (envelopes and requests), Delivery (frames to clients anywhere).
+
+#include "cluster/gate/client_guard.hpp"
+#include "cluster/gate/client_router.hpp"
+#include "cluster/gate/client_session.hpp"
+#include "cluster/gate/client_table.hpp"
+#include "cluster/link/link.hpp"
+#include "cluster/link/link_dispatch.hpp"
+#include "cluster/link/link_events.hpp"
+#include "cluster/link/link_table.hpp"
+#include "cluster/rpc/request_lifecycle.hpp"
+#include "cluster/runtime/delivery.hpp"
+#include "cluster/runtime/request_context.hpp"
+#include "cluster/runtime/shard_context.hpp"
+#include "cluster/runtime/shard_host.hpp"
+#include "node/event_summary.hpp"
+#include "node/ticker.hpp"
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+
+namespace dinx::cluster {
+
+/// One node's state on one io thread.
+class NodeShard final : public LinkEvents, public ClientEvents {
+public:
+    /// Shard `index` of node `info` (of `topology`), running on `io` for `host`.
+    NodeShard(ShardHost& host, const dict::NodeInfo& info,
+              std::shared_ptr<const dict::Topology> topology, std::size_t index,
+              std::size_t shard_count, asio::io_context& io, spdlog::logger& log,
+              AddressBook& addresses, std::shared_ptr<node::MemoryBudget> budget);
+    ~NodeShard() override;
+
+    /// Frames to clients, for work posted here by a sibling shard.
+    Delivery& delivery() { return delivery_; }
+    /// Answers dropped because their request was already answered (or its way back is gone).
+    std::uint64_t late_answers() const { return requests_.late_answers(); }
+
+    /// Takes a client connection accepted on this shard's thread.
+    void accept_client(node::Socket socket);
+    /// Closes this shard's oldest client that never sent a complete frame, to make room for a
+    /// new one; false when it has none.
+    bool evict_unproven_client();
+    /// Takes a link connection accepted on this shard's thread.
+    void accept_link(node::Socket socket);
+    /// Starts the heartbeat of links and the checks of clients.
+    void start_timers();
+    /// Starts a graceful stop: every link is told this node is leaving, new client requests are
+    /// refused; `on_drained` runs once, on this thread, when nothing is owed any more (every
+    /// peer acknowledged, every request in flight finished, every byte a client sent before now
+    /// read and answered, every queue written).
+    void begin_drain(std::function<void()> on_drained);
+    /// Closes every connection of this shard (the node is stopping).
+    void close_all();
+
+    void on_link_ready(const std::shared_ptr<Link>& link) override;
+    void on_link_envelope(Link& link, const Envelope& envelope) override;
+    void on_link_closed(Link& link) override;
+    void on_client_frame(ClientSession& session, std::uint32_t msg_id, Bytes payload) override;
+    void on_first_client_frame(ClientSession& session) override;
+    void on_client_closed(ClientSession& session) override;
+
+private:
+    /// Fills the envelope kind -> action table.
+    void wire_dispatch();
+    /// Admits a client over max_connections by evicting an unproven one (here or on another
+    /// shard); false when the socket was refused or handed on.
+    bool make_room(node::Socket& socket);
+    /// Starts a client that was counted in against max_connections.
+    void start_client(node::Socket socket);
+    /// Takes a client after another shard evicted one to make room (or refuses it).
+    void accept_client_after_eviction(node::Socket socket);
+    /// Closes a client beyond max_connections.
+    void refuse_client(node::Socket& socket);
+    /// Runs the handler of `ctx`'s message; its answer or error frame goes by the context.
+    void run_handler(RequestContext& ctx, Bytes payload);
+    void heartbeat_links();
+    /// Summaries, memory given back: what every node does once per heartbeat tick.
+    void housekeeping();
+    void check_clients();
+    /// Over the memory budget: closes the clients that let the most bytes pile up.
+    void reclaim_memory();
+    /// Second step of a drain: nothing is owed but unsent bytes; then `on_drained`.
+    void flush_then(std::function<void()> on_drained);
+
+    ShardHost& host_;
+    ShardContext context_;
+    LinkSetup link_setup_;
+    ClientRules client_rules_;
+    ClientTable clients_;
+    LinkTable links_;
+    RequestLifecycle requests_;
+    Delivery delivery_;
+    HandlerServices services_;
+    std::optional<ClientRouter> router_;  // gates only
+    LinkDispatch dispatch_;
+    ClientGuard guard_;
+    node::EventSummary refused_links_;
+    // Accepted links until their handshake ends, oldest first (the first to go when too many).
+    std::map<std::uint64_t, std::shared_ptr<Link>> handshaking_links_;
+    std::uint64_t next_link_seq_ = 1;
+    std::uint64_t next_conn_seq_ = 0;
+    node::Ticker heartbeat_;
+    node::Ticker client_check_;
+    bool stopping_ = false;
+    std::uint64_t late_answers_logged_ = 0;
+};
+
+}  // namespace dinx::cluster

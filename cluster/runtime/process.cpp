@@ -1,0 +1,97 @@
+#include "cluster/runtime/process.hpp"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <stdexcept>
+
+namespace dinx::cluster {
+namespace {
+
+std::shared_ptr<spdlog::logger> make_node_logger(const std::string& name) {
+    // One sink for the whole process keeps lines of different nodes from interleaving.
+    static auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+    auto logger = std::make_shared<spdlog::logger>(name, sink);
+    // Not registered with spdlog: tests run several processes' nodes of the same name at once.
+    logger->set_level(spdlog::get_level());
+    return logger;
+}
+
+}  // namespace
+
+Process::Process(std::shared_ptr<const dict::Topology> topology,
+                 std::shared_ptr<const HandlerTable> handlers, std::vector<std::uint32_t> node_ids,
+                 std::shared_ptr<AddressBook> addresses, std::size_t io_threads)
+    : addresses_(addresses ? std::move(addresses)
+                           : std::make_shared<AddressBook>(topology->config())) {
+    if (io_threads == 0) io_threads = topology->settings().io_threads;
+    pool_ = std::make_unique<node::IoPool>(io_threads);
+    // Buffers get half of the budget: the rest is for sessions, code and allocator slack.
+    budget_ =
+        node::MemoryBudget::create(pool_->size(), topology->settings().memory_budget_bytes / 2);
+    for (auto id : node_ids) {
+        const auto* info = topology->node(id);
+        if (!info)
+            throw std::out_of_range("no node with id " + std::to_string(id) + " in the config");
+        nodes_.push_back(std::make_unique<Node>(*info, topology, handlers, addresses_, *pool_,
+                                                budget_, make_node_logger(info->name)));
+    }
+}
+
+Process::~Process() {
+    stop();
+}
+
+void Process::start() {
+    for (auto& node : nodes_) node->listen();
+    for (auto& node : nodes_) node->start();
+    pool_->start();
+    running_ = true;
+}
+
+bool Process::drain(std::chrono::milliseconds timeout) {
+    if (!running_) return true;
+    // Shared with the nodes' callbacks, which may still run after a timeout returned.
+    struct Waiter {
+        std::mutex mutex;
+        std::condition_variable done;
+        std::size_t remaining;
+    };
+    auto waiter = std::make_shared<Waiter>();
+    waiter->remaining = nodes_.size();
+    for (auto& node : nodes_) {
+        node->begin_drain([waiter] {
+            std::lock_guard lock(waiter->mutex);
+            --waiter->remaining;
+            waiter->done.notify_all();
+        });
+    }
+    std::unique_lock lock(waiter->mutex);
+    return waiter->done.wait_for(lock, timeout, [&] { return waiter->remaining == 0; });
+}
+
+void Process::stop(std::chrono::milliseconds grace) {
+    if (!running_) return;
+    running_ = false;
+    for (auto& node : nodes_) node->stop();
+    pool_->release_work();
+    if (!pool_->wait_idle(grace))
+        spdlog::warn("io threads still busy after {} ms; stopping them", grace.count());
+    pool_->stop();
+    pool_->join();
+    // Sockets must die before their io_context, so the nodes (which own the registries) go
+    // first. Connections still held by abandoned handlers in the pool's queues die with the
+    // pool; their destructors do not touch their (gone) shards.
+    nodes_.clear();
+    pool_.reset();
+}
+
+Node& Process::node(std::uint32_t id) {
+    for (auto& node : nodes_)
+        if (node->info().id == id) return *node;
+    throw std::out_of_range("this process runs no node with id " + std::to_string(id));
+}
+
+}  // namespace dinx::cluster

@@ -1,0 +1,62 @@
+#pragma once
+// An immutable snapshot of the cluster a node runs with: msgID -> group, group -> nodes, id ->
+// node. Groups and nodes are named by index and id, never by pointer, so that whoever holds an
+// id (a request in flight, a client's pin) stays valid across a later snapshot of the same
+// cluster (live reload) and a snapshot can be copied.
+
+#include "dict/config.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace dinx::dict {
+
+/// A group's index in its Topology.
+using GroupId = std::uint32_t;
+
+/// A group of nodes: its name and its members' ids in file order.
+struct Group {
+    std::string name;
+    std::vector<std::uint32_t> nodes;
+};
+
+/// Lookup tables over a validated Config.
+class Topology {
+public:
+    /// Indexes `config`, which must have passed dict::validate.
+    explicit Topology(Config config);
+
+    /// The configuration it was built from.
+    const Config& config() const { return config_; }
+    /// Cluster-wide settings.
+    const Settings& settings() const { return config_.settings; }
+    /// The node with this id, or nullptr.
+    const NodeInfo* node(std::uint32_t id) const;
+    /// The group that handles `msg_id`, or nullopt when no route names it.
+    std::optional<GroupId> route(std::uint32_t msg_id) const;
+    /// The group of this name, or nullopt.
+    std::optional<GroupId> find_group(std::string_view name) const;
+    /// Group `id` (which must come from this topology).
+    const Group& group(GroupId id) const { return groups_[id]; }
+    /// Ids of every frontend node, the targets of a broadcast.
+    const std::vector<std::uint32_t>& frontends() const { return frontends_; }
+
+private:
+    /// The id a route table entry holds for "no route".
+    static constexpr GroupId unrouted = ~GroupId{0};
+    /// msgIDs below this are looked up in a direct table; games use small ids.
+    static constexpr std::uint32_t direct_routes = 4096;
+
+    Config config_;
+    std::vector<Group> groups_;
+    std::unordered_map<std::uint32_t, std::size_t> node_index_;  // id -> config_.nodes index
+    std::vector<GroupId> direct_route_;                          // msg_id -> group or unrouted
+    std::unordered_map<std::uint32_t, GroupId> other_routes_;
+    std::vector<std::uint32_t> frontends_;
+};
+
+}  // namespace dinx::dict
