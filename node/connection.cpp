@@ -305,6 +305,15 @@ void Connection::start_write() {
     if (open_ && queued_ > 0) wait_writable();
 }
 
+void Connection::notify_when_flushed(std::function<void()> flushed) {
+    on_flushed_ = std::move(flushed);
+    if (queued_ == 0 || !open_) report_flushed();
+}
+
+void Connection::report_flushed() {
+    if (on_flushed_) std::exchange(on_flushed_, nullptr)();
+}
+
 void Connection::consume(std::size_t written) {
     bytes_written_ += written;
     queued_ -= written;
@@ -323,6 +332,7 @@ void Connection::consume(std::size_t written) {
     }
     if (written > 0) consume_outbox(written);
     recharge_queue();
+    if (queued_ == 0) report_flushed();
 }
 
 void Connection::consume_outbox(std::size_t written) {
@@ -377,6 +387,7 @@ void Connection::release_buffers() {
     pieces_capacity_ = 0;
     ByteBuffer{}.swap(outbox_);
     recharge_queue();
+    report_flushed();  // nothing more will be sent
 }
 
 // --- closing -----------------------------------------------------------------------------------

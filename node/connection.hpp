@@ -16,6 +16,7 @@
 #include <asio/ip/tcp.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -123,6 +124,11 @@ public:
     std::uint64_t frames_read() const { return frames_read_; }
     /// True while part of a frame has arrived and its end has not.
     bool has_partial_frame() const { return reader_.has_partial_frame(); }
+    /// True while frames read before a pause wait to be delivered.
+    bool has_held_frames() const { return reader_.has_held_bytes(); }
+    /// Runs `flushed` once nothing is queued to send (now, if nothing is), or the connection
+    /// closed. One at a time.
+    void notify_when_flushed(std::function<void()> flushed);
 
 protected:
     /// One frame arrived; the payload view is valid only during the call. Return false to stop
@@ -183,6 +189,8 @@ private:
     void consume_outbox(std::size_t written);
     /// Drops every queued byte (the socket is closed).
     void release_buffers();
+    /// Runs the flush notification, if one waits.
+    void report_flushed();
     /// Notes what the peer acknowledged, then closes the socket.
     void close_socket(bool shutdown_first);
     void charge(std::int64_t bytes) {
@@ -220,6 +228,7 @@ private:
     std::string remote_;
     std::string close_reason_;
     std::string_view violation_;
+    std::function<void()> on_flushed_;  // see notify_when_flushed()
 };
 
 template <class WriteBody>
