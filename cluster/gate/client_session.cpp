@@ -2,6 +2,8 @@
 
 #include "cluster/runtime/drain.hpp"
 
+#include <algorithm>
+
 namespace dinx::cluster {
 namespace {
 
@@ -13,19 +15,35 @@ std::string millis(std::chrono::steady_clock::duration elapsed) {
 
 }  // namespace
 
-ClientSession::ClientSession(const ClientRules& rules, node::Socket socket,
-                             node::ConnectionLimits limits,
-                             std::shared_ptr<node::MemoryBudget> budget, std::size_t account,
+ClientRules ClientRules::from_settings(const dict::Settings& settings, std::uint32_t gate_id) {
+    ClientRules rules;
+    rules.gate_id = gate_id;
+    rules.max_in_flight = settings.client_max_in_flight;
+    rules.max_in_flight_bytes = settings.client_max_in_flight_bytes;
+    rules.idle_timeout = milliseconds(settings.client_idle_timeout_ms);
+    rules.frame_timeout = milliseconds(settings.client_frame_timeout_ms);
+    rules.first_frame_timeout = milliseconds(settings.client_first_frame_timeout_ms);
+    return rules;
+}
+
+milliseconds ClientRules::check_interval() const {
+    constexpr milliseconds min_interval{5}, max_interval{1000};
+    auto shortest = std::min({idle_timeout, frame_timeout, first_frame_timeout});
+    return std::clamp(shortest / 4, min_interval, max_interval);
+}
+
+ClientSession::ClientSession(const ClientRules& rules,
+                             std::shared_ptr<node::FramedTransport> transport,
                              std::uint64_t conn_id, Clock::time_point accepted_at)
-    : node::Connection(std::move(socket), limits, std::move(budget), account),
-      rules_(rules),
+    : rules_(rules),
+      transport_(std::move(transport)),
       conn_id_(conn_id),
       accepted_at_(accepted_at),
       last_heard_(accepted_at) {}
 
 // (It may die after its shard, in an abandoned handler: it must not touch rules_ here.)
 ClientSession::~ClientSession() {
-    charge_memory(-held_bytes_);
+    transport_->charge_memory(-held_bytes_);
 }
 
 Origin ClientSession::origin() const {
@@ -46,7 +64,7 @@ RoutePin* ClientSession::find_pin(dict::GroupId group) {
 void ClientSession::hold(RoutePin& pin, HeldRequest request) {
     auto bytes = static_cast<std::int64_t>(request.payload.size());
     held_bytes_ += bytes;
-    charge_memory(bytes);
+    transport_->charge_memory(bytes);
     pin.held.push_back(std::move(request));
 }
 
@@ -55,7 +73,7 @@ std::vector<HeldRequest> ClientSession::take_held(RoutePin& pin) {
     std::int64_t bytes = 0;
     for (const auto& request : held) bytes += static_cast<std::int64_t>(request.payload.size());
     held_bytes_ -= bytes;
-    charge_memory(-bytes);
+    transport_->charge_memory(-bytes);
     return held;
 }
 
@@ -77,9 +95,9 @@ void ClientSession::end_request(std::uint32_t bytes) {
 // answers come back, so a few clients that pipeline big requests cannot fill a link for all.
 void ClientSession::apply_in_flight_limits() {
     if (in_flight_ >= rules_.max_in_flight || in_flight_bytes_ >= rules_.max_in_flight_bytes)
-        pause_reading(node::pause_for_owner);
+        transport_->pause_reading(node::pause_for_owner);
     else
-        resume_reading(node::pause_for_owner);
+        transport_->resume_reading(node::pause_for_owner);
 }
 
 bool ClientSession::on_peer_finished() {
@@ -89,8 +107,8 @@ bool ClientSession::on_peer_finished() {
 }
 
 void ClientSession::owe_sent_bytes() {
-    owed_until_ = bytes_read() + unread_bytes();
-    if (owing_ || !is_open() || bytes_read() >= owed_until_) return;
+    owed_until_ = transport_->bytes_read() + transport_->unread_bytes();
+    if (owing_ || !transport_->is_open() || transport_->bytes_read() >= owed_until_) return;
     owing_ = true;
     rules_.drain->enter();
 }
@@ -101,24 +119,26 @@ void ClientSession::settle_owed_bytes() {
 }
 
 void ClientSession::close_if_answered() {
-    if (peer_finished() && in_flight_ == 0) close_after_flush("peer closed");
+    if (transport_->peer_finished() && in_flight_ == 0)
+        transport_->close_after_flush("peer closed");
 }
 
 void ClientSession::check_timeouts(Clock::time_point now) {
+    auto& connection = *transport_;
     // A client paused because its requests wait for answers did send: its bytes wait in the
     // kernel because of us. One paused because it does not read its replies gets no such pass.
-    if (take_heard() || paused_for(node::pause_for_owner)) last_heard_ = now;
+    if (connection.take_heard() || connection.paused_for(node::pause_for_owner)) last_heard_ = now;
     // Nothing written to it since the last check: its write buffer is idle memory.
-    if (!take_sent()) release_idle_buffers();
-    if (frames_read() == 0 && now - accepted_at_ >= rules_.first_frame_timeout) {
+    if (!connection.take_sent()) connection.release_idle_buffers();
+    if (connection.frames_read() == 0 && now - accepted_at_ >= rules_.first_frame_timeout) {
         close("no complete frame within " + millis(now - accepted_at_) + " of connecting",
               "sent no complete frame after connecting");
         return;
     }
-    if (has_partial_frame() && !reading_paused()) {
-        if (partial_since_ == Clock::time_point{} || partial_frame_ != frames_read()) {
+    if (connection.has_partial_frame() && !connection.reading_paused()) {
+        if (partial_since_ == Clock::time_point{} || partial_frame_ != connection.frames_read()) {
             partial_since_ = now;  // a new frame started arriving
-            partial_frame_ = frames_read();
+            partial_frame_ = connection.frames_read();
         } else if (now - partial_since_ >= rules_.frame_timeout) {
             close("a frame still incomplete " + millis(now - partial_since_) +
                       " after its first byte",
@@ -134,10 +154,11 @@ void ClientSession::check_timeouts(Clock::time_point now) {
 }
 
 bool ClientSession::on_frame(std::uint32_t msg_id, Bytes payload) {
-    if (frames_read() == 1) rules_.events->on_first_client_frame(*this);
+    if (transport_->frames_read() == 1) rules_.events->on_first_client_frame(*this);
     rules_.events->on_client_frame(*this, msg_id, payload);
     // After its handling: what that frame asked for is owed work of its own by now.
-    if (owing_ && bytes_read() >= owed_until_ && !has_held_frames()) settle_owed_bytes();
+    if (owing_ && transport_->bytes_read() >= owed_until_ && !transport_->has_held_frames())
+        settle_owed_bytes();
     return is_open();
 }
 

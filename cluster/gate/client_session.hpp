@@ -4,9 +4,11 @@
 
 #include "cluster/api/origin.hpp"
 #include "cluster/gate/route_pin.hpp"
-#include "node/connection.hpp"
+#include "dict/config.hpp"
+#include "node/framed_transport.hpp"
 
 #include <chrono>
+#include <memory>
 #include <string_view>
 #include <vector>
 
@@ -37,19 +39,41 @@ struct ClientRules {
     std::chrono::milliseconds first_frame_timeout{};  ///< connect to first complete frame
     ClientEvents* events = nullptr;                   ///< the shard
     Drain* drain = nullptr;                           ///< what the shard owes
+
+    /// The rules `settings` give the clients of gate `gate_id` (events and drain left unset).
+    static ClientRules from_settings(const dict::Settings& settings, std::uint32_t gate_id);
+    /// How often the clock-driven rules are checked: at least 4 times per timeout, at most
+    /// once a second.
+    std::chrono::milliseconds check_interval() const;
 };
 
-/// A client connection on a frontend. Its frames are client messages, never envelopes.
-class ClientSession final : public node::Connection {
+/// A client connection on a frontend. Its frames are client messages, never envelopes; they
+/// come over a transport it owns (TCP today), whose kind it does not know.
+class ClientSession final : public node::FrameSink,
+                            public std::enable_shared_from_this<ClientSession> {
 public:
     using Clock = std::chrono::steady_clock;
 
-    /// A connected client socket with the id the gate gave it, accepted at `accepted_at`;
-    /// buffers are counted in `account` of `budget`.
-    ClientSession(const ClientRules& rules, node::Socket socket, node::ConnectionLimits limits,
-                  std::shared_ptr<node::MemoryBudget> budget, std::size_t account,
+    /// A connected client on `transport` (not started) with the id the gate gave it, accepted
+    /// at `accepted_at`.
+    ClientSession(const ClientRules& rules, std::shared_ptr<node::FramedTransport> transport,
                   std::uint64_t conn_id, Clock::time_point accepted_at);
     ~ClientSession() override;
+
+    /// Starts reading its frames.
+    void start() { transport_->start(shared_from_this()); }
+    /// The connection it talks over.
+    node::FramedTransport& transport() { return *transport_; }
+    /// The connection it talks over.
+    const node::FramedTransport& transport() const { return *transport_; }
+    /// Queues one frame to the client.
+    void send(std::uint32_t msg_id, Bytes payload) { transport_->send(msg_id, payload); }
+    /// Closes the connection now (see FramedTransport::close).
+    void close(std::string reason, std::string_view violation = {}) {
+        transport_->close(std::move(reason), violation);
+    }
+    /// False once the connection closed.
+    bool is_open() const { return transport_->is_open(); }
 
     /// Unique within this gate for the life of the process.
     std::uint64_t conn_id() const { return conn_id_; }
@@ -89,7 +113,6 @@ public:
     /// It no longer counts against max_connections (it was counted out).
     void set_released() { admitted_ = false; }
 
-protected:
     bool on_frame(std::uint32_t msg_id, Bytes payload) override;
     void on_closed() override;
     bool on_peer_finished() override;
@@ -103,6 +126,7 @@ private:
     void apply_in_flight_limits();
 
     const ClientRules& rules_;
+    std::shared_ptr<node::FramedTransport> transport_;
     std::uint64_t conn_id_;
     std::string uid_;
     std::uint64_t owed_until_ = 0;  // see owe_sent_bytes()

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -35,6 +36,17 @@ public:
         out.reserve(sessions_.size());
         for (const auto& [id, session] : sessions_) out.push_back(session);
         return out;
+    }
+
+    /// Closes every client with more than `limit` bytes unsent (the process is short of memory).
+    void close_backlogged(std::size_t limit) {
+        for (auto& session : all()) {
+            auto queued = session->transport().queued_bytes();
+            if (queued > limit)
+                session->close("send queue of " + std::to_string(queued) +
+                                   " bytes while the process is over its memory budget",
+                               "did not read its replies while memory was short");
+        }
     }
 
 private:

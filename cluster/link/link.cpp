@@ -1,6 +1,7 @@
 #include "cluster/link/link.hpp"
 
 #include "cluster/runtime/drain.hpp"
+#include "node/tcp_transport.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -12,24 +13,30 @@ constexpr std::uint32_t handshake_frame_limit = 512;
 
 }  // namespace
 
-node::ConnectionLimits link_limits() {
-    node::ConnectionLimits limits;
+// Until its handshake is done a peer may send only handshake-sized frames (a peer that proved
+// nothing must not make us buffer 16 MiB); its queue may hold a burst for a whole gate, and a
+// peer that lets 64 MiB pile up is not reading (dropping it fails its requests fast instead of
+// growing without bound).
+std::shared_ptr<node::FramedTransport> tcp_link_transport(const LinkSetup& setup,
+                                                          node::Socket socket) {
+    node::TransportLimits limits;
     limits.max_frame_len = handshake_frame_limit;
     limits.max_send_queue_bytes = 64u << 20;
-    return limits;
+    return std::make_shared<node::TcpTransport>(std::move(socket), limits, setup.budget,
+                                                setup.account);
 }
 
-Link::Link(const LinkSetup& setup, node::Socket socket, node::ConnectionLimits limits, Role role,
+Link::Link(const LinkSetup& setup, std::shared_ptr<node::FramedTransport> transport, Role role,
            std::uint32_t expected_peer, std::uint64_t accept_seq)
-    : node::Connection(std::move(socket), limits, setup.budget, setup.account),
-      setup_(setup),
+    : setup_(setup),
+      transport_(std::move(transport)),
       role_(role),
       accept_seq_(accept_seq),
       handshake_(role, setup.self_id, expected_peer, setup.secret, setup.is_cluster_node),
-      handshake_timer_(executor()) {}
+      handshake_timer_(transport_->executor()) {}
 
 void Link::begin(std::chrono::milliseconds deadline) {
-    start();
+    transport_->start(shared_from_this());
     if (role_ == Role::accepted && !peer_may_link_without_secret()) {
         close("no cluster secret is configured, so links are accepted from loopback only",
               "came from another machine while no cluster secret is set");
@@ -46,15 +53,15 @@ void Link::begin(std::chrono::milliseconds deadline) {
 
 bool Link::peer_may_link_without_secret() {
     if (!setup_.secret.empty()) return true;
-    auto address = remote_address();
+    auto address = transport_->remote_address();
     if (address.is_v6() && address.to_v6().is_v4_mapped())
         address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
     return address.is_loopback();
 }
 
 void Link::send(const Envelope& envelope) {
-    send_with(static_cast<std::uint32_t>(envelope.kind),
-              [&](ByteBuffer& out) { codec_.write(out, envelope); });
+    transport_->send_with(static_cast<std::uint32_t>(envelope.kind),
+                          [&](ByteBuffer& out) { codec_.write(out, envelope); });
 }
 
 void Link::send_request(Envelope& request, PendingRequest pending) {
@@ -67,7 +74,8 @@ void Link::send_request(Envelope& request, PendingRequest pending) {
     }
     setup_.drain->enter();  // until it finishes
     // Whether it left this process is known by comparing with bytes_written() later.
-    if (auto* sent = pending_.find(request.seq)) sent->queued_until = bytes_queued_total();
+    if (auto* sent = pending_.find(request.seq))
+        sent->queued_until = transport_->bytes_queued_total();
 }
 
 std::optional<PendingRequest> Link::finish(std::uint64_t seq) {
@@ -113,21 +121,22 @@ void Link::on_handshake(const Envelope& envelope) {
     if (!step.done) return;
     ready_ = true;
     // Authenticated: from now on a frame may carry any envelope.
-    set_max_frame_len(static_cast<std::uint32_t>(max_envelope_payload + max_envelope_header));
+    transport_->set_max_frame_len(
+        static_cast<std::uint32_t>(max_envelope_payload + max_envelope_header));
     handshake_timer_.cancel();
     setup_.events->on_link_ready(self());
 }
 
 void Link::heartbeat_tick(int silent_limit, std::chrono::milliseconds tick) {
     if (!ready_ || !is_open()) return;
-    if (take_heard()) {
+    if (transport_->take_heard()) {
         silent_ticks_ = 0;
     } else if (++silent_ticks_ >= silent_limit) {
         declared_dead_ = true;
         close("no heartbeat for " + std::to_string(silent_ticks_ * tick.count()) + " ms");
         return;
     }
-    if (!take_sent()) send(Envelope{EnvelopeKind::ping, 0, {}, 0, setup_.self_id, {}});
+    if (!transport_->take_sent()) send(Envelope{EnvelopeKind::ping, 0, {}, 0, setup_.self_id, {}});
 }
 
 void Link::send_leaving() {

@@ -7,7 +7,8 @@
 #include "cluster/link/link_events.hpp"
 #include "cluster/link/link_handshake.hpp"
 #include "cluster/link/pending_window.hpp"
-#include "node/connection.hpp"
+#include "node/framed_transport.hpp"
+#include "node/socket.hpp"
 
 #include <asio/steady_timer.hpp>
 
@@ -16,27 +17,35 @@
 
 namespace dinx::cluster {
 
-/// Limits of a link: until its handshake is done a peer may send only handshake-sized frames
-/// (a peer that proved nothing must not make us buffer 16 MiB); its queue may hold a burst for
-/// a whole gate, and a peer that lets 64 MiB pile up is not reading (dropping it fails its
-/// requests fast instead of growing without bound).
-node::ConnectionLimits link_limits();
+/// A TCP transport for a link of the node `setup` describes, over a connected socket.
+std::shared_ptr<node::FramedTransport> tcp_link_transport(const LinkSetup& setup,
+                                                          node::Socket socket);
 
-/// One node-to-node connection. Used only on its shard's io thread.
-class Link final : public node::Connection {
+/// One node-to-node connection, over a transport it owns. Used only on its shard's io thread.
+class Link final : public node::FrameSink, public std::enable_shared_from_this<Link> {
 public:
     /// Which side opened it.
     using Role = LinkRole;
 
-    /// A link of the node `setup` describes. `expected_peer` is the node a dialed link must
-    /// reach (ignored when accepted); `accept_seq` numbers accepted links in their shard (0 for
-    /// dialed ones). Until the handshake is done, frames over `limits.max_frame_len` close it;
-    /// then envelopes of any size up to the envelope limit are taken.
-    Link(const LinkSetup& setup, node::Socket socket, node::ConnectionLimits limits, Role role,
+    /// A link of the node `setup` describes, over `transport` (not started). `expected_peer` is
+    /// the node a dialed link must reach (ignored when accepted); `accept_seq` numbers accepted
+    /// links in their shard (0 for dialed ones). Until the handshake is done only
+    /// handshake-sized frames are taken; then envelopes of any size up to the envelope limit.
+    Link(const LinkSetup& setup, std::shared_ptr<node::FramedTransport> transport, Role role,
          std::uint32_t expected_peer, std::uint64_t accept_seq = 0);
 
     /// Starts reading and the handshake; the link closes if it is not done within `deadline`.
     void begin(std::chrono::milliseconds deadline);
+    /// The connection it talks over.
+    node::FramedTransport& transport() { return *transport_; }
+    /// The connection it talks over.
+    const node::FramedTransport& transport() const { return *transport_; }
+    /// Closes the connection now (see FramedTransport::close).
+    void close(std::string reason, std::string_view violation = {}) {
+        transport_->close(std::move(reason), violation);
+    }
+    /// False once the connection closed.
+    bool is_open() const { return transport_->is_open(); }
     /// The node at the other end (known once the handshake is done, or from the start if dialed).
     std::uint32_t peer_id() const { return handshake_.peer_id(); }
     /// True once the handshake is done.
@@ -60,7 +69,7 @@ public:
     /// its last byte was never acknowledged by the peer's TCP (still queued here, or refused
     /// with a reset by a peer that had died).
     bool never_sent(const PendingRequest& request) const {
-        return request.queued_until > bytes_acked_at_close();
+        return request.queued_until > transport_->bytes_acked_at_close();
     }
     /// Removes and returns every unfinished request, in the order they were sent.
     std::vector<std::pair<std::uint64_t, PendingRequest>> take_pending();
@@ -78,12 +87,12 @@ public:
     /// True when nothing more is owed on this link for a drain: the peer acknowledged (or the
     /// link is closed), our requests on it are finished and everything queued is written.
     bool drained() const {
-        return (leaving_acked_ || !is_open()) && pending_.size() == 0 && queued_bytes() == 0;
+        return (leaving_acked_ || !is_open()) && pending_.size() == 0 &&
+               transport_->queued_bytes() == 0;
     }
     /// A shared_ptr to this link.
-    std::shared_ptr<Link> self() { return std::static_pointer_cast<Link>(shared_from_this()); }
+    std::shared_ptr<Link> self() { return shared_from_this(); }
 
-protected:
     bool on_frame(std::uint32_t kind, Bytes body) override;
     void on_closed() override;
 
@@ -94,6 +103,7 @@ private:
     bool peer_may_link_without_secret();
 
     const LinkSetup& setup_;
+    std::shared_ptr<node::FramedTransport> transport_;
     EnvelopeCodec codec_;
     Role role_;
     std::uint64_t accept_seq_;

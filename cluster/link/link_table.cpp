@@ -155,9 +155,8 @@ asio::awaitable<void> LinkTable::connect(std::uint32_t node_id,
         on_dial_failed(node_id, error.message());
         co_return;
     }
-    node::ConnectionLimits limits = link_limits();
-    p.handshaking =
-        std::make_shared<Link>(setup_, std::move(*socket), limits, Link::Role::dialed, node_id);
+    p.handshaking = std::make_shared<Link>(setup_, tcp_link_transport(setup_, std::move(*socket)),
+                                           Link::Role::dialed, node_id);
     p.handshaking->begin(timeout);
 }
 
@@ -204,7 +203,7 @@ void LinkTable::adopt(const std::shared_ptr<Link>& link) {
 bool LinkTable::is_overloaded(std::uint32_t node_id) const {
     auto it = peers_.find(node_id);
     if (it == peers_.end() || it->second.links.empty()) return false;
-    auto queued = it->second.links.front()->queued_bytes();
+    auto queued = it->second.links.front()->transport().queued_bytes();
     // Past the memory budget a link takes a burst, not a backlog.
     return queued > context_.settings().link_queue_bytes ||
            (queued > pressure_link_queue && context_.budget->over());
@@ -233,13 +232,14 @@ void LinkTable::forget(Link& link) {
         if (p.handshaking.get() == &link) {
             p.handshaking.reset();
             if (!closing_)
-                on_dial_failed(link.peer_id(), "handshake failed: " + link.close_reason());
+                on_dial_failed(link.peer_id(),
+                               "handshake failed: " + link.transport().close_reason());
         } else if (p.links.empty() && !closing_) {
             bool left = p.state == PeerState::leaving;
             // A peer that stopped answering, or left, is skipped until a dial reaches it again;
             // one whose link merely closed is dialed again at its next use.
             if (link.declared_dead() || left)
-                on_dial_failed(link.peer_id(), link.close_reason(), left);
+                on_dial_failed(link.peer_id(), link.transport().close_reason(), left);
             else if (p.state == PeerState::up)
                 p.state = PeerState::idle;
         }
@@ -252,8 +252,8 @@ void LinkTable::forget(Link& link) {
 void LinkTable::fail_pending(Link& link) {
     auto ordered = link.take_pending();
     if (ordered.empty()) return;
-    auto why =
-        "link to node " + context_.node_name(link.peer_id()) + " lost: " + link.close_reason();
+    auto why = "link to node " + context_.node_name(link.peer_id()) +
+               " lost: " + link.transport().close_reason();
     for (auto& [seq, request] : ordered) {
         if (link.never_sent(request))
             sink_.fail(request, Error::unavailable, why + " before the peer received the request");

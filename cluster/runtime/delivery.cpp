@@ -87,7 +87,8 @@ void Delivery::broadcast_here(std::uint32_t msg_id, Bytes payload) {
     auto shared = context_.budget->share(std::move(frame));
     for (std::size_t i = 0; i < context_.shard_count; ++i) {
         post_(i, [shared](Delivery& there) {
-            there.clients_.for_each([&](ClientSession& session) { session.send_shared(shared); });
+            there.clients_.for_each(
+                [&](ClientSession& session) { session.transport().send_shared(shared); });
         });
     }
 }

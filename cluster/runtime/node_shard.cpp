@@ -1,6 +1,7 @@
 #include "cluster/runtime/node_shard.hpp"
 
 #include "cluster/rpc/error_frame.hpp"
+#include "node/tcp_transport.hpp"
 
 #include <asio/post.hpp>
 
@@ -27,29 +28,10 @@ constexpr std::chrono::seconds summary_interval{5};
 // is heard at least every tick or two.
 constexpr int ticks_per_heartbeat = 2;
 constexpr int silent_ticks_to_die = 5;
-// Clients are checked at least 4 times per timeout, at most once a second.
-constexpr milliseconds max_client_tick{1000};
 constexpr milliseconds min_tick{5};
 
 milliseconds heartbeat_tick(const dict::Settings& settings) {
     return std::max(min_tick, milliseconds(settings.heartbeat_interval_ms / ticks_per_heartbeat));
-}
-
-milliseconds client_tick(const dict::Settings& settings) {
-    auto shortest = std::min({settings.client_idle_timeout_ms, settings.client_frame_timeout_ms,
-                              settings.client_first_frame_timeout_ms});
-    return std::clamp(milliseconds(shortest / 4), min_tick, max_client_tick);
-}
-
-ClientRules rules_of(const dict::Settings& settings, std::uint32_t gate_id) {
-    ClientRules rules;
-    rules.gate_id = gate_id;
-    rules.max_in_flight = settings.client_max_in_flight;
-    rules.max_in_flight_bytes = settings.client_max_in_flight_bytes;
-    rules.idle_timeout = milliseconds(settings.client_idle_timeout_ms);
-    rules.frame_timeout = milliseconds(settings.client_frame_timeout_ms);
-    rules.first_frame_timeout = milliseconds(settings.client_first_frame_timeout_ms);
-    return rules;
 }
 
 }  // namespace
@@ -69,7 +51,7 @@ NodeShard::NodeShard(ShardHost& host, const dict::NodeInfo& info,
                   index,
                   this,
                   &context_.drain},
-      client_rules_(rules_of(context_.settings(), info.id)),
+      client_rules_(ClientRules::from_settings(context_.settings(), info.id)),
       links_(context_, link_setup_, requests_),
       requests_(context_, links_, delivery_),
       delivery_(context_, clients_, links_,
@@ -147,18 +129,19 @@ void NodeShard::start_client(node::Socket socket) {
     // Ids encode their shard, so a reply for a connection goes straight to its thread.
     std::uint64_t conn_id = next_conn_seq_++ * context_.shard_count + context_.index + 1;
     const auto& settings = context_.settings();
-    node::ConnectionLimits limits;
+    node::TransportLimits limits;
     limits.max_frame_len = settings.max_packet_size;
     limits.max_send_queue_bytes = settings.client_send_queue_bytes;
     // A client that does not read its replies is not read either (after a quarter of its queue).
     limits.pause_reading_above = settings.client_send_queue_bytes / 4;
     limits.pressure_send_queue_bytes = pressure_send_queue;
+    auto transport = std::make_shared<node::TcpTransport>(std::move(socket), limits,
+                                                          context_.budget, context_.index);
     auto session =
-        std::make_shared<ClientSession>(client_rules_, std::move(socket), limits, context_.budget,
-                                        context_.index, conn_id, Clock::now());
+        std::make_shared<ClientSession>(client_rules_, std::move(transport), conn_id, Clock::now());
     clients_.add(session);
     guard_.track(conn_id);
-    context_.log.debug("client {} connected from {}", conn_id, session->remote());
+    context_.log.debug("client {} connected from {}", conn_id, session->transport().remote());
     session->start();
 }
 
@@ -218,12 +201,13 @@ void NodeShard::on_client_closed(ClientSession& session) {
         host_.release_client();
     }
     guard_.forget(session.conn_id());
+    const auto& connection = session.transport();
     // A client closed for breaking a rule is summarised, never logged one line per client.
-    if (!session.violation().empty() && !stopping_)
-        guard_.note_violation(session.violation(),
-                              session.remote() + ": " + session.close_reason());
-    context_.log.debug("client {} ({}) closed: {}", session.conn_id(), session.remote(),
-                       session.close_reason());
+    if (!connection.violation().empty() && !stopping_)
+        guard_.note_violation(connection.violation(),
+                              connection.remote() + ": " + connection.close_reason());
+    context_.log.debug("client {} ({}) closed: {}", session.conn_id(), connection.remote(),
+                       connection.close_reason());
     clients_.remove(session.conn_id());
 }
 
@@ -237,8 +221,9 @@ void NodeShard::accept_link(node::Socket socket) {
         handshaking_links_.erase(handshaking_links_.begin());
         oldest->close("too many links are in their handshake", "evicted: too many handshakes");
     }
-    auto link = std::make_shared<Link>(link_setup_, std::move(socket), link_limits(),
-                                       Link::Role::accepted, 0, next_link_seq_++);
+    auto link =
+        std::make_shared<Link>(link_setup_, tcp_link_transport(link_setup_, std::move(socket)),
+                               Link::Role::accepted, 0, next_link_seq_++);
     handshaking_links_.emplace(link->accept_seq(), link);
     link->begin(milliseconds(context_.settings().connect_timeout_ms));
 }
@@ -248,7 +233,7 @@ void NodeShard::on_link_ready(const std::shared_ptr<Link>& link) {
     if (context_.drain.closing()) link->send_leaving();  // a link that came up during our drain
     context_.log.debug("link {} node {} ({}) is up",
                        link->role() == Link::Role::dialed ? "to" : "from",
-                       context_.node_name(link->peer_id()), link->remote());
+                       context_.node_name(link->peer_id()), link->transport().remote());
     links_.adopt(link);
 }
 
@@ -257,16 +242,18 @@ void NodeShard::on_link_envelope(Link& link, const Envelope& envelope) {
 }
 
 void NodeShard::on_link_closed(Link& link) {
+    const auto& connection = link.transport();
     if (link.is_ready() || link.role() == Link::Role::dialed)
         context_.log.log(stopping_ ? spdlog::level::debug : spdlog::level::info,
                          "link {} node {} closed: {}",
                          link.role() == Link::Role::dialed ? "to" : "from",
-                         context_.node_name(link.peer_id()), link.close_reason());
-    else if (link.closed_locally() && !stopping_)  // a bare port probe is no news
-        refused_links_.add(link.violation().empty() ? "closed" : link.violation(),
-                           link.remote() + ": " + link.close_reason());
-    if (!link.is_ready() && link.closed_locally())
-        context_.log.debug("refused link from {}: {}", link.remote(), link.close_reason());
+                         context_.node_name(link.peer_id()), connection.close_reason());
+    else if (connection.closed_locally() && !stopping_)  // a bare port probe is no news
+        refused_links_.add(connection.violation().empty() ? "closed" : connection.violation(),
+                           connection.remote() + ": " + connection.close_reason());
+    if (!link.is_ready() && connection.closed_locally())
+        context_.log.debug("refused link from {}: {}", connection.remote(),
+                           connection.close_reason());
     handshaking_links_.erase(link.accept_seq());
     links_.forget(link);
 }
@@ -294,7 +281,7 @@ void NodeShard::run_handler(RequestContext& ctx, Bytes payload) {
 
 void NodeShard::start_timers() {
     heartbeat_.start(heartbeat_tick(context_.settings()));
-    if (router_) client_check_.start(client_tick(context_.settings()));
+    if (router_) client_check_.start(client_rules_.check_interval());
 }
 
 void NodeShard::heartbeat_links() {
@@ -319,15 +306,7 @@ void NodeShard::housekeeping() {
 void NodeShard::check_clients() {
     auto now = Clock::now();
     for (auto& session : clients_.all()) session->check_timeouts(now);
-    if (context_.budget->over()) reclaim_memory();
-}
-
-void NodeShard::reclaim_memory() {
-    for (auto& session : clients_.all())
-        if (session->queued_bytes() > pressure_send_queue)
-            session->close("send queue of " + std::to_string(session->queued_bytes()) +
-                               " bytes while the process is over its memory budget",
-                           "did not read its replies while memory was short");
+    if (context_.budget->over()) clients_.close_backlogged(pressure_send_queue);
 }
 
 // --- drain -----------------------------------------------------------------------------------
@@ -350,11 +329,11 @@ void NodeShard::flush_then(std::function<void()> on_drained) {
     auto flushed = [this] { context_.drain.leave(); };
     clients_.for_each([&](ClientSession& session) {
         context_.drain.enter();
-        session.notify_when_flushed(flushed);
+        session.transport().notify_when_flushed(flushed);
     });
     links_.for_each_link([&](Link& link) {
         context_.drain.enter();
-        link.notify_when_flushed(flushed);
+        link.transport().notify_when_flushed(flushed);
     });
     context_.drain.close([this, on_drained = std::move(on_drained)]() mutable {
         asio::post(context_.io, [on_drained = std::move(on_drained)] { on_drained(); });

@@ -84,8 +84,6 @@ private:
     /// Summaries, memory given back: what every node does once per heartbeat tick.
     void housekeeping();
     void check_clients();
-    /// Over the memory budget: closes the clients that let the most bytes pile up.
-    void reclaim_memory();
     /// Second step of a drain: nothing is owed but unsent bytes; then `on_drained`.
     void flush_then(std::function<void()> on_drained);
 

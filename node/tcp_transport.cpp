@@ -1,4 +1,4 @@
-#include "node/connection.hpp"
+#include "node/tcp_transport.hpp"
 
 #include "node/tcp_info.hpp"
 
@@ -19,62 +19,44 @@ thread_local std::array<std::byte, scratch_size> read_scratch;
 // Reads in a row before yielding to the other connections of the thread.
 constexpr int reads_per_turn = 16;
 
-// A write buffer larger than this is freed once written, so a burst does not pin memory.
-constexpr std::size_t kept_write_capacity = 16 * 1024;  // (release_idle_buffers frees it)
-
 // Queued pieces gathered into one write (sendmsg takes at most IOV_MAX; asio at most 64).
 constexpr std::size_t max_gathered = 32;
 
 // Writes in a row while the kernel takes everything and more is queued.
 constexpr int writes_per_turn = 4;
 
-// A written prefix of the outbox larger than this is dropped even while the rest waits, so a
-// peer that reads slowly but steadily does not make the buffer grow without bound.
-constexpr std::size_t compact_after = 64 * 1024;
-
-std::string describe(const Socket& socket) {
-    std::error_code ec;
-    auto endpoint = socket.remote_endpoint(ec);
-    if (ec) return "?";
-    return endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
-}
-
 }  // namespace
 
-Connection::Connection(Socket socket, ConnectionLimits limits, std::shared_ptr<MemoryBudget> budget,
-                       std::size_t account)
+TcpTransport::TcpTransport(Socket socket, TransportLimits limits,
+                           std::shared_ptr<MemoryBudget> budget, std::size_t account)
     : socket_(std::move(socket)),
       limits_(limits),
       budget_(std::move(budget)),
       account_(budget_ ? &budget_->account(account) : nullptr),
       reader_(limits.max_frame_len) {
-    remote_ = describe(socket_);
+    remote_ = describe_peer(socket_);
 }
 
-Connection::~Connection() {
+TcpTransport::~TcpTransport() {
     charge(-static_cast<std::int64_t>(charged_queue_ + charged_reader_));
     if (budget_) budget_->note_connection_gone();
 }
 
-asio::ip::address Connection::remote_address() const {
-    std::error_code ec;
-    auto endpoint = socket_.remote_endpoint(ec);
-    return ec ? asio::ip::address{} : endpoint.address();
+asio::ip::address TcpTransport::remote_address() const {
+    return peer_address(socket_);
 }
 
-std::size_t Connection::unread_bytes() const {
-    if (!open_) return 0;
-    std::error_code ec;
-    auto bytes = socket_.available(ec);
-    return ec ? 0 : bytes;
+std::size_t TcpTransport::unread_bytes() const {
+    return open_ ? readable_bytes(socket_) : 0;
 }
 
-void Connection::set_max_frame_len(std::uint32_t max_frame_len) {
+void TcpTransport::set_max_frame_len(std::uint32_t max_frame_len) {
     limits_.max_frame_len = max_frame_len;
     reader_.set_max_data_len(max_frame_len);
 }
 
-void Connection::start() {
+void TcpTransport::start(std::shared_ptr<FrameSink> sink) {
+    sink_ = std::move(sink);
     std::error_code ignored;
     socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
     socket_.non_blocking(true, ignored);
@@ -86,19 +68,19 @@ void Connection::start() {
 
 // Callbacks rather than a coroutine: an idle connection then costs one pending wait (a handler
 // holding a shared_ptr), not a coroutine frame stack. That is most of a gate's memory.
-void Connection::wait_readable() {
+void TcpTransport::wait_readable() {
     read_state_ = ReadState::waiting;
     socket_.async_wait(Socket::wait_read, [self = shared_from_this()](std::error_code error) {
         self->on_readable(error);
     });
 }
 
-void Connection::post_read() {
+void TcpTransport::post_read() {
     read_state_ = ReadState::posted;
     asio::post(socket_.get_executor(), [self = shared_from_this()] { self->on_readable({}); });
 }
 
-void Connection::on_readable(std::error_code error) {
+void TcpTransport::on_readable(std::error_code error) {
     read_state_ = ReadState::reading;
     if (!open_) {
         report_closed();
@@ -115,7 +97,7 @@ void Connection::on_readable(std::error_code error) {
     if (!read_turn(error)) finish(error);
 }
 
-bool Connection::read_turn(std::error_code& error) {
+bool TcpTransport::read_turn(std::error_code& error) {
     for (int reads = 0; reads < reads_per_turn; ++reads) {
         std::size_t got = read_available(error);
         if (!open_) return false;
@@ -146,14 +128,14 @@ bool Connection::read_turn(std::error_code& error) {
     return true;
 }
 
-void Connection::on_eof() {
+void TcpTransport::on_eof() {
     heard_ = true;
     peer_finished_ = true;
     read_state_ = ReadState::idle;
-    if (!on_peer_finished() && open_) finish(asio::error::eof);
+    if (!sink_->on_peer_finished() && open_) finish(asio::error::eof);
 }
 
-std::size_t Connection::read_available(std::error_code& error) {
+std::size_t TcpTransport::read_available(std::error_code& error) {
     if (reader_.has_held_bytes()) {
         decode({});  // frames a pause held back come first
         if (!open_ || reading_paused()) return 0;
@@ -166,10 +148,10 @@ std::size_t Connection::read_available(std::error_code& error) {
     return n;
 }
 
-void Connection::decode(Bytes chunk) {
+void TcpTransport::decode(Bytes chunk) {
     auto status = reader_.feed(chunk, [this](std::uint32_t id, Bytes data) {
         ++frames_read_;
-        return on_frame(id, data) && open_ && !reading_paused();
+        return sink_->on_frame(id, data) && open_ && !reading_paused();
     });
     if (status == FeedStatus::oversized) {
         close("frame of " + std::to_string(reader_.refused_len()) + " bytes exceeds the limit of " +
@@ -182,19 +164,12 @@ void Connection::decode(Bytes chunk) {
     charged_reader_ = held;
 }
 
-void Connection::pause_reading(PauseReason reason) {
-    pause_reasons_ |= reason;
-}
-
-void Connection::resume_reading(PauseReason reason) {
-    if ((pause_reasons_ & reason) == 0) return;
-    pause_reasons_ &= static_cast<std::uint8_t>(~reason);
+void TcpTransport::reading_may_resume() {
     // A pending wait or read sees the change itself; an idle reader must be started again.
-    if (!reading_paused() && open_ && started_ && !peer_finished_ && read_state_ == ReadState::idle)
-        post_read();
+    if (open_ && started_ && !peer_finished_ && read_state_ == ReadState::idle) post_read();
 }
 
-void Connection::finish(std::error_code error) {
+void TcpTransport::finish(std::error_code error) {
     if (open_) {
         close_reason_ = error == asio::error::eof ? "peer closed" : error.message();
         open_ = false;
@@ -204,42 +179,45 @@ void Connection::finish(std::error_code error) {
     report_closed();
 }
 
-void Connection::report_closed() {
+void TcpTransport::report_closed() {
     read_state_ = ReadState::idle;
-    if (std::exchange(closed_reported_, true)) return;
-    on_closed();
+    if (std::exchange(closed_reported_, true) || !sink_) return;
+    // The sink lives until its on_closed() returns, and no longer because of us.
+    auto sink = std::move(sink_);
+    sink->on_closed();
 }
 
 // --- writing -----------------------------------------------------------------------------------
 
-void Connection::send(std::uint32_t msg_id, Bytes payload) {
+void TcpTransport::send(std::uint32_t msg_id, Bytes payload) {
     if (!open_) return;
-    append_frame(outbox_, msg_id, payload);
-    after_enqueue(frame_header_size + payload.size(), true);
+    queue_.append(msg_id, payload);
+    after_enqueue(frame_header_size + payload.size());
 }
 
-void Connection::send_shared(const SharedBytes& frame) {
+void TcpTransport::send_shared(const SharedBytes& frame) {
     if (!open_) return;
-    // Own bytes queued so far go first, as a piece of their own.
-    if (!outbox_.empty()) {
-        pieces_capacity_ += outbox_.capacity();
-        pieces_.push_back({std::exchange(outbox_, {}), {}});
-    }
-    pieces_.push_back({{}, frame});
-    after_enqueue(frame->size(), false);
+    queue_.append_shared(frame);
+    after_enqueue(0);
 }
 
-void Connection::after_enqueue(std::size_t bytes, bool own) {
-    queued_ += bytes;
-    if (own) recharge_queue();
-    if (queued_ > limits_.max_send_queue_bytes) {
+void TcpTransport::send_written(std::uint32_t msg_id, BodyWriter write_body) {
+    if (!open_) return;
+    after_enqueue(queue_.append_with(msg_id, write_body));
+}
+
+void TcpTransport::after_enqueue(std::size_t bytes) {
+    queue_.note_appended(bytes);
+    recharge_queue();
+    auto queued = queue_.unsent();
+    if (queued > limits_.max_send_queue_bytes) {
         close("send queue over " + std::to_string(limits_.max_send_queue_bytes) +
                   " bytes: the peer does not read",
               "did not read its replies");
         return;
     }
     // Only a peer that lets bytes pile up pays for summing the budget.
-    if (limits_.pressure_send_queue_bytes != 0 && queued_ > limits_.pressure_send_queue_bytes &&
+    if (limits_.pressure_send_queue_bytes != 0 && queued > limits_.pressure_send_queue_bytes &&
         budget_ && budget_->over()) {
         close("send queue over " + std::to_string(limits_.pressure_send_queue_bytes) +
                   " bytes while the process is over its memory budget",
@@ -250,15 +228,15 @@ void Connection::after_enqueue(std::size_t bytes, bool own) {
     schedule_flush();
 }
 
-void Connection::update_send_pause() {
+void TcpTransport::update_send_pause() {
     if (limits_.pause_reading_above == 0) return;
-    if (queued_ > limits_.pause_reading_above)
+    if (queue_.unsent() > limits_.pause_reading_above)
         pause_reading(pause_for_send_queue);
-    else if (queued_ <= limits_.pause_reading_above / 2)
+    else if (queue_.unsent() <= limits_.pause_reading_above / 2)
         resume_reading(pause_for_send_queue);
 }
 
-void Connection::schedule_flush() {
+void TcpTransport::schedule_flush() {
     // Posting the flush lets every frame queued during this wake-up go out in one write.
     if (write_waiting_ || flush_posted_) return;
     flush_posted_ = true;
@@ -268,85 +246,53 @@ void Connection::schedule_flush() {
     });
 }
 
-void Connection::start_write() {
+void TcpTransport::start_write() {
     for (int turn = 0; turn < writes_per_turn; ++turn) {
         if (write_waiting_ || !open_) return;
-        if (queued_ == 0) {
+        if (queue_.unsent() == 0) {
             if (close_when_flushed_) close(close_reason_);
             return;
         }
-        std::array<asio::const_buffer, max_gathered> buffers;
-        std::size_t count = 0, offered = 0;
-        auto gather = [&](Bytes bytes) {
-            buffers[count++] = asio::buffer(bytes.data(), bytes.size());
-            offered += bytes.size();
-        };
-        for (const auto& piece : pieces_) {
-            if (count == max_gathered) break;
-            gather(count == 0 ? piece.bytes().subspan(head_) : piece.bytes());
-        }
-        if (count < max_gathered && !outbox_.empty())
-            gather(count == 0 ? Bytes{outbox_}.subspan(head_) : Bytes{outbox_});
-        // Usually the kernel takes it all at once; that costs one send and no completion.
-        std::error_code error;
-        std::size_t written =
-            socket_.write_some(std::span<const asio::const_buffer>(buffers.data(), count), error);
-        if (error && error != asio::error::would_block) {
-            close("write failed: " + error.message());
-            return;
-        }
-        if (written > 0) {
-            sent_ = true;
-            consume(written);
-            update_send_pause();
-        }
+        std::size_t written = 0, offered = 0;
+        if (!write_once(written, offered)) return;
         if (written < offered) break;  // the peer's window is full
     }
-    if (open_ && queued_ > 0) wait_writable();
+    if (open_ && queue_.unsent() > 0) wait_writable();
 }
 
-void Connection::notify_when_flushed(std::function<void()> flushed) {
+bool TcpTransport::write_once(std::size_t& written, std::size_t& offered) {
+    std::array<Bytes, max_gathered> pieces;
+    std::size_t count = queue_.gather(pieces, offered);
+    std::array<asio::const_buffer, max_gathered> buffers;
+    for (std::size_t i = 0; i < count; ++i)
+        buffers[i] = asio::buffer(pieces[i].data(), pieces[i].size());
+    // Usually the kernel takes it all at once; that costs one send and no completion.
+    std::error_code error;
+    written = socket_.write_some(std::span<const asio::const_buffer>(buffers.data(), count), error);
+    if (error && error != asio::error::would_block) {
+        close("write failed: " + error.message());
+        return false;
+    }
+    if (written == 0) return true;
+    sent_ = true;
+    bytes_written_ += written;
+    queue_.consume(written);
+    recharge_queue();
+    if (queue_.unsent() == 0) report_flushed();
+    update_send_pause();
+    return true;
+}
+
+void TcpTransport::notify_when_flushed(std::function<void()> flushed) {
     on_flushed_ = std::move(flushed);
-    if (queued_ == 0 || !open_) report_flushed();
+    if (queue_.unsent() == 0 || !open_) report_flushed();
 }
 
-void Connection::report_flushed() {
+void TcpTransport::report_flushed() {
     if (on_flushed_) std::exchange(on_flushed_, nullptr)();
 }
 
-void Connection::consume(std::size_t written) {
-    bytes_written_ += written;
-    queued_ -= written;
-    while (written > 0 && !pieces_.empty()) {
-        auto& piece = pieces_.front();
-        std::size_t left = piece.bytes().size() - head_;
-        std::size_t taken = std::min(left, written);
-        written -= taken;
-        if (taken < left) {
-            head_ += taken;
-            return;
-        }
-        head_ = 0;
-        pieces_capacity_ -= piece.own.capacity();
-        pieces_.erase(pieces_.begin());
-    }
-    if (written > 0) consume_outbox(written);
-    recharge_queue();
-    if (queued_ == 0) report_flushed();
-}
-
-void Connection::consume_outbox(std::size_t written) {
-    head_ += written;
-    if (head_ == outbox_.size()) {
-        head_ = 0;
-        release_if_large(outbox_);
-    } else if (head_ > compact_after && head_ > outbox_.size() / 2) {
-        outbox_.erase(outbox_.begin(), outbox_.begin() + static_cast<std::ptrdiff_t>(head_));
-        head_ = 0;
-    }
-}
-
-void Connection::wait_writable() {
+void TcpTransport::wait_writable() {
     write_waiting_ = true;
     socket_.async_wait(Socket::wait_write, [self = shared_from_this()](std::error_code error) {
         self->write_waiting_ = false;
@@ -359,40 +305,29 @@ void Connection::wait_writable() {
     });
 }
 
-void Connection::release_if_large(ByteBuffer& buffer) {
-    if (buffer.capacity() > kept_write_capacity)
-        ByteBuffer{}.swap(buffer);
-    else
-        buffer.clear();
-}
-
 // What is counted is the memory held (capacities), which is what the process's size follows.
-void Connection::recharge_queue() {
-    auto held = outbox_.capacity() + pieces_capacity_;
+void TcpTransport::recharge_queue() {
+    auto held = queue_.held_capacity();
     charge(static_cast<std::int64_t>(held) - static_cast<std::int64_t>(charged_queue_));
     charged_queue_ = held;
 }
 
-void Connection::release_idle_buffers() {
-    if (queued_ != 0 || !open_) return;
-    ByteBuffer{}.swap(outbox_);
+void TcpTransport::release_idle_buffers() {
+    if (queue_.unsent() != 0 || !open_) return;
+    queue_.release_idle();
     recharge_queue();
 }
 
-void Connection::release_buffers() {
+void TcpTransport::release_buffers() {
     // The reader's buffers may be in use by the frame being delivered: they go with the object.
-    queued_ = 0;
-    head_ = 0;
-    pieces_.clear();
-    pieces_capacity_ = 0;
-    ByteBuffer{}.swap(outbox_);
+    queue_.clear();
     recharge_queue();
     report_flushed();  // nothing more will be sent
 }
 
 // --- closing -----------------------------------------------------------------------------------
 
-void Connection::close(std::string reason, std::string_view violation) {
+void TcpTransport::close(std::string reason, std::string_view violation) {
     if (!open_) return;
     open_ = false;
     closed_locally_ = true;
@@ -405,7 +340,7 @@ void Connection::close(std::string reason, std::string_view violation) {
         asio::post(socket_.get_executor(), [self = shared_from_this()] { self->report_closed(); });
 }
 
-void Connection::close_socket(bool shutdown_first) {
+void TcpTransport::close_socket(bool shutdown_first) {
     acked_at_close_ = tcp_bytes_acked(socket_.native_handle()).value_or(bytes_written_);
     std::error_code ignored;
     // Shutdown before close so that the peer sees FIN after any bytes already written.
@@ -413,7 +348,7 @@ void Connection::close_socket(bool shutdown_first) {
     socket_.close(ignored);
 }
 
-void Connection::close_after_flush(std::string reason) {
+void TcpTransport::close_after_flush(std::string reason) {
     if (!open_) return;
     close_reason_ = std::move(reason);
     close_when_flushed_ = true;
