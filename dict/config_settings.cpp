@@ -1,0 +1,113 @@
+// The reserved [cluster] table of dinx.toml: cluster-wide settings.
+
+#include "dict/config_reader.hpp"
+
+#include <array>
+#include <cstddef>
+
+namespace dinx::dict::detail {
+
+namespace {
+
+struct SettingSpec {
+    std::string_view key;
+    std::uint32_t Settings::*field;
+    std::int64_t min;
+    std::int64_t max;
+};
+
+constexpr std::array<SettingSpec, 19> setting_specs{{
+    {"max_packet_size", &Settings::max_packet_size, 1, 64 << 20},
+    {"error_msg_id", &Settings::error_msg_id, 0, u32_max},
+    {"connect_timeout_ms", &Settings::connect_timeout_ms, 1, u32_max},
+    {"reconnect_min_ms", &Settings::reconnect_min_ms, 1, u32_max},
+    {"reconnect_max_ms", &Settings::reconnect_max_ms, 1, u32_max},
+    {"client_send_queue_bytes", &Settings::client_send_queue_bytes, 1024, u32_max},
+    {"link_queue_limit", &Settings::link_queue_limit, 1, u32_max},
+    {"io_threads", &Settings::io_threads, 0, 256},
+    {"max_connections", &Settings::max_connections, 1, u32_max},
+    {"heartbeat_interval_ms", &Settings::heartbeat_interval_ms, 10, u32_max},
+    {"client_idle_timeout_ms", &Settings::client_idle_timeout_ms, 10, u32_max},
+    {"heartbeat_msg_id", &Settings::heartbeat_msg_id, 0, u32_max},
+    {"link_queue_bytes", &Settings::link_queue_bytes, 4096, u32_max},
+    {"drain_timeout_ms", &Settings::drain_timeout_ms, 0, u32_max},
+    {"memory_budget_bytes", &Settings::memory_budget_bytes, 16 << 20, u32_max},
+    {"client_max_in_flight", &Settings::client_max_in_flight, 1, u32_max},
+    {"client_max_in_flight_bytes", &Settings::client_max_in_flight_bytes, 1, u32_max},
+    {"client_frame_timeout_ms", &Settings::client_frame_timeout_ms, 10, u32_max},
+    {"client_first_frame_timeout_ms", &Settings::client_first_frame_timeout_ms, 10, u32_max},
+}};
+
+// The one setting that is not a number: a path to the file holding the cluster secret.
+constexpr std::string_view secret_file_key = "secret_file";
+
+constexpr auto setting_keys = [] {
+    std::array<std::string_view, setting_specs.size() + 1> keys{};
+    for (std::size_t i = 0; i < setting_specs.size(); ++i) keys[i] = setting_specs[i].key;
+    keys.back() = secret_file_key;
+    return keys;
+}();
+
+/// Each numeric setting written in the table, range-checked; the others keep their defaults.
+void read_numbers(const TableReader& reader, Settings& settings) {
+    for (const SettingSpec& spec : setting_specs) {
+        if (const toml::node* item = reader.find(spec.key)) {
+            settings.*spec.field =
+                static_cast<std::uint32_t>(reader.integer(*item, spec.key, spec.min, spec.max));
+        }
+    }
+}
+
+/// The path as written, and its line: the secret itself is read only by load_config, once the
+/// directory the path is relative to is known.
+void read_secret_path(const TableReader& reader, Settings& settings) {
+    if (const toml::node* path = reader.find(secret_file_key)) {
+        settings.secret_file = reader.text(*path, secret_file_key, true);
+        settings.secret_file_line = line_of(path->source());
+    }
+}
+
+/// A back-off that starts above its cap would make the dialer's arithmetic meaningless.
+void check_backoff(const Settings& settings, const TableReader& reader) {
+    if (settings.reconnect_max_ms >= settings.reconnect_min_ms) return;
+    const toml::node* at = reader.find("reconnect_max_ms");
+    if (at == nullptr) at = reader.find("reconnect_min_ms");
+    reader.fail(at != nullptr ? line_of(at->source()) : 0,
+                "'reconnect_max_ms' (" + std::to_string(settings.reconnect_max_ms) +
+                    ") must be at least 'reconnect_min_ms' (" +
+                    std::to_string(settings.reconnect_min_ms) + ")");
+}
+
+/// The gate answers a heartbeat with a frame of heartbeat_msg_id: with the error msgID too, a
+/// client could not tell that answer from an error frame. The defaults count, so the line is
+/// that of whichever key is written.
+void check_msg_ids_differ(const Settings& settings, const TableReader& reader) {
+    if (settings.error_msg_id != settings.heartbeat_msg_id) return;
+    int line = reader.key_line("heartbeat_msg_id");
+    if (line == 0) line = reader.key_line("error_msg_id");
+    reader.fail(line, "'heartbeat_msg_id' and 'error_msg_id' are both " +
+                          std::to_string(settings.error_msg_id) +
+                          "; they must differ, or clients could not tell a heartbeat's answer "
+                          "from an error frame");
+}
+
+}  // namespace
+
+Settings read_settings(const toml::node& value, int key_line, const std::string& file) {
+    const toml::table* table = value.as_table();
+    if (table == nullptr) {
+        throw ConfigError(file, key_line,
+                          "'cluster' is reserved for cluster settings and must be a table "
+                          "([cluster])");
+    }
+    TableReader reader(*table, file, "[cluster]");
+    reader.allow_only(setting_keys);
+    Settings settings;
+    read_numbers(reader, settings);
+    read_secret_path(reader, settings);
+    check_backoff(settings, reader);
+    check_msg_ids_differ(settings, reader);
+    return settings;
+}
+
+}  // namespace dinx::dict::detail

@@ -1,0 +1,145 @@
+// The group tables of dinx.toml (nodes) and route.toml (routes): `[[group]]` arrays of tables,
+// read in the order the user wrote them.
+
+#include "dict/config_reader.hpp"
+
+#include <algorithm>
+#include <array>
+#include <optional>
+#include <utility>
+#include <vector>
+
+namespace dinx::dict::detail {
+
+namespace {
+
+// ---- groups ------------------------------------------------------------------------------------
+
+/// One `[[group]]` table, wherever in the file it sits.
+struct Row {
+    std::string_view group;
+    const toml::table* table;
+    int line;
+};
+
+bool valid_group_name(std::string_view name) {
+    auto allowed = [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '_' || c == '-';
+    };
+    return !name.empty() && std::ranges::all_of(name, allowed);
+}
+
+/// Appends the tables of one group; `what` ("node", "route") words the error.
+void collect_group(const toml::key& key, const toml::node& value, std::string_view what,
+                   const std::string& file, std::vector<Row>& rows) {
+    int key_line = line_of(key.source());
+    if (!valid_group_name(key.str())) {
+        throw ConfigError(file, key_line,
+                          "group name '" + std::string(key.str()) + "' must match [A-Za-z0-9_-]+");
+    }
+    const toml::array* array = value.as_array();
+    if (array == nullptr || !std::ranges::all_of(*array, &toml::node::is_table)) {
+        throw ConfigError(file, key_line,
+                          "'" + std::string(key.str()) + "' must be an array of tables ([[" +
+                              std::string(key.str()) + "]]), one table per " + std::string(what));
+    }
+    for (const toml::node& element : *array) {
+        const toml::table& table = *element.as_table();
+        rows.push_back(Row{key.str(), &table, table_line(table)});
+    }
+}
+
+/// Every group's tables in file order: toml++ keeps keys sorted by name, but nodes and routes
+/// are listed (and their first error reported) in the order the user wrote them.
+std::vector<Row> collect_rows(const toml::table& doc, std::string_view skip, std::string_view what,
+                              const std::string& file) {
+    std::vector<std::pair<const toml::key*, const toml::node*>> entries;
+    for (auto&& [key, value] : doc) {
+        if (key.str() != skip) entries.emplace_back(&key, &value);
+    }
+    std::ranges::sort(entries, {}, [](const auto& e) { return line_of(e.first->source()); });
+    std::vector<Row> rows;
+    for (auto [key, value] : entries) collect_group(*key, *value, what, file, rows);
+    std::ranges::stable_sort(rows, {}, &Row::line);
+    return rows;
+}
+
+// ---- nodes -------------------------------------------------------------------------------------
+
+constexpr std::array<std::string_view, 6> node_keys{"id",   "name", "type",
+                                                    "host", "port", "link_port"};
+
+NodeType read_type(const toml::node& value, const TableReader& reader) {
+    std::optional<std::string_view> text = value.value<std::string_view>();
+    if (text == "frontend") return NodeType::frontend;
+    if (text == "backend") return NodeType::backend;
+    reader.fail(line_of(value.source()), R"('type' must be "frontend" or "backend")");
+}
+
+/// link_port exists only on frontends: a backend's links arrive on its single port.
+std::uint16_t read_link_port(const NodeInfo& node, const TableReader& reader) {
+    const toml::node* value = reader.find("link_port");
+    if (!node.is_frontend()) {
+        if (value == nullptr) return 0;
+        reader.fail(line_of(value->source()), "'link_port' is only for frontend nodes; backend '" +
+                                                  node.name + "' takes links on its 'port'");
+    }
+    const toml::node& port = reader.require("link_port");
+    return static_cast<std::uint16_t>(reader.integer(port, "link_port", 0, u16_max));
+}
+
+NodeInfo read_node(const Row& row, const std::string& file) {
+    TableReader reader(*row.table, file, "a node of group '" + std::string(row.group) + "'");
+    reader.allow_only(node_keys);
+    NodeInfo node;
+    node.group = row.group;
+    node.line = row.line;
+    node.id = static_cast<std::uint32_t>(reader.integer(reader.require("id"), "id", 1, u32_max));
+    node.name = reader.printable_text(reader.require("name"), "name", true);
+    node.type = read_type(reader.require("type"), reader);
+    node.host = reader.printable_text(reader.require("host"), "host", true);
+    node.port =
+        static_cast<std::uint16_t>(reader.integer(reader.require("port"), "port", 0, u16_max));
+    node.port_line = reader.key_line("port");
+    node.link_port = read_link_port(node, reader);
+    node.link_port_line = reader.key_line("link_port");
+    return node;
+}
+
+// ---- routes ------------------------------------------------------------------------------------
+
+constexpr std::array<std::string_view, 2> route_keys{"msg_id", "name"};
+
+Route read_route(const Row& row, const std::string& file) {
+    TableReader reader(*row.table, file, "a route of group '" + std::string(row.group) + "'");
+    reader.allow_only(route_keys);
+    Route route;
+    route.group = row.group;
+    route.line = row.line;
+    route.msg_id =
+        static_cast<std::uint32_t>(reader.integer(reader.require("msg_id"), "msg_id", 0, u32_max));
+    route.name = reader.printable_text(reader.require("name"), "name", false);
+    return route;
+}
+
+}  // namespace
+
+void read_nodes(const toml::table& doc, Config& config) {
+    const std::string& file = config.nodes_file;
+    if (const toml::node* cluster = doc.get("cluster")) {
+        int key_line = line_of(doc.find("cluster")->first.source());
+        config.settings = read_settings(*cluster, key_line, file);
+    }
+    for (const Row& row : collect_rows(doc, "cluster", "node", file)) {
+        config.nodes.push_back(read_node(row, file));
+    }
+}
+
+void read_routes(const toml::table& doc, Config& config) {
+    for (const Row& row : collect_rows(doc, {}, "route", config.routes_file)) {
+        config.routes.push_back(read_route(row, config.routes_file));
+    }
+}
+
+}  // namespace dinx::dict::detail
