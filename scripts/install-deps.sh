@@ -5,7 +5,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake util-linux
+  build-essential cmake util-linux python3
   libasio-dev libcereal-dev libtomlplusplus-dev libspdlog-dev libfmt-dev doctest-dev libcli11-dev libssl-dev
 )
 for option in "$@"; do

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs every test through ctest: the normal build, then the
-# whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer and under
-# ThreadSanitizer, then each libFuzzer target for a few seconds on its seed corpus.
+# Installs what is missing, builds, and runs every test through ctest: the normal build (and
+# examples/hello built against it once installed), then the whole suite again under
+# AddressSanitizer + UndefinedBehaviorSanitizer and under ThreadSanitizer, then each libFuzzer
+# target for a few seconds on its seed corpus.
 #
 #   ./tests/run.sh            everything (what CI runs)
-#   ./tests/run.sh --quick    the normal build only
+#   ./tests/run.sh --quick    the normal build and the installed package only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +25,8 @@ run_suite() {
 }
 
 run_suite build
+# dinx as a library: install it, build examples/hello against it, talk to it.
+tests/package/run.sh build
 $quick && exit 0
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
