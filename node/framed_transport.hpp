@@ -27,15 +27,15 @@
 
 namespace dinx::node {
 
-/// Limits of one transport.
+/// Limits of one transport (32-bit: a copy is kept per connection, and a gate has many).
 struct TransportLimits {
-    std::uint32_t max_frame_len = 64 * 1024;     ///< a larger dataLen closes the transport
-    std::size_t max_send_queue_bytes = 4 << 20;  ///< unsent bytes beyond this close it
+    std::uint32_t max_frame_len = 64 * 1024;       ///< a larger dataLen closes the transport
+    std::uint32_t max_send_queue_bytes = 4 << 20;  ///< unsent bytes beyond this close it
     /// Reading pauses while more than this is unsent, and resumes at half; 0 = never pauses.
-    std::size_t pause_reading_above = 0;
+    std::uint32_t pause_reading_above = 0;
     /// While the process is over its memory budget, unsent bytes beyond this close the
     /// transport; 0 = the budget never closes it.
-    std::size_t pressure_send_queue_bytes = 0;
+    std::uint32_t pressure_send_queue_bytes = 0;
 };
 
 /// Why reading is paused; reading resumes when no reason is left.
@@ -133,6 +133,8 @@ public:
     virtual asio::any_io_executor executor() = 0;
     /// The peer's address (unspecified once closed).
     virtual asio::ip::address remote_address() const = 0;
+    /// "ip:port" of the peer, for logs ("?" when it was not known).
+    virtual std::string remote() const = 0;
     /// Bytes the peer sent that were not read yet (0 once closed).
     virtual std::size_t unread_bytes() const = 0;
     /// Bytes queued and not yet written.
@@ -150,15 +152,13 @@ public:
     bool paused_for(PauseReason reason) const { return (pause_reasons_ & reason) != 0; }
     /// True once the peer shut down its sending side and the transport stayed open to answer.
     bool peer_finished() const { return peer_finished_; }
-    /// "ip:port" of the peer, for logs.
-    const std::string& remote() const { return remote_; }
     /// Why it closed (empty while open, "peer closed" on EOF).
-    const std::string& close_reason() const { return close_reason_; }
+    const std::string& close_reason() const { return ending_ ? ending_->reason : no_reason(); }
     /// True when this side closed it (a protocol violation, a full queue, a stop), false when
     /// the peer went away or the connection failed.
     bool closed_locally() const { return closed_locally_; }
     /// The rule the peer broke, when that is why it was closed; else empty.
-    std::string_view violation() const { return violation_; }
+    std::string_view violation() const { return ending_ ? ending_->violation : std::string_view{}; }
     /// True when bytes arrived since the last call (for heartbeat and idle checks, which run
     /// on a timer so that the read path pays one store, not a clock read).
     bool take_heard() { return std::exchange(heard_, false); }
@@ -181,11 +181,21 @@ protected:
     /// Reading was paused and no reason is left: start it again if it stopped.
     virtual void reading_may_resume() = 0;
 
+    /// Why it closes, and the rule the peer broke if that is why.
+    struct Ending {
+        std::string reason;
+        std::string_view violation;
+    };
+    /// Records why it closes (made only then: an open connection pays one pointer for it).
+    void note_ending(std::string reason, std::string_view violation = {}) {
+        if (!ending_) ending_ = std::make_unique<Ending>();
+        ending_->reason = std::move(reason);
+        ending_->violation = violation;
+    }
+
     /// The sink, from start() until on_closed() was reported.
     std::shared_ptr<FrameSink> sink_;
-    std::string remote_;
-    std::string close_reason_;
-    std::string_view violation_;
+    std::unique_ptr<Ending> ending_;
     std::uint64_t bytes_read_ = 0;
     std::uint64_t bytes_written_ = 0;
     std::uint64_t acked_at_close_ = 0;
@@ -196,6 +206,12 @@ protected:
     bool peer_finished_ = false;
     bool heard_ = false;
     bool sent_ = false;
+
+private:
+    static const std::string& no_reason() {
+        static const std::string none;
+        return none;
+    }
 };
 
 }  // namespace dinx::node

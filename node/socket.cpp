@@ -2,16 +2,14 @@
 
 namespace dinx::node {
 
-asio::ip::address peer_address(const Socket& socket) {
+asio::ip::tcp::endpoint peer_endpoint(const Socket& socket) {
     std::error_code ec;
     auto endpoint = socket.remote_endpoint(ec);
-    return ec ? asio::ip::address{} : endpoint.address();
+    return ec ? asio::ip::tcp::endpoint{} : endpoint;
 }
 
-std::string describe_peer(const Socket& socket) {
-    std::error_code ec;
-    auto endpoint = socket.remote_endpoint(ec);
-    if (ec) return "?";
+std::string describe(const asio::ip::tcp::endpoint& endpoint) {
+    if (endpoint.port() == 0) return "?";
     return endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
 }
 

@@ -14,10 +14,10 @@ namespace dinx::node {
 /// A TCP stream socket of one io_context.
 using Socket = asio::basic_stream_socket<asio::ip::tcp, asio::io_context::executor_type>;
 
-/// The peer's address (unspecified when the socket is not connected).
-asio::ip::address peer_address(const Socket& socket);
-/// "ip:port" of the peer, for logs ("?" when the socket is not connected).
-std::string describe_peer(const Socket& socket);
+/// The peer's address and port (unspecified when the socket is not connected).
+asio::ip::tcp::endpoint peer_endpoint(const Socket& socket);
+/// "ip:port", for logs ("?" when unspecified).
+std::string describe(const asio::ip::tcp::endpoint& endpoint);
 /// Bytes the kernel received that were not read yet (0 when it cannot say).
 std::size_t readable_bytes(const Socket& socket);
 

@@ -34,16 +34,12 @@ TcpTransport::TcpTransport(Socket socket, TransportLimits limits,
       budget_(std::move(budget)),
       account_(budget_ ? &budget_->account(account) : nullptr),
       reader_(limits.max_frame_len) {
-    remote_ = describe_peer(socket_);
+    peer_ = peer_endpoint(socket_);
 }
 
 TcpTransport::~TcpTransport() {
     charge(-static_cast<std::int64_t>(charged_queue_ + charged_reader_));
     if (budget_) budget_->note_connection_gone();
-}
-
-asio::ip::address TcpTransport::remote_address() const {
-    return peer_address(socket_);
 }
 
 std::size_t TcpTransport::unread_bytes() const {
@@ -171,7 +167,7 @@ void TcpTransport::reading_may_resume() {
 
 void TcpTransport::finish(std::error_code error) {
     if (open_) {
-        close_reason_ = error == asio::error::eof ? "peer closed" : error.message();
+        note_ending(error == asio::error::eof ? "peer closed" : error.message());
         open_ = false;
         close_socket(false);
         release_buffers();
@@ -250,7 +246,7 @@ void TcpTransport::start_write() {
     for (int turn = 0; turn < writes_per_turn; ++turn) {
         if (write_waiting_ || !open_) return;
         if (queue_.unsent() == 0) {
-            if (close_when_flushed_) close(close_reason_);
+            if (close_when_flushed_) close(close_reason());
             return;
         }
         std::size_t written = 0, offered = 0;
@@ -284,12 +280,12 @@ bool TcpTransport::write_once(std::size_t& written, std::size_t& offered) {
 }
 
 void TcpTransport::notify_when_flushed(std::function<void()> flushed) {
-    on_flushed_ = std::move(flushed);
+    on_flushed_ = std::make_unique<std::function<void()>>(std::move(flushed));
     if (queue_.unsent() == 0 || !open_) report_flushed();
 }
 
 void TcpTransport::report_flushed() {
-    if (on_flushed_) std::exchange(on_flushed_, nullptr)();
+    if (on_flushed_) (*std::exchange(on_flushed_, nullptr))();
 }
 
 void TcpTransport::wait_writable() {
@@ -331,8 +327,7 @@ void TcpTransport::close(std::string reason, std::string_view violation) {
     if (!open_) return;
     open_ = false;
     closed_locally_ = true;
-    close_reason_ = std::move(reason);
-    violation_ = violation;
+    note_ending(std::move(reason), violation);
     close_socket(true);
     release_buffers();
     // A pending wait or the read loop reports the close; an idle reader has neither.
@@ -350,7 +345,7 @@ void TcpTransport::close_socket(bool shutdown_first) {
 
 void TcpTransport::close_after_flush(std::string reason) {
     if (!open_) return;
-    close_reason_ = std::move(reason);
+    note_ending(std::move(reason));
     close_when_flushed_ = true;
     schedule_flush();
 }

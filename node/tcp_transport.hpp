@@ -41,7 +41,8 @@ public:
     void release_idle_buffers() override;
     void charge_memory(std::int64_t bytes) override { charge(bytes); }
     asio::any_io_executor executor() override { return socket_.get_executor(); }
-    asio::ip::address remote_address() const override;
+    asio::ip::address remote_address() const override { return peer_.address(); }
+    std::string remote() const override { return describe(peer_); }
     std::size_t unread_bytes() const override;
     std::size_t queued_bytes() const override { return queue_.unsent(); }
     bool has_partial_frame() const override { return reader_.has_partial_frame(); }
@@ -94,6 +95,7 @@ private:
     }
 
     Socket socket_;
+    asio::ip::tcp::endpoint peer_;  // kept: a reset socket no longer knows its peer
     TransportLimits limits_;
     std::shared_ptr<MemoryBudget> budget_;
     MemoryBudget::Account* account_ = nullptr;
@@ -107,7 +109,8 @@ private:
     bool write_waiting_ = false;
     bool flush_posted_ = false;
     bool close_when_flushed_ = false;
-    std::function<void()> on_flushed_;  // see notify_when_flushed()
+    // See notify_when_flushed(): only a drain sets it, so an idle connection pays one pointer.
+    std::unique_ptr<std::function<void()>> on_flushed_;
 };
 
 }  // namespace dinx::node

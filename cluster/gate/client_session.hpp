@@ -49,8 +49,7 @@ struct ClientRules {
 
 /// A client connection on a frontend. Its frames are client messages, never envelopes; they
 /// come over a transport it owns (TCP today), whose kind it does not know.
-class ClientSession final : public node::FrameSink,
-                            public std::enable_shared_from_this<ClientSession> {
+class ClientSession final : public node::FrameSink {
 public:
     using Clock = std::chrono::steady_clock;
 
@@ -60,8 +59,10 @@ public:
                   std::uint64_t conn_id, Clock::time_point accepted_at);
     ~ClientSession() override;
 
-    /// Starts reading its frames.
-    void start() { transport_->start(shared_from_this()); }
+    /// Starts reading the frames of `session`, which its transport keeps alive until closed.
+    static void start(const std::shared_ptr<ClientSession>& session) {
+        session->transport_->start(session);
+    }
     /// The connection it talks over.
     node::FramedTransport& transport() { return *transport_; }
     /// The connection it talks over.

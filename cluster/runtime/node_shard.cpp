@@ -142,7 +142,7 @@ void NodeShard::start_client(node::Socket socket) {
     clients_.add(session);
     guard_.track(conn_id);
     context_.log.debug("client {} connected from {}", conn_id, session->transport().remote());
-    session->start();
+    ClientSession::start(session);
 }
 
 // When the gate is full, connections that never completed a frame (silent, trickling) go first.
