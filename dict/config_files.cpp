@@ -1,6 +1,6 @@
 #include "dict/config_files.hpp"
 
-#include "dict/config_loader.hpp"
+#include "dict/config_error.hpp"
 #include "dict/config_reader.hpp"
 
 #include <fcntl.h>

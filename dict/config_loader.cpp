@@ -36,12 +36,6 @@ toml::table parse_toml(std::string_view text, const std::string& file) {
 
 }  // namespace
 
-ConfigError::ConfigError(std::string file, int line, std::string problem)
-    : std::runtime_error(detail::located(file, line, problem)),
-      file_(std::move(file)),
-      line_(line),
-      problem_(std::move(problem)) {}
-
 Config parse_config(std::string_view nodes_toml, std::string_view routes_toml,
                     std::string nodes_file, std::string routes_file) {
     Config config;

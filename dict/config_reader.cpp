@@ -116,3 +116,13 @@ void TableReader::fail(int line, std::string problem) const {
 }
 
 }  // namespace dinx::dict::detail
+
+namespace dinx::dict {
+
+ConfigError::ConfigError(std::string file, int line, std::string problem)
+    : std::runtime_error(detail::located(file, line, problem)),
+      file_(std::move(file)),
+      line_(line),
+      problem_(std::move(problem)) {}
+
+}  // namespace dinx::dict

@@ -4,7 +4,7 @@
 // at the first mistake, naming file and line.
 
 #include "dict/config.hpp"
-#include "dict/config_loader.hpp"
+#include "dict/config_error.hpp"
 
 #include <toml++/toml.h>
 
