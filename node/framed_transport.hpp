@@ -36,6 +36,9 @@ struct TransportLimits {
     /// While the process is over its memory budget, unsent bytes beyond this close the
     /// transport; 0 = the budget never closes it.
     std::uint32_t pressure_send_queue_bytes = 0;
+    /// A write buffer up to this size is kept for reuse once written; a larger one is freed
+    /// (a client's burst must not pin memory, but a busy link would reallocate every flush).
+    std::uint32_t kept_write_buffer_bytes = 16 * 1024;
 };
 
 /// Why reading is paused; reading resumes when no reason is left.

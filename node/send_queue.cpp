@@ -5,15 +5,12 @@
 namespace dinx::node {
 namespace {
 
-// A write buffer larger than this is freed once written, so a burst does not pin memory.
-constexpr std::size_t kept_write_capacity = 16 * 1024;  // (release_idle frees it)
-
 // A written prefix of the outbox larger than this is dropped even while the rest waits, so a
 // peer that reads slowly but steadily does not make the buffer grow without bound.
 constexpr std::size_t compact_after = 64 * 1024;
 
-void release_if_large(ByteBuffer& buffer) {
-    if (buffer.capacity() > kept_write_capacity)
+void release_if_large(ByteBuffer& buffer, std::size_t kept_capacity) {
+    if (buffer.capacity() > kept_capacity)
         ByteBuffer{}.swap(buffer);
     else
         buffer.clear();
@@ -68,7 +65,7 @@ void SendQueue::consume_outbox(std::size_t written) {
     head_ += written;
     if (head_ == outbox_.size()) {
         head_ = 0;
-        release_if_large(outbox_);
+        release_if_large(outbox_, kept_capacity_);
     } else if (head_ > compact_after && head_ > outbox_.size() / 2) {
         outbox_.erase(outbox_.begin(), outbox_.begin() + static_cast<std::ptrdiff_t>(head_));
         head_ = 0;

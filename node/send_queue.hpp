@@ -17,6 +17,9 @@ namespace dinx::node {
 /// The unsent bytes of one transport.
 class SendQueue {
 public:
+    /// A queue whose buffer, once written, is kept for reuse up to `kept_capacity` bytes.
+    explicit SendQueue(std::size_t kept_capacity) : kept_capacity_(kept_capacity) {}
+
     /// Appends one frame.
     void append(std::uint32_t msg_id, Bytes payload) { append_frame(outbox_, msg_id, payload); }
     /// Appends a whole frame shared with others, without a copy.
@@ -58,6 +61,7 @@ private:
     std::size_t head_ = 0;             // bytes of the first queued piece already written
     std::size_t unsent_ = 0;           // unsent bytes in pieces_ and outbox_
     std::size_t pieces_capacity_ = 0;  // memory of the own pieces in pieces_
+    std::size_t kept_capacity_;        // see the constructor
 };
 
 template <class WriteBody>

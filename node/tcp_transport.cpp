@@ -33,7 +33,8 @@ TcpTransport::TcpTransport(Socket socket, TransportLimits limits,
       limits_(limits),
       budget_(std::move(budget)),
       account_(budget_ ? &budget_->account(account) : nullptr),
-      reader_(limits.max_frame_len) {
+      reader_(limits.max_frame_len),
+      queue_(limits.kept_write_buffer_bytes) {
     peer_ = peer_endpoint(socket_);
 }
 

@@ -22,6 +22,9 @@ std::shared_ptr<node::FramedTransport> tcp_link_transport(const LinkSetup& setup
     node::TransportLimits limits;
     limits.max_frame_len = handshake_frame_limit;
     limits.max_send_queue_bytes = 64u << 20;
+    // A busy link fills and empties a large buffer every flush: keeping it spares an mmap,
+    // page faults and a munmap each time (blocks this large are mmapped, see MemoryBudget).
+    limits.kept_write_buffer_bytes = 4u << 20;
     return std::make_shared<node::TcpTransport>(std::move(socket), limits, setup.budget,
                                                 setup.account);
 }
@@ -136,7 +139,9 @@ void Link::heartbeat_tick(int silent_limit, std::chrono::milliseconds tick) {
         close("no heartbeat for " + std::to_string(silent_ticks_ * tick.count()) + " ms");
         return;
     }
-    if (!transport_->take_sent()) send(Envelope{EnvelopeKind::ping, 0, {}, 0, setup_.self_id, {}});
+    if (transport_->take_sent()) return;
+    transport_->release_idle_buffers();  // a quiet link gives its write buffer back
+    send(Envelope{EnvelopeKind::ping, 0, {}, 0, setup_.self_id, {}});
 }
 
 void Link::send_leaving() {
