@@ -48,43 +48,58 @@ void ClientRouter::route(ClientSession& session, dict::GroupId group, std::uint3
                          Bytes payload) {
     RoutePin& pin = session.pin_for(group);
     auto refusal = context_.drain.closing() ? Refusal::stopping : Refusal::none;
-    auto size = static_cast<std::uint32_t>(payload.size());
     // Behind earlier requests that cannot be followed yet (their node left, died or is full,
     // or this gate stops), this one waits its turn: even an error must not overtake them.
     if (!pin.held.empty() || blocked(pin, refusal)) {
-        // Held payloads are memory: past the budget, the request is refused in its turn.
-        if (pin.held.size() >= max_held_requests ||
-            (refusal == Refusal::none && context_.budget->over()))
-            refusal = Refusal::overloaded;
-        session.hold(pin, {msg_id,
-                           refusal == Refusal::none ? ByteBuffer(payload.begin(), payload.end())
-                                                    : ByteBuffer{},
-                           refusal, size});
+        hold_in_turn(session, pin, msg_id, payload, refusal);
         return;
     }
+    auto size = static_cast<std::uint32_t>(payload.size());
     if (refusal != Refusal::none) {
         refuse(session, group, msg_id, refusal, size);
         return;
     }
-    if (pin.in_flight == 0) {
-        auto target =
-            requests_.pick_node(group, sticky_key(context_.node_id(), session.conn_id()), {});
-        if (!target) {
-            delivery_.send_error(
-                context_.node_id(), session.conn_id(), msg_id, Error::unavailable,
-                "no node of group " + context_.topology->group(group).name + " is reachable");
-            session.end_request(size);
-            return;
-        }
+    if (pin.in_flight == 0 && !choose_node(session, pin, msg_id, size)) return;
+    send_pinned(session, pin, msg_id, payload);
+}
+
+void ClientRouter::hold_in_turn(ClientSession& session, RoutePin& pin, std::uint32_t msg_id,
+                                Bytes payload, Refusal refusal) {
+    // Held payloads are memory: past the budget, the request is refused in its turn.
+    if (pin.held.size() >= max_held_requests ||
+        (refusal == Refusal::none && context_.budget->over()))
+        refusal = Refusal::overloaded;
+    ByteBuffer kept;
+    if (refusal == Refusal::none) kept.assign(payload.begin(), payload.end());
+    session.hold(pin,
+                 {msg_id, std::move(kept), refusal, static_cast<std::uint32_t>(payload.size())});
+}
+
+// Nothing of the client is in flight to the group: its requests may go to any node now.
+bool ClientRouter::choose_node(ClientSession& session, RoutePin& pin, std::uint32_t msg_id,
+                               std::uint32_t size) {
+    auto target =
+        requests_.pick_node(pin.group, sticky_key(context_.node_id(), session.conn_id()), {});
+    if (target) {
         pin.node = *target;
+        return true;
     }
+    delivery_.send_error(
+        context_.node_id(), session.conn_id(), msg_id, Error::unavailable,
+        "no node of group " + context_.topology->group(pin.group).name + " is reachable");
+    session.end_request(size);
+    return false;
+}
+
+void ClientRouter::send_pinned(ClientSession& session, RoutePin& pin, std::uint32_t msg_id,
+                               Bytes payload) {
     ++pin.in_flight;
-    PendingRequest pending{context_.node_id(), session.conn_id(), msg_id, {}, 0, group, true};
+    PendingRequest pending{context_.node_id(), session.conn_id(), msg_id, {}, 0, pin.group, true};
     pending.counted = true;
-    pending.payload_size = size;
+    pending.payload_size = static_cast<std::uint32_t>(payload.size());
     requests_.send(pin.node,
                    Envelope{EnvelopeKind::request, 0, session.origin(), msg_id, 0, payload},
-                   std::move(pending), group);
+                   std::move(pending), pin.group);
 }
 
 void ClientRouter::on_client_request_finished(const PendingRequest& request) {

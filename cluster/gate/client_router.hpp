@@ -34,6 +34,15 @@ private:
     /// Routes a client's request, keeping its order with the client's earlier ones. It is
     /// counted in the session's requests in flight until answered.
     void route(ClientSession& session, dict::GroupId group, std::uint32_t msg_id, Bytes payload);
+    /// Keeps a request behind the pin's earlier ones; `refusal` is its answer when its turn
+    /// comes (overloaded instead when too much is held).
+    void hold_in_turn(ClientSession& session, RoutePin& pin, std::uint32_t msg_id, Bytes payload,
+                      Refusal refusal);
+    /// Points `pin` at a node the balancer picks; false (and an error frame) when none is live.
+    bool choose_node(ClientSession& session, RoutePin& pin, std::uint32_t msg_id,
+                     std::uint32_t size);
+    /// Sends a request to the pin's node, counted in flight on the pin.
+    void send_pinned(ClientSession& session, RoutePin& pin, std::uint32_t msg_id, Bytes payload);
     /// Routes or refuses, in order, what a pin held.
     void release_held(ClientSession& session, dict::GroupId group, RoutePin& pin);
     /// Answers a client request with the error frame `refusal` stands for.
