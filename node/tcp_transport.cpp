@@ -58,6 +58,8 @@ void TcpTransport::start(std::shared_ptr<FrameSink> sink) {
     socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
     socket_.non_blocking(true, ignored);
     started_ = true;
+    // The first read runs now and may close: the sink's close may drop the last owner of both.
+    auto self = shared_from_this();
     on_readable({});
 }
 

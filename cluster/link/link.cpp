@@ -39,7 +39,11 @@ Link::Link(const LinkSetup& setup, std::shared_ptr<node::FramedTransport> transp
       handshake_timer_(transport_->executor()) {}
 
 void Link::begin(std::chrono::milliseconds deadline) {
-    transport_->start(shared_from_this());
+    // Starting reads at once, and a peer that reset the connection closes the link inside
+    // start(): its owner may then drop it (a dialed link in its handshake), so hold it here.
+    auto keep = self();
+    transport_->start(keep);
+    if (!transport_->is_open()) return;
     if (role_ == Role::accepted && !peer_may_link_without_secret()) {
         close("no cluster secret is configured, so links are accepted from loopback only",
               "came from another machine while no cluster secret is set");
