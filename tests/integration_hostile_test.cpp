@@ -103,6 +103,43 @@ TEST_CASE("a second answer to a request is dropped at the gate and counted, neve
     CHECK_FALSE(client->receive(100ms));
 }
 
+TEST_CASE("a dialed link its peer closes before the first read fails its request, once") {
+    // The peer accepts the gate's dial and closes it at once, while the gate's only io thread
+    // is held: the gate's first read of the link, inside the link's start, finds the close.
+    int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    REQUIRE(::listen(listener, 8) == 0);
+    REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+
+    TestCluster cluster(gate_and_im1());
+    cluster.addresses().set_link_port(2, ntohs(address.sin_port));
+    cluster.start({1}, 1);
+    auto client = cluster.connect(1);
+    hold_switch().arm();
+    // One write: the gate starts the dial for the first frame, then blocks in the second.
+    ByteBuffer both;
+    node::append_frame(both, demo::send, as_bytes("x"));
+    node::append_frame(both, hold, {});
+    client->send_raw(both);
+    REQUIRE(hold_switch().wait_until_held(5s));
+    pollfd queued{listener, POLLIN, 0};
+    REQUIRE(::poll(&queued, 1, 5000) == 1);  // the dial is complete in the kernel
+    int accepted = ::accept(listener, nullptr, nullptr);
+    REQUIRE(accepted >= 0);
+    ::close(accepted);  // a FIN is no connect error: the dial still succeeds
+    ::close(listener);
+    hold_switch().release();
+
+    std::multiset<std::uint32_t> answers;
+    for (int i = 0; i < 2; ++i) answers.insert(next_frame(*client).msg_id);
+    CHECK(answers == std::multiset<std::uint32_t>{hold, cluster.error_msg_id()});
+    CHECK_FALSE(client->receive(100ms));  // one answer each
+}
+
 TEST_CASE("a client that half-closes gets every answer it is owed, then the gate closes") {
     TestCluster cluster(gate_and_two_ims());
     cluster.start({2});

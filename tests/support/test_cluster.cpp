@@ -30,7 +30,41 @@ void on_big(Context& ctx, Bytes data) {
     ctx.reply(TestMsgId::big, std::string(size, 'b'));
 }
 
+void on_hold(Context& ctx, Bytes) {
+    hold_switch().hold();
+    ctx.reply(TestMsgId::hold, "released");
+}
+
 }  // namespace
+
+void HoldSwitch::arm() {
+    std::lock_guard lock(mutex_);
+    held_ = false;
+    released_ = false;
+}
+
+bool HoldSwitch::wait_until_held(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, timeout, [&] { return held_; });
+}
+
+void HoldSwitch::release() {
+    std::lock_guard lock(mutex_);
+    released_ = true;
+    changed_.notify_all();
+}
+
+void HoldSwitch::hold() {
+    std::unique_lock lock(mutex_);
+    held_ = true;
+    changed_.notify_all();
+    changed_.wait_for(lock, std::chrono::seconds(10), [&] { return released_; });
+}
+
+HoldSwitch& hold_switch() {
+    static HoldSwitch the_switch;
+    return the_switch;
+}
 
 NodeSpec gate(std::uint32_t id, std::string name, std::string group) {
     return {id, std::move(name), std::move(group), dict::NodeType::frontend};
@@ -52,8 +86,8 @@ dict::Config make_config(const std::vector<NodeSpec>& nodes,
 }
 
 std::map<std::uint32_t, std::string> demo_routes() {
-    return {{1, "gate"}, {2, "gate"},    {3, "im"},       {4, "im"},
-            {5, "im"},   {whoami, "im"}, {whisper, "im"}, {big, "im"}};
+    return {{1, "gate"},    {2, "gate"},     {3, "im"},   {4, "im"},     {5, "im"},
+            {whoami, "im"}, {whisper, "im"}, {big, "im"}, {hold, "gate"}};
 }
 
 TestCluster::TestCluster(dict::Config config)
@@ -66,6 +100,7 @@ TestCluster::TestCluster(dict::Config config)
     handlers_->add(whoami, on_whoami);
     handlers_->add(whisper, on_whisper);
     handlers_->add(big, on_big);
+    handlers_->add(hold, on_hold);
 }
 
 TestCluster::~TestCluster() = default;

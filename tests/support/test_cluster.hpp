@@ -7,8 +7,10 @@
 #include "node/blocking_client.hpp"
 
 #include <chrono>
+#include <condition_variable>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,8 +37,32 @@ dict::Config make_config(const std::vector<NodeSpec>& nodes,
 std::map<std::uint32_t, std::string> demo_routes();
 
 /// Test-only msgIDs: 20 whoami replies "<gate id> <conn id>"; 21 whisper "<conn id> <text>"
-/// sends <text> to that client of the same gate with msgID 21; 22 big "<n>" replies n bytes.
-enum TestMsgId : std::uint32_t { whoami = 20, whisper = 21, big = 22 };
+/// sends <text> to that client of the same gate with msgID 21; 22 big "<n>" replies n bytes;
+/// 23 hold runs on the gate and blocks its io thread until hold_switch().release(), then
+/// replies "released".
+enum TestMsgId : std::uint32_t { whoami = 20, whisper = 21, big = 22, hold = 23 };
+
+/// What msgID 23 (hold) waits for: lets a test act while a gate's io thread is busy.
+class HoldSwitch {
+public:
+    /// Makes the next hold block again.
+    void arm();
+    /// Waits until a hold handler runs (and blocks); false after `timeout`.
+    bool wait_until_held(std::chrono::milliseconds timeout);
+    /// Lets the hold handler return.
+    void release();
+    /// Called by the hold handler: blocks until release() (or 10 s, so a test cannot hang).
+    void hold();
+
+private:
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    bool held_ = false;
+    bool released_ = false;
+};
+
+/// The one switch of msgID 23.
+HoldSwitch& hold_switch();
 
 /// The demo handlers plus the test handlers, run by nodes started here.
 class TestCluster {
