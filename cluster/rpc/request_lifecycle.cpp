@@ -69,8 +69,8 @@ void RequestLifecycle::on_session_answer(Link& link, const Envelope& update) {
         delivery_.update_session(update.origin.gate_id, update.origin.conn_id, update.origin.uid);
         return;
     }
-    auto upstream = request->upstream.lock();
-    if (!upstream || !upstream->is_open()) {
+    auto upstream = open_upstream(*request);
+    if (!upstream) {
         note_late_answer();
         return;
     }
@@ -93,9 +93,9 @@ void RequestLifecycle::pass_answer(const PendingRequest& request, std::uint32_t 
         delivery_.deliver(request.gate_id, request.conn_id, msg_id, payload);
         return;
     }
-    auto upstream = request.upstream.lock();
-    if (!upstream || !upstream->is_open()) {
-        note_late_answer();  // the node before us gave up on it: it answered the client itself
+    auto upstream = open_upstream(request);
+    if (!upstream) {
+        note_late_answer();
         return;
     }
     upstream->send(Envelope{finishes ? EnvelopeKind::to_client : EnvelopeKind::answer,
@@ -105,9 +105,13 @@ void RequestLifecycle::pass_answer(const PendingRequest& request, std::uint32_t 
 
 void RequestLifecycle::finish_upstream(const PendingRequest& request) {
     if (request.upstream_seq == 0) return;
-    auto upstream = request.upstream.lock();
-    if (upstream && upstream->is_open())
+    if (auto upstream = open_upstream(request))
         upstream->send(Envelope{EnvelopeKind::done, request.upstream_seq, {}, 0, 0, {}});
+}
+
+std::shared_ptr<Link> RequestLifecycle::open_upstream(const PendingRequest& request) {
+    auto upstream = request.upstream.lock();
+    return upstream && upstream->is_open() ? upstream : nullptr;
 }
 
 void RequestLifecycle::fail(const PendingRequest& request, Error code, const std::string& why) {

@@ -68,6 +68,9 @@ private:
                      bool finishes);
     /// Tells the link `request` continues that it is finished.
     void finish_upstream(const PendingRequest& request);
+    /// The link `request` came on while it is open, else nullptr (the node before us gave up
+    /// on it and answered its client itself).
+    static std::shared_ptr<Link> open_upstream(const PendingRequest& request);
     /// `request` is over here: its client's pin and count learn it (now, or once the send
     /// that failed it returned).
     void ended(const PendingRequest& request);
