@@ -141,7 +141,9 @@ void NodeShard::start_client(node::Socket socket) {
         std::make_shared<ClientSession>(client_rules_, std::move(transport), conn_id, Clock::now());
     clients_.add(session);
     guard_.track(conn_id);
-    context_.log.debug("client {} connected from {}", conn_id, session->transport().remote());
+    // remote() formats the address: only when the line is kept (every connection comes here).
+    if (context_.log.should_log(spdlog::level::debug))
+        context_.log.debug("client {} connected from {}", conn_id, session->transport().remote());
     ClientSession::start(session);
 }
 
@@ -206,8 +208,9 @@ void NodeShard::on_client_closed(ClientSession& session) {
     if (!connection.violation().empty() && !stopping_)
         guard_.note_violation(connection.violation(),
                               connection.remote() + ": " + connection.close_reason());
-    context_.log.debug("client {} ({}) closed: {}", session.conn_id(), connection.remote(),
-                       connection.close_reason());
+    if (context_.log.should_log(spdlog::level::debug))
+        context_.log.debug("client {} ({}) closed: {}", session.conn_id(), connection.remote(),
+                           connection.close_reason());
     clients_.remove(session.conn_id());
 }
 
