@@ -6,13 +6,22 @@
 #include "cluster/api/context.hpp"
 #include "cluster/api/error.hpp"
 #include "cluster/api/handler.hpp"
+#include "cluster/api/interceptor.hpp"
+#include "cluster/api/session_event.hpp"
 #include "node/bytes.hpp"
 
 namespace dinx {
 using cluster::App;
+using cluster::ClientFrame;
+using cluster::DisconnectReason;
 using cluster::Context;
 using cluster::Error;
 using cluster::Handler;
+using cluster::Interceptor;
 using cluster::max_uid_size;
 using cluster::Origin;
+using cluster::SessionEvent;
+using cluster::SessionEventHandler;
+using cluster::SessionEventKind;
+using cluster::Verdict;
 }  // namespace dinx

@@ -29,6 +29,11 @@ public:
 
     /// Registers the handler of `msg_id` on every node of this process.
     void handle(std::uint32_t msg_id, Handler handler);
+    /// Appends an interceptor to the chain every gate of this process runs on client frames.
+    void intercept(Interceptor interceptor);
+    /// Registers the handler of session events, run on nodes of the groups that listen to
+    /// them (route.toml `[events]`).
+    void on_session_event(SessionEventHandler handler);
     /// Loads the config, starts the nodes, waits for a stop signal. Returns an ExitCode.
     int run();
 

@@ -18,6 +18,12 @@ std::string_view to_string(Error error) {
             return "handler_error";
         case Error::bad_request:
             return "bad_request";
+        case Error::unauthenticated:
+            return "unauthenticated";
+        case Error::rejected:
+            return "rejected";
+        case Error::already_logged_in:
+            return "already_logged_in";
     }
     return "unknown";
 }

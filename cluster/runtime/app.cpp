@@ -108,6 +108,14 @@ void App::handle(std::uint32_t msg_id, Handler handler) {
     handlers_->add(msg_id, std::move(handler));
 }
 
+void App::intercept(Interceptor interceptor) {
+    handlers_->interceptors.push_back(std::move(interceptor));
+}
+
+void App::on_session_event(SessionEventHandler handler) {
+    handlers_->session_events = std::move(handler);
+}
+
 int App::run() {
     if (options_->parse_exit >= 0) {
         (options_->parse_exit == exit_ok ? std::cout : std::cerr) << options_->parse_output;
