@@ -16,6 +16,16 @@ enum class NodeType { frontend, backend };
 /// "frontend" or "backend".
 std::string_view to_string(NodeType type);
 
+/// What binding a uid already bound on another session does: a player logging in twice must
+/// end up on one session, and which one wins is the game's choice.
+enum class LoginPolicy {
+    kick_older,   ///< the new session wins; the older one is kicked
+    refuse_newer  ///< the older session keeps the uid; the new bind fails
+};
+
+/// "kick_older" or "refuse_newer", as written in dinx.toml.
+std::string_view to_string(LoginPolicy policy);
+
 /// One row of dinx.toml.
 struct NodeInfo {
     std::uint32_t id = 0;  ///< unique in the cluster, never 0
@@ -76,16 +86,30 @@ struct Settings {
     std::uint32_t client_frame_timeout_ms = 5000;  ///< a frame must complete this soon
     /// a new connection must complete its first frame this soon
     std::uint32_t client_first_frame_timeout_ms = 10'000;
+    /// who keeps a uid bound on two sessions at once
+    LoginPolicy login_policy = LoginPolicy::kick_older;
+    /// msgID of the frame a client gets just before the gate closes it for a kick or a newer
+    /// login; differs from error_msg_id and heartbeat_msg_id so a client can tell them apart
+    std::uint32_t kick_msg_id = 0xFFFF'FFFE;
     std::string secret_file;   ///< as written in dinx.toml, relative to its directory; "" = none
     int secret_file_line = 0;  ///< where secret_file is set, for error messages
     std::string secret;        ///< the cluster secret links prove they know; never logged
 };
 
+/// One group named by route.toml's `[events]` table: its nodes hear session events.
+struct EventGroup {
+    std::string name;  ///< the group, as written
+    int line = 0;      ///< line of the name in route.toml, for error messages; 0 if built in code
+};
+
 /// The whole configuration of a cluster: dinx.toml plus route.toml.
 struct Config {
     Settings settings;
-    std::vector<NodeInfo> nodes;             ///< in file order
-    std::vector<Route> routes;               ///< in file order
+    std::vector<NodeInfo> nodes;  ///< in file order
+    std::vector<Route> routes;    ///< in file order
+    /// Groups whose nodes hear session events (connect, bind, disconnect), in file order; empty
+    /// when route.toml has no `[events]` table.
+    std::vector<EventGroup> event_groups;
     std::string nodes_file = "dinx.toml";    ///< path used in error messages
     std::string routes_file = "route.toml";  ///< path used in error messages
     /// What loading found that works but an operator should fix, each naming file and line;

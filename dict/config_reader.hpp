@@ -72,10 +72,12 @@ private:
 /// that only make sense together (back-off bounds, distinct reserved msgIDs).
 Settings read_settings(const toml::node& value, int key_line, const std::string& file);
 
-/// Fills config.settings and config.nodes from the parsed dinx.toml, nodes in file order.
+/// Fills config.settings and config.nodes from the parsed dinx.toml, nodes in file order. A group
+/// named `events` is refused: route.toml reserves that name.
 void read_nodes(const toml::table& doc, Config& config);
 
-/// Fills config.routes from the parsed route.toml, in file order.
+/// Fills config.routes from the parsed route.toml, in file order, and config.event_groups from its
+/// `[events]` table.
 void read_routes(const toml::table& doc, Config& config);
 
 }  // namespace dinx::dict::detail

@@ -4,6 +4,8 @@
 
 #include <array>
 #include <cstddef>
+#include <optional>
+#include <string>
 
 namespace dinx::dict::detail {
 
@@ -16,7 +18,7 @@ struct SettingSpec {
     std::int64_t max;
 };
 
-constexpr std::array<SettingSpec, 19> setting_specs{{
+constexpr std::array<SettingSpec, 20> setting_specs{{
     {"max_packet_size", &Settings::max_packet_size, 1, 64 << 20},
     {"error_msg_id", &Settings::error_msg_id, 0, u32_max},
     {"connect_timeout_ms", &Settings::connect_timeout_ms, 1, u32_max},
@@ -36,17 +38,38 @@ constexpr std::array<SettingSpec, 19> setting_specs{{
     {"client_max_in_flight_bytes", &Settings::client_max_in_flight_bytes, 1, u32_max},
     {"client_frame_timeout_ms", &Settings::client_frame_timeout_ms, 10, u32_max},
     {"client_first_frame_timeout_ms", &Settings::client_first_frame_timeout_ms, 10, u32_max},
+    {"kick_msg_id", &Settings::kick_msg_id, 0, u32_max},
 }};
 
-// The one setting that is not a number: a path to the file holding the cluster secret.
+// The settings that are not numbers: a path to the file holding the cluster secret, and a word.
 constexpr std::string_view secret_file_key = "secret_file";
+constexpr std::string_view login_policy_key = "login_policy";
 
 constexpr auto setting_keys = [] {
-    std::array<std::string_view, setting_specs.size() + 1> keys{};
+    std::array<std::string_view, setting_specs.size() + 2> keys{};
     for (std::size_t i = 0; i < setting_specs.size(); ++i) keys[i] = setting_specs[i].key;
-    keys.back() = secret_file_key;
+    keys[setting_specs.size()] = secret_file_key;
+    keys[setting_specs.size() + 1] = login_policy_key;
     return keys;
 }();
+
+/// Two reserved msgIDs that must differ, and what a client could not tell apart if they did not.
+struct DistinctMsgIds {
+    std::string_view key;
+    std::uint32_t Settings::*field;
+    std::string_view other_key;
+    std::uint32_t Settings::*other_field;
+    std::string_view confusion;
+};
+
+constexpr std::array<DistinctMsgIds, 3> distinct_msg_ids{{
+    {"heartbeat_msg_id", &Settings::heartbeat_msg_id, "error_msg_id", &Settings::error_msg_id,
+     "a heartbeat's answer from an error frame"},
+    {"kick_msg_id", &Settings::kick_msg_id, "error_msg_id", &Settings::error_msg_id,
+     "a kick from an error frame"},
+    {"kick_msg_id", &Settings::kick_msg_id, "heartbeat_msg_id", &Settings::heartbeat_msg_id,
+     "a kick from a heartbeat's answer"},
+}};
 
 /// Each numeric setting written in the table, range-checked; the others keep their defaults.
 void read_numbers(const TableReader& reader, Settings& settings) {
@@ -67,6 +90,21 @@ void read_secret_path(const TableReader& reader, Settings& settings) {
     }
 }
 
+/// The policy as written; any other value is refused with the allowed words.
+void read_login_policy(const TableReader& reader, Settings& settings) {
+    const toml::node* value = reader.find(login_policy_key);
+    if (value == nullptr) return;
+    std::optional<std::string_view> text = value->value<std::string_view>();
+    for (LoginPolicy policy : {LoginPolicy::kick_older, LoginPolicy::refuse_newer}) {
+        if (text == to_string(policy)) {
+            settings.login_policy = policy;
+            return;
+        }
+    }
+    reader.fail(line_of(value->source()),
+                R"('login_policy' must be "kick_older" or "refuse_newer")");
+}
+
 /// A back-off that starts above its cap would make the dialer's arithmetic meaningless.
 void check_backoff(const Settings& settings, const TableReader& reader) {
     if (settings.reconnect_max_ms >= settings.reconnect_min_ms) return;
@@ -78,17 +116,20 @@ void check_backoff(const Settings& settings, const TableReader& reader) {
                     std::to_string(settings.reconnect_min_ms) + ")");
 }
 
-/// The gate answers a heartbeat with a frame of heartbeat_msg_id: with the error msgID too, a
-/// client could not tell that answer from an error frame. The defaults count, so the line is
-/// that of whichever key is written.
+/// The gate sends frames of error_msg_id, heartbeat_msg_id and kick_msg_id on its own: two of
+/// them equal and a client could not tell which it got. The defaults count, so the line is that
+/// of whichever key is written, `pair.key` first.
 void check_msg_ids_differ(const Settings& settings, const TableReader& reader) {
-    if (settings.error_msg_id != settings.heartbeat_msg_id) return;
-    int line = reader.key_line("heartbeat_msg_id");
-    if (line == 0) line = reader.key_line("error_msg_id");
-    reader.fail(line, "'heartbeat_msg_id' and 'error_msg_id' are both " +
-                          std::to_string(settings.error_msg_id) +
-                          "; they must differ, or clients could not tell a heartbeat's answer "
-                          "from an error frame");
+    for (const DistinctMsgIds& pair : distinct_msg_ids) {
+        std::uint32_t msg_id = settings.*pair.field;
+        if (msg_id != settings.*pair.other_field) continue;
+        int line = reader.key_line(pair.key);
+        if (line == 0) line = reader.key_line(pair.other_key);
+        reader.fail(line, "'" + std::string(pair.key) + "' and '" + std::string(pair.other_key) +
+                              "' are both " + std::to_string(msg_id) +
+                              "; they must differ, or clients could not tell " +
+                              std::string(pair.confusion));
+    }
 }
 
 }  // namespace
@@ -105,6 +146,7 @@ Settings read_settings(const toml::node& value, int key_line, const std::string&
     Settings settings;
     read_numbers(reader, settings);
     read_secret_path(reader, settings);
+    read_login_policy(reader, settings);
     check_backoff(settings, reader);
     check_msg_ids_differ(settings, reader);
     return settings;

@@ -1,5 +1,5 @@
 // The group tables of dinx.toml (nodes) and route.toml (routes): `[[group]]` arrays of tables,
-// read in the order the user wrote them.
+// read in the order the user wrote them; and route.toml's reserved `[events]` table.
 
 #include "dict/config_reader.hpp"
 
@@ -12,6 +12,11 @@
 namespace dinx::dict::detail {
 
 namespace {
+
+/// The reserved table of each file, never a group: `[cluster]` in dinx.toml, `[events]` in
+/// route.toml.
+constexpr std::string_view cluster_key = "cluster";
+constexpr std::string_view events_key = "events";
 
 // ---- groups ------------------------------------------------------------------------------------
 
@@ -107,6 +112,16 @@ NodeInfo read_node(const Row& row, const std::string& file) {
     return node;
 }
 
+/// A group named `events` could hold nodes, but route.toml could never name it: there `events` is
+/// the reserved table. Refused here, where the name is written.
+void refuse_events_group(const toml::table& doc, const std::string& file) {
+    auto it = doc.find(events_key);
+    if (it == doc.end()) return;
+    throw ConfigError(file, line_of(it->first.source()),
+                      "'events' cannot be a group name: route.toml reserves [events] for the "
+                      "groups that hear session events, so no route could name this group");
+}
+
 // ---- routes ------------------------------------------------------------------------------------
 
 constexpr std::array<std::string_view, 2> route_keys{"msg_id", "name"};
@@ -123,21 +138,62 @@ Route read_route(const Row& row, const std::string& file) {
     return route;
 }
 
+// ---- events ------------------------------------------------------------------------------------
+
+constexpr std::array<std::string_view, 1> events_keys{"groups"};
+
+constexpr std::string_view groups_shape =
+    R"('groups' in [events] must be an array of group names (strings), like groups = ["im"])";
+
+/// One element of `groups`: a string, printable since a message about it quotes it.
+EventGroup read_event_group(const toml::node& element, const TableReader& reader) {
+    if (!element.is_string()) {
+        reader.fail(line_of(element.source()), std::string(groups_shape));
+    }
+    return EventGroup{reader.printable_text(element, "groups", false), line_of(element.source())};
+}
+
+/// The names as written; whether each group exists, and once only, is for validate.
+std::vector<EventGroup> read_events(const toml::node& value, int key_line,
+                                    const std::string& file) {
+    const toml::table* table = value.as_table();
+    if (table == nullptr) {
+        throw ConfigError(file, key_line,
+                          "'events' is reserved for the groups that hear session events and must "
+                          "be a table ([events]), not a group");
+    }
+    TableReader reader(*table, file, "[events]");
+    reader.allow_only(events_keys);
+    const toml::node& groups = reader.require("groups");
+    const toml::array* array = groups.as_array();
+    if (array == nullptr) {
+        reader.fail(line_of(groups.source()), std::string(groups_shape));
+    }
+    std::vector<EventGroup> names;
+    for (const toml::node& element : *array) names.push_back(read_event_group(element, reader));
+    return names;
+}
+
 }  // namespace
 
 void read_nodes(const toml::table& doc, Config& config) {
     const std::string& file = config.nodes_file;
-    if (const toml::node* cluster = doc.get("cluster")) {
-        int key_line = line_of(doc.find("cluster")->first.source());
+    if (const toml::node* cluster = doc.get(cluster_key)) {
+        int key_line = line_of(doc.find(cluster_key)->first.source());
         config.settings = read_settings(*cluster, key_line, file);
     }
-    for (const Row& row : collect_rows(doc, "cluster", "node", file)) {
+    refuse_events_group(doc, file);
+    for (const Row& row : collect_rows(doc, cluster_key, "node", file)) {
         config.nodes.push_back(read_node(row, file));
     }
 }
 
 void read_routes(const toml::table& doc, Config& config) {
-    for (const Row& row : collect_rows(doc, {}, "route", config.routes_file)) {
+    if (const toml::node* events = doc.get(events_key)) {
+        int key_line = line_of(doc.find(events_key)->first.source());
+        config.event_groups = read_events(*events, key_line, config.routes_file);
+    }
+    for (const Row& row : collect_rows(doc, events_key, "route", config.routes_file)) {
         config.routes.push_back(read_route(row, config.routes_file));
     }
 }

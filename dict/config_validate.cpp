@@ -99,6 +99,9 @@ void check_routes(const Config& config) {
         if (route.msg_id == config.settings.heartbeat_msg_id) {
             fail(" is reserved for client heartbeats (cluster.heartbeat_msg_id)");
         }
+        if (route.msg_id == config.settings.kick_msg_id) {
+            fail(" is reserved for kick frames (cluster.kick_msg_id)");
+        }
         if (auto [it, fresh] = seen.try_emplace(route.msg_id, &route); !fresh) {
             fail(" is already routed to group '" + it->second->group + "'" +
                  first_at(it->second->line));
@@ -106,6 +109,27 @@ void check_routes(const Config& config) {
         if (!groups.contains(route.group)) {
             fail(" is routed to group '" + route.group + "', which has no node in " +
                  config.nodes_file);
+        }
+    }
+}
+
+// ---- events ------------------------------------------------------------------------------------
+
+/// Session events go to the nodes of each listed group: a group without nodes would silently hear
+/// nothing, and one listed twice would hear every event twice.
+void check_event_groups(const Config& config) {
+    std::set<std::string_view> groups;
+    for (const NodeInfo& node : config.nodes) groups.insert(node.group);
+    std::map<std::string_view, const EventGroup*> seen;
+    for (const EventGroup& group : config.event_groups) {
+        auto fail = [&](const std::string& problem) {
+            throw ConfigError(config.routes_file, group.line, "[events] " + problem);
+        };
+        if (auto [it, fresh] = seen.try_emplace(group.name, &group); !fresh) {
+            fail("lists group '" + group.name + "' twice" + first_at(it->second->line));
+        }
+        if (!groups.contains(group.name)) {
+            fail("names group '" + group.name + "', which has no node in " + config.nodes_file);
         }
     }
 }
@@ -157,6 +181,7 @@ void validate(const Config& config) {
     check_unique_nodes(config);
     check_groups(config);
     check_routes(config);
+    check_event_groups(config);
 }
 
 }  // namespace dinx::dict

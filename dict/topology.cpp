@@ -25,6 +25,9 @@ Topology::Topology(Config config) : config_(std::move(config)) {
         else
             other_routes_.emplace(route.msg_id, *target);
     }
+    for (const auto& listener : config_.event_groups) {
+        if (auto id = find_group(listener.name)) event_groups_.push_back(*id);
+    }
 }
 
 const NodeInfo* Topology::node(std::uint32_t id) const {

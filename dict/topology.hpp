@@ -44,6 +44,8 @@ public:
     const Group& group(GroupId id) const { return groups_[id]; }
     /// Ids of every frontend node, the targets of a broadcast.
     const std::vector<std::uint32_t>& frontends() const { return frontends_; }
+    /// The groups whose nodes hear session events (route.toml's `[events]`), in file order.
+    const std::vector<GroupId>& event_groups() const { return event_groups_; }
 
 private:
     /// The id a route table entry holds for "no route".
@@ -57,6 +59,7 @@ private:
     std::vector<GroupId> direct_route_;                          // msg_id -> group or unrouted
     std::unordered_map<std::uint32_t, GroupId> other_routes_;
     std::vector<std::uint32_t> frontends_;
+    std::vector<GroupId> event_groups_;
 };
 
 }  // namespace dinx::dict

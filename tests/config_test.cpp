@@ -5,6 +5,7 @@
 
 #include "dict/config.hpp"
 #include "dict/config_loader.hpp"
+#include "dict/topology.hpp"
 
 #include <doctest/doctest.h>
 
@@ -30,7 +31,10 @@
 using dinx::dict::check_dialable_ports;
 using dinx::dict::Config;
 using dinx::dict::ConfigError;
+using dinx::dict::EventGroup;
+using dinx::dict::GroupId;
 using dinx::dict::load_config;
+using dinx::dict::LoginPolicy;
 using dinx::dict::max_config_file_bytes;
 using dinx::dict::max_secret_file_bytes;
 using dinx::dict::NodeInfo;
@@ -38,6 +42,7 @@ using dinx::dict::NodeType;
 using dinx::dict::parse_config;
 using dinx::dict::Route;
 using dinx::dict::Settings;
+using dinx::dict::Topology;
 using dinx::dict::validate;
 
 namespace {
@@ -118,6 +123,9 @@ TEST_CASE("the demo conf loads with its nodes, routes and settings") {
 
     CHECK(config.settings.max_packet_size == 65536);
     CHECK(config.settings.error_msg_id == 0xFFFF'FFFFu);
+    REQUIRE(config.event_groups.size() == 1);
+    CHECK(config.event_groups[0].name == "im");
+    CHECK(config.event_groups[0].line > 0);
     CHECK(config.nodes_file.ends_with("dinx.toml"));
     CHECK(config.routes_file.ends_with("route.toml"));
 }
@@ -183,6 +191,9 @@ TEST_CASE("settings are the defaults when [cluster] is absent") {
     CHECK(config.settings.max_connections == defaults.max_connections);
     CHECK(config.settings.memory_budget_bytes == 256u << 20);
     CHECK(config.settings.client_frame_timeout_ms == defaults.client_frame_timeout_ms);
+    CHECK(config.settings.login_policy == LoginPolicy::kick_older);
+    CHECK(config.settings.kick_msg_id == 4294967294u);
+    CHECK(config.event_groups.empty());
 }
 
 TEST_CASE("every [cluster] setting is read") {
@@ -207,6 +218,8 @@ client_max_in_flight = 9
 client_max_in_flight_bytes = 4096
 client_frame_timeout_ms = 700
 client_first_frame_timeout_ms = 800
+login_policy = "refuse_newer"
+kick_msg_id = 7777
 )" + std::string(one_gate);
     Settings s = parse_config(nodes, gate_routes).settings;
     CHECK(s.max_packet_size == 1024);
@@ -228,6 +241,8 @@ client_first_frame_timeout_ms = 800
     CHECK(s.heartbeat_msg_id == 4242);
     CHECK(s.link_queue_bytes == 65536);
     CHECK(s.drain_timeout_ms == 1500);
+    CHECK(s.login_policy == LoginPolicy::refuse_newer);
+    CHECK(s.kick_msg_id == 7777);
 }
 
 TEST_CASE("what() reads file:line: problem, or file: problem without a line") {
@@ -866,6 +881,246 @@ name = "log\tin\r"
     CHECK(err.line() == 4);
     CHECK(has(err, R"('name' "log\tin\r" must not contain control characters)"));
     CHECK_FALSE(has_control_byte(err.what()));
+}
+
+// ---- login_policy and kick_msg_id --------------------------------------------------------------
+
+TEST_CASE("login_policy reads both words, and to_string writes them back") {
+    for (std::string_view word : {"kick_older", "refuse_newer"}) {
+        std::string nodes =
+            "\n[cluster]\nlogin_policy = \"" + std::string(word) + "\"\n" + std::string(one_gate);
+        Settings s = parse_config(nodes, gate_routes).settings;
+        CHECK(to_string(s.login_policy) == word);
+    }
+}
+
+TEST_CASE("a login_policy other than the two words names its line and the allowed values") {
+    ConfigError err = expect_error("\n[cluster]\nio_threads = 1\nlogin_policy = \"kick_newer\"\n" +
+                                   std::string(one_gate));
+    INFO(std::string(err.what()));
+    CHECK(std::string(err.what()) ==
+          R"(dinx.toml:4: 'login_policy' must be "kick_older" or "refuse_newer")");
+
+    err = expect_error("\n[cluster]\nlogin_policy = 1\n" + std::string(one_gate));
+    CHECK(std::string(err.what()) ==
+          R"(dinx.toml:3: 'login_policy' must be "kick_older" or "refuse_newer")");
+}
+
+TEST_CASE("an unknown key in [cluster] lists login_policy and kick_msg_id among the settings") {
+    ConfigError err = expect_error("\n[cluster]\nlogin = \"kick_older\"\n" + std::string(one_gate));
+    CHECK(err.line() == 3);
+    CHECK(has(err, "kick_msg_id, secret_file, login_policy)"));
+}
+
+TEST_CASE("kick_msg_id equal to error_msg_id is refused at kick_msg_id, or at the key written") {
+    ConfigError err =
+        expect_error("\n[cluster]\nerror_msg_id = 7\nkick_msg_id = 7\n" + std::string(one_gate));
+    INFO(std::string(err.what()));
+    CHECK(std::string(err.what()) ==
+          "dinx.toml:4: 'kick_msg_id' and 'error_msg_id' are both 7; they must differ, or clients "
+          "could not tell a kick from an error frame");
+
+    err = expect_error("\n[cluster]\nio_threads = 1\nerror_msg_id = 4294967294\n" +
+                       std::string(one_gate));
+    INFO(std::string(err.what()));
+    CHECK(err.line() == 4);
+    CHECK(has(err, "'kick_msg_id' and 'error_msg_id' are both 4294967294"));
+
+    err = expect_error("\n[cluster]\nkick_msg_id = 4294967295\n" + std::string(one_gate));
+    CHECK(err.line() == 3);
+    CHECK(has(err, "'kick_msg_id' and 'error_msg_id' are both 4294967295"));
+}
+
+TEST_CASE(
+    "kick_msg_id equal to heartbeat_msg_id is refused at kick_msg_id, or at the key written") {
+    ConfigError err = expect_error("\n[cluster]\nkick_msg_id = 99999\n" + std::string(one_gate));
+    INFO(std::string(err.what()));
+    CHECK(std::string(err.what()) ==
+          "dinx.toml:3: 'kick_msg_id' and 'heartbeat_msg_id' are both 99999; they must differ, "
+          "or clients could not tell a kick from a heartbeat's answer");
+
+    err = expect_error("\n[cluster]\nio_threads = 1\nheartbeat_msg_id = 4294967294\n" +
+                       std::string(one_gate));
+    CHECK(err.line() == 4);
+    CHECK(has(err, "'kick_msg_id' and 'heartbeat_msg_id' are both 4294967294"));
+}
+
+TEST_CASE("a route using the kick msgID, default or set, names the route's line") {
+    ConfigError err = expect_error(one_gate, R"(
+[[gate]]
+msg_id = 1
+name = "login"
+
+[[im]]
+msg_id = 4294967294
+name = "kick"
+)");
+    INFO(std::string(err.what()));
+    CHECK(std::string(err.what()) ==
+          "route.toml:6: msg_id 4294967294 ('kick') is reserved for kick frames "
+          "(cluster.kick_msg_id)");
+
+    err = expect_error("\n[cluster]\nkick_msg_id = 1\n" + std::string(one_gate), gate_routes);
+    CHECK(err.file() == "route.toml");
+    CHECK(err.line() == 2);
+    CHECK(has(err, "msg_id 1 ('login') is reserved for kick frames (cluster.kick_msg_id)"));
+}
+
+// ---- route.toml [events] -----------------------------------------------------------------------
+
+TEST_CASE("[events] lists its groups in file order, wherever it sits among the routes") {
+    Config config = parse_config(one_gate, R"(
+[[gate]]
+msg_id = 1
+name = "login"
+
+[events]
+groups = [
+  "im",
+  "gate",
+]
+
+[[im]]
+msg_id = 3
+name = "send"
+)");
+    REQUIRE(config.event_groups.size() == 2);
+    CHECK(config.event_groups[0].name == "im");
+    CHECK(config.event_groups[0].line == 8);
+    CHECK(config.event_groups[1].name == "gate");
+    CHECK(config.event_groups[1].line == 9);
+    REQUIRE(config.routes.size() == 2);
+    CHECK(config.routes[0].msg_id == 1);
+    CHECK(config.routes[1].line == 12);
+
+    Topology topology(config);
+    CHECK(topology.event_groups() ==
+          std::vector<GroupId>{*topology.find_group("im"), *topology.find_group("gate")});
+}
+
+TEST_CASE("no [events], or an empty groups array, means no group hears session events") {
+    CHECK(Topology(parse_config(one_gate, gate_routes)).event_groups().empty());
+    std::string routes = "\n[events]\ngroups = []\n" + std::string(gate_routes);
+    CHECK(parse_config(one_gate, routes).event_groups.empty());
+}
+
+TEST_CASE("an [events] group with no node names the group's line") {
+    ConfigError err = expect_error(one_gate, R"(
+[events]
+groups = [
+  "im",
+  "chat",
+]
+)");
+    INFO(std::string(err.what()));
+    CHECK(std::string(err.what()) ==
+          "route.toml:5: [events] names group 'chat', which has no node in dinx.toml");
+}
+
+TEST_CASE("a group listed twice in [events] names the second and the first's line") {
+    ConfigError err = expect_error(one_gate, "\n[events]\ngroups = [\"im\",\n\"gate\", \"im\"]\n");
+    INFO(std::string(err.what()));
+    CHECK(std::string(err.what()) ==
+          "route.toml:4: [events] lists group 'im' twice (first at line 3)");
+}
+
+TEST_CASE("[events] groups that is not an array of strings is refused at the value") {
+    std::string_view expected =
+        R"('groups' in [events] must be an array of group names (strings), like groups = ["im"])";
+    ConfigError err = expect_error(one_gate, "\n[events]\ngroups = \"im\"\n");
+    INFO(std::string(err.what()));
+    CHECK(err.file() == "route.toml");
+    CHECK(err.line() == 3);
+    CHECK(err.problem() == expected);
+
+    err = expect_error(one_gate, "\n[events]\ngroups = [\n\"im\",\n3,\n]\n");
+    INFO(std::string(err.what()));
+    CHECK(err.line() == 5);
+    CHECK(err.problem() == expected);
+
+    err = expect_error(one_gate, "\n[events]\ngroups = [{ name = \"im\" }]\n");
+    CHECK(err.line() == 3);
+    CHECK(err.problem() == expected);
+}
+
+TEST_CASE("an unknown key in [events] names the key and the expected one") {
+    ConfigError err = expect_error(one_gate, "\n[events]\ngroups = [\"im\"]\ngroup = [\"im\"]\n");
+    INFO(std::string(err.what()));
+    CHECK(std::string(err.what()) ==
+          "route.toml:4: unknown key 'group' in [events] (expected groups)");
+}
+
+TEST_CASE("an [events] without groups is reported at its table") {
+    ConfigError err = expect_error(one_gate, "\n# session events\n[events]\n");
+    INFO(std::string(err.what()));
+    CHECK(std::string(err.what()) == "route.toml:3: missing 'groups' in [events]");
+}
+
+TEST_CASE("a control character in an [events] group is refused, shown escaped") {
+    ConfigError err = expect_error(one_gate, "\n[events]\ngroups = [\"i\\nm\"]\n");
+    INFO(std::string(err.what()));
+    CHECK(err.line() == 3);
+    CHECK(has(err, R"('groups' "i\nm" must not contain control characters)"));
+    CHECK_FALSE(has_control_byte(err.what()));
+}
+
+TEST_CASE("[[events]] in route.toml is refused: events is reserved, not a group") {
+    ConfigError err = expect_error(one_gate, R"(
+[[gate]]
+msg_id = 1
+name = "login"
+
+[[events]]
+msg_id = 2
+name = "joined"
+)");
+    INFO(std::string(err.what()));
+    CHECK(std::string(err.what()) ==
+          "route.toml:6: 'events' is reserved for the groups that hear session events and must "
+          "be a table ([events]), not a group");
+}
+
+TEST_CASE("a group named events in dinx.toml is refused at its line, as routes could not name it") {
+    std::string_view expected =
+        "'events' cannot be a group name: route.toml reserves [events] for the groups that hear "
+        "session events, so no route could name this group";
+    ConfigError err = expect_error(std::string(one_gate) + R"(
+[[events]]
+id = 9
+name = "ev-1"
+type = "backend"
+host = "127.0.0.1"
+port = 29000
+)");
+    INFO(std::string(err.what()));
+    CHECK(err.file() == "dinx.toml");
+    CHECK(err.line() == 17);
+    CHECK(err.problem() == expected);
+
+    err = expect_error("\n[events]\ngroups = [\"im\"]\n" + std::string(one_gate));
+    CHECK(err.line() == 2);
+    CHECK(err.problem() == expected);
+}
+
+TEST_CASE("validate checks the [events] groups of hand-built configs") {
+    Config config;
+    config.nodes.push_back(NodeInfo{.id = 1,
+                                    .name = "a",
+                                    .group = "gate",
+                                    .type = NodeType::frontend,
+                                    .host = "h",
+                                    .port = 1,
+                                    .link_port = 2});
+    config.event_groups.push_back(EventGroup{.name = "gate"});
+    CHECK_NOTHROW(validate(config));
+    config.event_groups.push_back(EventGroup{.name = "im"});
+    try {
+        validate(config);
+        FAIL("the unknown group was accepted");
+    } catch (const ConfigError& err) {
+        CHECK(std::string(err.what()) ==
+              "route.toml: [events] names group 'im', which has no node in dinx.toml");
+    }
 }
 
 // ---- ports other processes dial -----------------------------------------------------------------
