@@ -16,6 +16,10 @@
 //   trickle    sends a frame header announcing --size bytes, then one byte per second
 //   preauth    on a link port: a hello header announcing --size bytes, then the bytes
 //
+// --login PREFIX makes each pipeline, readless and broadcast connection send a login (msgID 1,
+// PREFIX<n>, n counting the connections opened) before its first frame, without waiting for
+// the answer: the demo refuses broadcasts and its send and relay messages to guests.
+//
 //   dinx-hostile --port P --mode pipeline --clients 4 --size 65536 --msg-id 6 --duration 5
 
 #include "bench/hostile_clients.hpp"
@@ -41,6 +45,9 @@ int main(int argc, char** argv) {
     cli.add_option("--msg-id", options.msg_id, "msgID of what is sent")->capture_default_str();
     cli.add_option("--duration", options.duration_s, "seconds (0: until SIGTERM)")
         ->capture_default_str();
+    cli.add_option("--login", options.login,
+                   "pipeline, readless, broadcast: log in as PREFIX<n> first (msgID 1)")
+        ->type_name("PREFIX");
     CLI11_PARSE(cli, argc, argv);
     std::signal(SIGPIPE, SIG_IGN);
     return dinx::bench::run_hostile(options);

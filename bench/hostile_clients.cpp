@@ -29,6 +29,8 @@ std::atomic<bool> stop_requested{false};
 
 // The hello envelope's kind: the first frame a link expects.
 constexpr std::uint32_t hello_kind = 1;
+// The demo's login msgID (--login).
+constexpr std::uint32_t login_msg_id = 1;
 // A readless client's receive buffer: the kernel holds little, so the gate's queue grows.
 constexpr int tiny_receive_buffer = 4096;
 // Bytes one connection may send before the loop moves on to the others.
@@ -116,7 +118,17 @@ private:
         flush(conn);
     }
 
+    // A login goes first, unanswered yet: the gate handles a connection's frames in order, and
+    // the demo's login binds on the gate itself, so what follows is already a player's.
+    void log_in(Conn& conn) {
+        auto name = options_.login + std::to_string(opened_);
+        node::append_frame(conn.out, login_msg_id, as_bytes(name));
+    }
+
     void first_frames(Conn& conn) {
+        bool player =
+            mode_ == Mode::pipeline || mode_ == Mode::readless || mode_ == Mode::broadcast;
+        if (player && !options_.login.empty()) log_in(conn);
         switch (mode_) {
             case Mode::pipeline:
                 queue_request(conn);

@@ -15,6 +15,7 @@ struct HostileOptions {
     std::uint32_t size = 64 * 1024;
     std::uint32_t msg_id = 6;
     double duration_s = 5;  ///< 0: until SIGTERM or SIGINT
+    std::string login;      ///< non-empty: pipeline, readless and broadcast connections log in
 };
 
 /// Runs the attack and prints its summary line; 0 unless it could not start.

@@ -6,6 +6,10 @@
 // Each request's payload starts with its sequence number on the connection and the time it was
 // sent, so an echo handler sends back everything the tool needs to check order and latency.
 //
+// --login PREFIX first logs connection i in as PREFIX<i> (msgID --login-msg-id, 1 by default)
+// and waits until each login is answered with that msgID: a gate that refuses some msgIDs to
+// guests (the demo's send, broadcast, relay) can then be loaded with them.
+//
 // --idle N opens N connections (spread over source addresses 127.0.0.1..k so that the ephemeral
 // ports of one address do not run out), sends one echo on each so that the server really holds
 // a session for it, prints "IDLE connected=N", then holds them until SIGINT/SIGTERM.
@@ -35,6 +39,11 @@ int main(int argc, char** argv) {
     cli.add_option("--duration", options.duration_s, "seconds measured")->capture_default_str();
     cli.add_option("--drain", options.drain_s,
                    "seconds to wait for outstanding replies before calling them lost")
+        ->capture_default_str();
+    cli.add_option("--login", options.login,
+                   "log connection i in as PREFIX<i> before anything else")
+        ->type_name("PREFIX");
+    cli.add_option("--login-msg-id", options.login_msg_id, "msgID of the login requests")
         ->capture_default_str();
     cli.add_option("--idle", options.idle, "hold this many idle connections instead of loading");
     cli.add_option("--sources", options.sources,

@@ -353,18 +353,20 @@ void report(const LoadOptions& options, Tally& tally) {
         static_cast<unsigned long long>(tally.out_of_order));
 }
 
-// ---- idle connections ---------------------------------------------------------------------
+// ---- one exchange per connection --------------------------------------------------------------
 
-// One echo on every connection proves the server accepted it and holds a session for it.
-void echo_once(const LoadOptions& options, std::vector<Conn>& conns) {
+// Sends `frames[i]` on connection i and waits until each has one answer, which `check(i, msg_id,
+// payload)` judges (it throws when the answer is wrong).
+template <class Check>
+void ask_each(std::vector<Conn>& conns, const std::vector<ByteBuffer>& frames, Check check) {
     Poller poller;
-    ByteBuffer frame, payload(options.size, std::byte{'i'});
-    node::append_frame(frame, options.msg_id, payload);
     for (std::uint32_t i = 0; i < conns.size(); ++i) {
-        if (::send(conns[i].fd, frame.data(), frame.size(), MSG_NOSIGNAL) != ssize_t(frame.size()))
+        if (::send(conns[i].fd, frames[i].data(), frames[i].size(), MSG_NOSIGNAL) !=
+            ssize_t(frames[i].size()))
             throw os_error("send");
         poller.add(conns[i].fd, i, EPOLLIN);
     }
+    std::vector<bool> done(conns.size(), false);
     std::size_t answered = 0;
     auto deadline = Clock::now() + std::chrono::seconds(30);
     epoll_event events[512];
@@ -372,20 +374,51 @@ void echo_once(const LoadOptions& options, std::vector<Conn>& conns) {
     while (answered < conns.size()) {
         if (Clock::now() > deadline)
             throw std::runtime_error("only " + std::to_string(answered) + " of " +
-                                     std::to_string(conns.size()) + " idle connections answered");
+                                     std::to_string(conns.size()) + " connections answered");
         int n = poller.wait(events, 512, 100);
-        for (int i = 0; i < n; ++i) {
-            auto& conn = conns[events[i].data.u32];
-            ssize_t got = ::recv(conn.fd, buffer, sizeof buffer, 0);
-            if (got <= 0) throw std::runtime_error("the server closed an idle connection");
-            conn.reader.feed(Bytes{buffer, static_cast<std::size_t>(got)},
-                             [&](std::uint32_t, Bytes) {
-                                 ++answered;
-                                 poller.remove(conn.fd);
-                                 return true;
-                             });
+        for (int e = 0; e < n; ++e) {
+            auto i = events[e].data.u32;
+            ssize_t got = ::recv(conns[i].fd, buffer, sizeof buffer, 0);
+            if (got <= 0) throw std::runtime_error("the server closed a connection");
+            conns[i].reader.feed(Bytes{buffer, static_cast<std::size_t>(got)},
+                                 [&](std::uint32_t id, Bytes payload) {
+                                     if (done[i]) return true;  // (a push: not ours to judge)
+                                     check(i, id, payload);
+                                     done[i] = true;
+                                     ++answered;
+                                     poller.remove(conns[i].fd);
+                                     return true;
+                                 });
         }
     }
+}
+
+// Connection i logs in as options.login + i; an answer of another msgID (an error frame) is
+// a failed login.
+void log_in_each(const LoadOptions& options, std::vector<Conn>& conns) {
+    std::vector<ByteBuffer> frames(conns.size());
+    for (std::size_t i = 0; i < conns.size(); ++i)
+        node::append_frame(frames[i], options.login_msg_id,
+                           as_bytes(options.login + std::to_string(i)));
+    ask_each(conns, frames, [&](std::uint32_t i, std::uint32_t msg_id, Bytes payload) {
+        if (msg_id != options.login_msg_id)
+            throw std::runtime_error("the login of " + options.login + std::to_string(i) +
+                                     " was answered with msgID " + std::to_string(msg_id) + ": " +
+                                     std::string(as_text(payload)));
+    });
+    std::printf("dinx-load: %zu connections logged in as %s<i>\n", conns.size(),
+                options.login.c_str());
+    std::fflush(stdout);
+}
+
+// ---- idle connections ---------------------------------------------------------------------
+
+// One echo on every connection proves the server accepted it and holds a session for it.
+void echo_once(const LoadOptions& options, std::vector<Conn>& conns) {
+    ByteBuffer frame, payload(options.size, std::byte{'i'});
+    node::append_frame(frame, options.msg_id, payload);
+    ask_each(conns, std::vector<ByteBuffer>(conns.size(), frame),
+             [](std::uint32_t, std::uint32_t, Bytes) {});
 }
 
 std::size_t count_dropped(std::vector<Conn>& conns) {
@@ -400,7 +433,9 @@ std::size_t count_dropped(std::vector<Conn>& conns) {
 
 int run_load(const LoadOptions& options) {
     raise_fd_limit(options.conns);
-    LoadRun run(options, connect_all(options, options.conns, 1));
+    auto conns = connect_all(options, options.conns, 1);
+    if (!options.login.empty()) log_in_each(options, conns);
+    LoadRun run(options, std::move(conns));
     auto tally = run.run();
     report(options, tally);
     bool good = tally.replies > 0 && tally.errors == 0 && tally.lost == 0 &&
@@ -417,6 +452,7 @@ int run_idle(const LoadOptions& options) {
     ::pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
     raise_fd_limit(options.idle);
     auto conns = connect_all(options, options.idle, std::max(1u, options.sources));
+    if (!options.login.empty()) log_in_each(options, conns);
     echo_once(options, conns);
     std::printf("IDLE connected=%u\n", options.idle);
     std::fflush(stdout);

@@ -15,11 +15,13 @@ struct LoadOptions {
     std::uint32_t size = 64;   ///< payload bytes
     std::uint32_t msg_id = 6;  ///< msgID of the echo requests
     std::uint32_t error_msg_id = 0xFFFF'FFFF;
-    double warmup_s = 1.0;      ///< load before measuring
-    double duration_s = 5.0;    ///< measured load
-    double drain_s = 3.0;       ///< wait for outstanding replies at the end
-    std::uint32_t idle = 0;     ///< > 0: hold this many idle connections instead
-    std::uint32_t sources = 8;  ///< source addresses 127.0.0.1..N for idle connections
+    double warmup_s = 1.0;           ///< load before measuring
+    double duration_s = 5.0;         ///< measured load
+    double drain_s = 3.0;            ///< wait for outstanding replies at the end
+    std::uint32_t idle = 0;          ///< > 0: hold this many idle connections instead
+    std::uint32_t sources = 8;       ///< source addresses 127.0.0.1..N for idle connections
+    std::string login;               ///< non-empty: connection i first logs in as login + i
+    std::uint32_t login_msg_id = 1;  ///< msgID of the login requests
 };
 
 /// Runs the closed-loop load and prints the report. Exit code 0 only when replies came back

@@ -6,10 +6,17 @@
 #   cluster2  gate-1 + im-1 + im-2, one process per node
 # at 1x1, 64x1, 64x16 and 256x16 (connections x requests in flight), 64-byte payloads, then
 # the gate's memory per idle connection at 10,000 and 50,000 connections, then what hostile
-# clients (bench/hostile.cpp) cost honest ones and the gate's memory, and writes BENCHMARKS.md
-# with a latency-versus-load chart (docs/benchmarks-latency.png).
+# clients (bench/hostile.cpp) cost honest ones and the gate's memory, then room broadcast
+# fan-out (bench/fanout.cpp: 1,000 members of one room over two gates + one im, against a raw
+# writev server, bench/fanout_ceiling.cpp) and the gate's memory per idle bound player with 5
+# session values, and writes BENCHMARKS.md with a latency-versus-load chart
+# (docs/benchmarks-latency.png).
 #
 #   bench/run.sh [--quick]     --quick: 1 s runs instead of 5 s (to try the script)
+#
+# DINX_BENCH_BUILD names another build directory (default build-release), DINX_BENCH_OUT another
+# directory for BENCHMARKS.md and the chart (default the repository): to try the script
+# without touching a shared build or the committed page.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -20,6 +27,10 @@ warmup=1
 loads=("1 1" "64 1" "64 16" "256 16")
 idle_counts=(10000 50000)
 payload=64
+fanout_members=1000
+fanout_loads=("1 1" "4 16")  # senders x says in flight per sender
+bound_count=10000            # idle bound players for the memory row
+bound_values=5
 
 # ---- build -----------------------------------------------------------------------------------
 ./scripts/install-deps.sh
@@ -27,13 +38,17 @@ command -v gnuplot >/dev/null || {
   sudo_cmd=(); [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends gnuplot-nox
 }
-build=build-release
+build=${DINX_BENCH_BUILD:-build-release}
+out=${DINX_BENCH_OUT:-$root}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DDINX_BUILD_TESTS=OFF >/dev/null
-cmake --build "$build" -j"$(nproc)" --target dinx-demo dinx-load dinx-ceiling dinx-hostile >/dev/null
+cmake --build "$build" -j"$(nproc)" \
+  --target dinx-demo dinx-load dinx-ceiling dinx-hostile dinx-fanout dinx-fanout-ceiling >/dev/null
 demo=$root/$build/demo/dinx-demo
 load=$root/$build/bench/dinx-load
 ceiling=$root/$build/bench/dinx-ceiling
 hostile=$root/$build/bench/dinx-hostile
+fanout=$root/$build/bench/dinx-fanout
+fanout_ceiling=$root/$build/bench/dinx-fanout-ceiling
 
 # Idle runs need one open file per connection in the gate and in the load tool.
 ulimit -Hn 1048576 2>/dev/null || true
@@ -60,7 +75,7 @@ wait_port() {
 free_base_port() {
   for base in 17000 27000 37000 47000; do
     local busy=false
-    for offset in 0 1 2 3 100; do accepts $((base + offset)) && busy=true; done
+    for offset in 0 1 2 3 100 101; do accepts $((base + offset)) && busy=true; done
     $busy || { echo "$base"; return; }
   done
   echo "bench: no free port range" >&2; exit 1
@@ -68,7 +83,8 @@ free_base_port() {
 base=$(free_base_port)
 gate_port=$base
 
-# write_conf DIR IO_THREADS ECHO_GROUP BACKENDS: a gate, BACKENDS im nodes, echo routed to ECHO_GROUP
+# write_conf DIR IO_THREADS ECHO_GROUP BACKENDS: a gate, BACKENDS im nodes, echo and broadcast
+# routed to ECHO_GROUP, login to the gate (the demo takes broadcasts from logged-in clients only)
 write_conf() {
   local dir=$1 threads=$2 group=$3 backends=$4
   mkdir -p "$dir"
@@ -81,8 +97,9 @@ write_conf() {
         $((i + 1)) "$i" $((base + i))
     done
   } >"$dir/dinx.toml"
-  printf '[[%s]]\nmsg_id = 6\nname = "echo"\n\n[[%s]]\nmsg_id = 4\nname = "broadcast"\n' \
+  printf '[[%s]]\nmsg_id = 6\nname = "echo"\n\n[[%s]]\nmsg_id = 4\nname = "broadcast"\n\n' \
     "$group" "$group" >"$dir/route.toml"
+  printf '[[gate]]\nmsg_id = 1\nname = "login"\n' >>"$dir/route.toml"
 }
 
 start_nodes() {  # start_nodes CONF_DIR NODE_IDS...
@@ -94,6 +111,59 @@ start_nodes() {  # start_nodes CONF_DIR NODE_IDS...
   wait_port "$gate_port"
   for id in "$@"; do [ "$id" -gt 1 ] && wait_port $((base + id - 1)); done
   return 0
+}
+
+# write_fanout_conf DIR: gate-1 and gate-2 (clients on base and base+1), im-1 (links on base+2)
+# running the room handlers; routes as in conf/route.toml: login and reading a session value on
+# the gates, rooms, whispers and setting a value in im.
+write_fanout_conf() {
+  local dir=$1
+  mkdir -p "$dir"
+  {
+    printf '[cluster]\nio_threads = 1\n\n'
+    for i in 1 2; do
+      printf '[[gate]]\nid = %s\nname = "gate-%s"\ntype = "frontend"\nhost = "127.0.0.1"\nport = %s\nlink_port = %s\n\n' \
+        "$i" "$i" $((base + i - 1)) $((base + 99 + i))
+    done
+    printf '[[im]]\nid = 3\nname = "im-1"\ntype = "backend"\nhost = "127.0.0.1"\nport = %s\n' $((base + 2))
+  } >"$dir/dinx.toml"
+  {
+    for route in "gate 1 login" "gate 2 logout" "im 6 echo" "im 7 join" "im 8 leave" "im 9 say" \
+      "im 10 whisper" "im 11 members" "im 12 set_value" "gate 13 get_value"; do
+      set -- $route
+      printf '[[%s]]\nmsg_id = %s\nname = "%s"\n\n' "$1" "$2" "$3"
+    done
+    printf '[events]\ngroups = ["im"]\n'
+  } >"$dir/route.toml"
+}
+
+# Like start_nodes, but returns 1 instead of exiting when a node quits before it listens (the
+# demo refuses a route.toml naming msgIDs it has no handler for); nodes_refusal says why.
+try_start_nodes() {  # try_start_nodes CONF_DIR NODE_IDS...
+  local dir=$1; shift
+  local log=$work/try-nodes.log ports=("$gate_port") port pid
+  : >"$log"
+  for id in "$@"; do
+    "$demo" --conf "$dir" --id "$id" --log-level warn 2>>"$log" &
+    pids+=($!)
+    [ "$id" -gt 1 ] && ports+=($((base + id - 1)))
+  done
+  nodes_refusal=""
+  for port in "${ports[@]}"; do
+    for _ in $(seq 100); do
+      accepts "$port" && continue 2
+      for pid in "${pids[@]}"; do
+        kill -0 "$pid" 2>/dev/null && continue
+        nodes_refusal=$(grep -m1 "^dinx: " "$log" || grep -m1 . "$log" || echo "a node exited")
+        cat "$log" >>"$work/nodes.log"
+        return 1
+      done
+      sleep 0.1
+    done
+    nodes_refusal="nothing listens on port $port after 10 s"
+    return 1
+  done
+  cat "$log" >>"$work/nodes.log"
 }
 
 run_loads() {  # run_loads TARGET PORT
@@ -201,17 +271,107 @@ gate_pid=${pids[0]}
 idle_rss=$(rss_kib "$gate_pid")
 "$hostile" --port "$gate_port" --mode readless --clients 500 --msg-id 99999 --duration 7 >/dev/null & pids+=($!)
 sleep 1
-"$hostile" --port "$gate_port" --mode broadcast --clients 1 --size 60000 --msg-id 4 --duration 5 >/dev/null
+# (The demo refuses broadcasts from guests: the broadcaster logs in first.)
+"$hostile" --port "$gate_port" --mode broadcast --clients 1 --size 60000 --msg-id 4 --login flood- \
+  --duration 5 >/dev/null
 sleep 3
 peak_rss=$(awk '/^VmHWM/ {print $2}' "/proc/$gate_pid/status")
 settled_rss=$(rss_kib "$gate_pid")
 echo "broadcast flood: gate RSS idle $idle_rss KiB, peak $peak_rss KiB, after $settled_rss KiB"
 stop_all
+
+# ---- room broadcast fan-out -------------------------------------------------------------------
+# 1,000 members in one room; senders keep says in flight; every member must get every say.
+# The ceiling is one process, so its members all use its one port; dinx's alternate two gates.
+fanout_results=$work/fanout.tsv  # target load deliveries says errors lost out_of_order closed
+: >"$fanout_results"
+fanout_failures=()
+fanout_run() {  # fanout_run TARGET SENDERS WINDOW PORT...
+  local target=$1 senders=$2 window=$3 line port_args=()
+  shift 3
+  for port in "$@"; do port_args+=(--port "$port"); done
+  # A fresh room per run: the members of an earlier run are gone, whatever the server kept.
+  "$fanout" "${port_args[@]}" --members "$fanout_members" --senders "$senders" --window "$window" \
+    -s "$payload" --room "lobby-${senders}x${window}" --warmup "$warmup" --duration "$duration" \
+    >"$work/fanout.out" 2>&1 || true
+  line=$(grep '^RESULT' "$work/fanout.out") || {
+    fanout_failures+=("$target at ${senders}x${window}: $(tail -1 "$work/fanout.out")")
+    echo "bench: fan-out $target at ${senders}x${window} failed: $(tail -1 "$work/fanout.out")" >&2
+    line="RESULT deliveries_per_s=0 says_per_s=0 errors=1 lost=0 out_of_order=0 closed=0"
+  }
+  echo "  $target ${senders}x${window}: ${line#RESULT }"
+  awk -v t="$target" -v l="${senders}x${window}" '{
+      for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+      printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t, l, v["deliveries_per_s"], v["says_per_s"],
+             v["errors"], v["lost"], v["out_of_order"], v["closed"] }' <<<"$line" >>"$fanout_results"
+}
+echo "room fan-out ceiling (raw epoll, one writev per socket), $fanout_members members on one port"
+"$fanout_ceiling" --port "$gate_port" >/dev/null & pids+=($!)
+wait_port "$gate_port"
+for spec in "${fanout_loads[@]}"; do fanout_run ceiling $spec "$gate_port"; done
+stop_all
+echo "dinx room fan-out: $fanout_members members over gate-1 and gate-2, the room in im-1"
+write_fanout_conf "$work/fanout"
+fanout_refusal=""
+if try_start_nodes "$work/fanout" 1 2 3; then
+  for spec in "${fanout_loads[@]}"; do fanout_run "dinx 2 gates + im" $spec "$gate_port" $((base + 1)); done
+else
+  fanout_refusal=$nodes_refusal
+  echo "bench: the fan-out cluster did not start: $fanout_refusal" >&2
+fi
+stop_all
+
+# ---- memory per idle bound player ---------------------------------------------------------------
+# A fresh gate-1 of the fan-out cluster holding N idle bound players (logged in, 5 session values
+# each), against the same fresh gate holding N bare idle connections (the idle row's method).
+# Both tools send through im-1 (the bare ones echo there), so the gate holds the same link.
+bound_n=$bound_count
+[ "$fd_limit" -lt $((bound_n + 1000)) ] && bound_n=$(((fd_limit - 1000) / 1000 * 1000))
+hold_rss() {  # hold_rss READY_PATTERN COMMAND...: sets held_before, held_after (KiB) or ""
+  local pattern=$1 gate_pid tool
+  shift
+  held_before="" held_after=""
+  try_start_nodes "$work/fanout" 1 2 3 || { stop_all; return 0; }
+  gate_pid=${pids[0]}
+  held_before=$(rss_kib "$gate_pid")
+  "$@" >"$work/hold.out" 2>&1 &
+  tool=$!
+  pids+=($tool)
+  for _ in $(seq 600); do
+    grep -q "$pattern" "$work/hold.out" && break
+    kill -0 "$tool" 2>/dev/null || break
+    sleep 0.1
+  done
+  if grep -q "$pattern" "$work/hold.out"; then
+    held_after=$(rss_kib "$gate_pid")
+  else
+    echo "bench: holding $bound_n failed: $(tail -1 "$work/hold.out")" >&2
+  fi
+  stop_all
+}
+bound_row="| $bound_n | not run: ${fanout_refusal:-the fan-out cluster did not start} | | | |"
+if [ -z "$fanout_refusal" ]; then
+  hold_rss '^IDLE connected' "$load" --port "$gate_port" --idle "$bound_n" --sources 16
+  bare_before=$held_before bare_after=$held_after
+  hold_rss '^ready' "$fanout" --port "$gate_port" --members "$bound_n" --values "$bound_values" \
+    --hold --sources 16
+  if [ -n "$bare_after" ] && [ -n "$held_after" ]; then
+    per() { awk -v a="$1" -v b="$2" -v n="$bound_n" 'BEGIN { printf "%.0f", (a - b) * 1024 / n }'; }
+    bare_per=$(per "$bare_after" "$bare_before")
+    bound_per=$(per "$held_after" "$held_before")
+    bound_extra=$(per "$held_after" "$bare_after")
+    echo "idle bound players: gate RSS $bare_after KiB bare, $held_after KiB bound with $bound_values values:" \
+      "$bound_extra bytes more per player ($bare_per B per bare connection, $bound_per B per bound player)"
+    bound_row="| $bound_n | $bare_after KiB ($bare_per B each) | $held_after KiB ($bound_per B each) | **$bound_extra B** | ${idle_bytes:-?} B at ${idle_count} |"
+  else
+    bound_row="| $bound_n | failed: $(tail -1 "$work/hold.out") | | | |"
+  fi
+fi
 elapsed=$(($(date +%s) - started))
 
 # ---- chart and page ------------------------------------------------------------------------------
-mkdir -p docs
-chart=docs/benchmarks-latency.png
+mkdir -p "$out/docs"
+chart=docs/benchmarks-latency.png  # relative to BENCHMARKS.md
 awk -F'\t' '{ print > ("'"$work"'/series-" $1 ".dat") }' "$results"
 plots=""
 for target in ceiling node-1t node-2t cluster-1im cluster-2im; do
@@ -219,7 +379,7 @@ for target in ceiling node-1t node-2t cluster-1im cluster-2im; do
 done
 gnuplot <<EOF
 set terminal pngcairo size 900,520 font ",10"
-set output "$chart"
+set output "$out/$chart"
 set title "p99 latency versus load (64-byte echo, $(nproc) cores, one run)"
 set xlabel "requests in flight (connections x depth)"
 set ylabel "p99 latency (us)"
@@ -256,6 +416,20 @@ targets_table() {
         printf "| memory per idle connection | gate at %s connections | <= 2048 B at 50,000 | %s B | %s |\n", idle_count, idle_bytes, (idle_bytes <= 2048 ? (idle_count >= 50000 ? "met" : "met at " idle_count ", see below") : "**missed**")
       printf "| errors, lost, out of order | every run | 0 | %d | %s |\n", bad, (bad == 0 ? "met" : "**missed**")
     }' "$results"
+}
+
+fanout_table() {
+  awk -F'\t' '
+    $1 == "ceiling" { ceil[$2] = $3 }
+    { rows[NR] = $0 }
+    END {
+      for (i = 1; i <= NR; i++) {
+        split(rows[i], f, "\t")
+        ratio = ceil[f[2]] > 0 ? f[3] / ceil[f[2]] : 0
+        printf "| %s | %s | %d | %d | %.2fx | %s / %s / %s / %s |\n",
+               f[1], f[2], f[3], f[4], ratio, f[5], f[6], f[7], f[8]
+      }
+    }' "$fanout_results"
 }
 
 ratio_table() {
@@ -321,6 +495,18 @@ $(ratio_table)
 |---|---|---|---|
 $(printf '%s\n' "${idle_rows[@]}")
 
+### Idle bound players with $bound_values session values
+
+On a fresh gate-1 of the fan-out cluster below (two gates, one im), \`dinx-fanout --hold
+--members N --values $bound_values --sources 16\` logs N connections in (msg 1) and sets
+$bound_values session values of 16 bytes on each (msg 12, through im-1), then holds them idle; the
+baseline is the same fresh gate holding N bare idle connections (\`dinx-load --idle N\`, one echo
+through im-1 each). The gate's RSS is read while each set is held.
+
+| players | gate RSS, bare connections | gate RSS, bound players | bound minus bare, per player | idle connection (above) |
+|---|---|---|---|---|
+$bound_row
+
 ## Hostile clients
 
 The cluster of one im node (one process per node, \`io_threads = 1\`) with \`dinx-hostile\`
@@ -335,7 +521,33 @@ $(printf '%s\n' "${hostile_rows[@]}")
 | broadcast flood | gate RSS idle | gate peak RSS | gate RSS 3 s after |
 |---|---|---|---|
 | 500 readless clients, 60 KB broadcasts | $((idle_rss / 1024)) MiB | $((peak_rss / 1024)) MiB | $((settled_rss / 1024)) MiB |
+
+## Room broadcast fan-out
+
+\`dinx-fanout --members $fanout_members --senders S --window W -s $payload --duration $duration\`:
+$fanout_members members log in (msg 1) and join one room (msg 7), then S of them keep W says each in
+flight (msg 9, a $payload-byte text; a say is complete when its sender gets its own frame back).
+Every member must receive every say sent after the warm-up. Deliveries/s: say frames received
+across all members per second; ratio: over the ceiling's at the same load, in the same run.
+
+| target | senders x window | deliveries/s | says/s | vs ceiling | errors / lost / out of order / closed |
+|---|---|---|---|---|---|
+$(fanout_table)
+
+- **ceiling**: \`dinx-fanout-ceiling\`, a single-threaded epoll server holding the rooms itself:
+  a say's frame is built once and queued by reference to every member, and each socket is
+  written with one \`writev\` per wake-up; all $fanout_members members on its one port.
+- **dinx**: gate-1 + gate-2 + im-1, one \`dinx-demo\` process each (\`io_threads = 1\`); members
+  alternate between the two gates; msgIDs 7–12 are routed to group im, so a say goes
+  from its sender's gate to im-1, and from there to both gates and on to every member.
 EOF
+  if [ -n "$fanout_refusal" ]; then
+    printf '\nThe dinx rows did not run: the fan-out cluster did not start (%s).\n' "$fanout_refusal"
+  fi
+  if [ ${#fanout_failures[@]} -gt 0 ]; then
+    printf '\nFailed runs:\n\n'
+    printf -- '- %s\n' "${fanout_failures[@]}"
+  fi
   if [ -f bench/NOTES.md ]; then echo; cat bench/NOTES.md; fi
-} >BENCHMARKS.md
-echo "wrote BENCHMARKS.md and $chart in ${elapsed} s"
+} >"$out/BENCHMARKS.md"
+echo "wrote $out/BENCHMARKS.md and $out/$chart in ${elapsed} s"

@@ -7,6 +7,7 @@
 #include "cluster/api/error.hpp"
 #include "cluster/api/handler.hpp"
 #include "cluster/api/interceptor.hpp"
+#include "cluster/api/session.hpp"
 #include "cluster/api/session_event.hpp"
 #include "node/bytes.hpp"
 
@@ -18,8 +19,16 @@ using cluster::Context;
 using cluster::Error;
 using cluster::Handler;
 using cluster::Interceptor;
+using cluster::max_room_name;
+using cluster::max_session_bytes;
+using cluster::max_session_key;
+using cluster::max_session_rooms;
+using cluster::max_session_value;
+using cluster::max_session_values;
 using cluster::max_uid_size;
 using cluster::Origin;
+using cluster::Session;
+using cluster::SessionValues;
 using cluster::SessionEvent;
 using cluster::SessionEventHandler;
 using cluster::SessionEventKind;

@@ -9,6 +9,7 @@
 #include "cluster/dinx.hpp"
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -41,7 +42,27 @@ struct Failure {
     std::string message;
 };
 
+/// A frame sent to a player by uid.
+struct UidPush {
+    std::string uid;
+    SentFrame frame;
+};
+
+/// A kick by uid.
+struct Kick {
+    std::string uid;
+    std::string reason;
+};
+
+/// A frame sent to a room.
+struct RoomFrame {
+    std::string room;
+    std::string except_uid;
+    SentFrame frame;
+};
+
 /// Records replies, pushes, broadcasts, forwards, binds and failures instead of sending them.
+/// Its little world of players is `online_uids` and `rooms`: push, kick, join and members use them.
 class FakeContext final : public Context {
 public:
     /// A message `msg_id` from `client`, handled on node `node_id` of `config`; by default a
@@ -61,12 +82,23 @@ public:
         picks_[std::move(group)] = node;
     }
 
-    std::vector<SentFrame> replies;     ///< reply() calls, in order
-    std::vector<Push> pushes;           ///< send_to() calls
-    std::vector<SentFrame> broadcasts;  ///< broadcast() calls
-    std::vector<Forward> forwards;      ///< forward() and forward_to() calls
-    std::vector<std::string> binds;     ///< bind() and unbind() (as "") calls
-    std::vector<Failure> failures;      ///< fail() calls
+    std::vector<SentFrame> replies;                  ///< reply() calls, in order
+    std::vector<Push> pushes;                        ///< send_to() calls
+    std::vector<SentFrame> broadcasts;               ///< broadcast() calls
+    std::vector<Forward> forwards;                   ///< forward() and forward_to() calls
+    std::vector<std::string> binds;                  ///< bind() and unbind() (as "") calls
+    std::vector<Failure> failures;                   ///< fail() calls
+    std::vector<UidPush> uid_pushes;                 ///< push() calls, one per uid that was online
+    std::vector<Kick> kicks;                         ///< kick() calls of online uids
+    std::vector<RoomFrame> room_frames;              ///< send_to_room() calls
+    std::set<std::string, std::less<>> online_uids;  ///< uids online (the client's own once bound)
+    std::map<std::string, std::set<std::string>, std::less<>> rooms;  ///< room -> uids
+
+    /// Gives the client's session a value before the handler runs (recorded as no change).
+    void preset_value(std::string_view key, std::string_view value) {
+        session_.set(key, value);
+        session_.take_changes();
+    }
 
     const dict::NodeInfo& node() const override;
     const dict::Config& config() const override { return config_; }
@@ -75,6 +107,11 @@ public:
     const dict::NodeInfo* forwarded_by() const override;
     bool answered() const override { return !replies.empty() || !failures.empty(); }
     std::optional<std::uint32_t> pick_node(std::string_view group, bool avoid_self) const override;
+    Session& session() override { return session_; }
+    bool online_uid(std::string_view uid) const { return online_uids.contains(uid); }
+    bool online(std::string_view uid) const override { return online_uid(uid); }
+    std::vector<std::string> members(std::string_view room) const override;
+    std::size_t room_size(std::string_view room) const override;
 
 private:
     void do_reply(std::uint32_t msg_id, Bytes payload) override;
@@ -84,11 +121,19 @@ private:
     void do_forward(std::string_view group, std::uint32_t msg_id, Bytes payload,
                     bool avoid_self) override;
     void do_forward_to(std::uint32_t node_id, std::uint32_t msg_id, Bytes payload) override;
-    void do_bind(std::string uid) override;
+    bool do_bind(std::string uid) override;
+    std::vector<std::string> do_push(const std::vector<std::string>& uids, std::uint32_t msg_id,
+                                     Bytes payload) override;
+    bool do_kick(std::string_view uid, std::string_view reason) override;
+    bool do_join(std::string_view room, std::string_view uid) override;
+    bool do_leave(std::string_view room, std::string_view uid) override;
+    std::size_t do_send_to_room(std::string_view room, std::uint32_t msg_id, Bytes payload,
+                                std::string_view except_uid) override;
     void do_fail(std::string_view code, std::string_view message) override;
 
     std::uint32_t msg_id_;
     Origin client_;
+    Session session_{client_, {}};
     dict::Config config_;
     std::uint32_t node_id_;
     std::uint32_t forwarded_by_ = 0;

@@ -1,5 +1,6 @@
 #include "demo/client.hpp"
 
+#include "demo/conversation.hpp"
 #include "demo/handlers.hpp"
 #include "node/blocking_client.hpp"
 
@@ -29,6 +30,10 @@ struct ClientOptions {
     int timeout_ms = 5000;
     int linger_ms = 1000;
     std::uint32_t error_msg_id = 0xFFFF'FFFF;
+    std::uint32_t kick_msg_id = 0xFFFF'FFFE;
+    std::optional<std::uint16_t> port2;  // set: --script runs the two-gate conversation
+    std::optional<std::string> host2;    // unset: gate 2 is on --host
+    std::string name2 = "bob";
 };
 
 std::mutex print_mutex;
@@ -153,6 +158,47 @@ int run_interactive(BlockingClient& client, const ClientOptions& options) {
     return 0;
 }
 
+ConversationOptions conversation_options(const ClientOptions& options) {
+    return {.host = options.host,
+            .port = options.port,
+            .host2 = options.host2.value_or(options.host),
+            .port2 = *options.port2,
+            .name = options.name,
+            .name2 = options.name2,
+            .timeout_ms = options.timeout_ms,
+            .error_msg_id = options.error_msg_id,
+            .kick_msg_id = options.kick_msg_id};
+}
+
+// The second player's uid goes first in a whisper (`<uid> <text>`), so neither may hold a
+// space, and a conversation with oneself would replace itself at login.
+bool valid_names(const ClientOptions& options) {
+    auto usable = [](const std::string& name) {
+        return !name.empty() && name.find(' ') == std::string::npos;
+    };
+    if (usable(options.name) && usable(options.name2) && options.name != options.name2) return true;
+    std::cerr << "dinx-demo client: --name and --name2 must differ and hold no space" << std::endl;
+    return false;
+}
+
+int run_connected(const ClientOptions& options) {
+    BlockingClient client(options.host, options.port, milliseconds(options.timeout_ms));
+    return options.script ? run_script(client, options) : run_interactive(client, options);
+}
+
+void add_conversation_options(CLI::App& cli, ClientOptions& options, CLI::Option* script) {
+    cli.add_option("--port2", options.port2,
+                   "with --script: a second gate's client port; run the two-gate conversation")
+        ->needs(script);
+    cli.add_option("--host2", options.host2, "the second gate's address (default: --host)")
+        ->needs("--port2");
+    cli.add_option("--name2", options.name2, "the player on the second gate")
+        ->capture_default_str()
+        ->needs("--port2");
+    cli.add_option("--kick-msg-id", options.kick_msg_id, "msgID of the gate's kick frames")
+        ->capture_default_str();
+}
+
 }  // namespace
 
 int run_client(int argc, char** argv) {
@@ -160,20 +206,26 @@ int run_client(int argc, char** argv) {
     CLI::App cli{"dinx-demo client: talks to a gate like a zinx client", "dinx-demo client"};
     cli.add_option("--host", options.host, "gate address")->capture_default_str();
     cli.add_option("--port", options.port, "gate client port")->capture_default_str();
-    cli.add_flag("--script", options.script,
-                 "run login, send, broadcast, relay, logout; exit 0 only if every reply arrived");
+    auto* script = cli.add_flag(
+        "--script", options.script,
+        "run login, send, broadcast, relay, logout (with --port2: the two-gate conversation); "
+        "exit 0 only if every reply arrived");
     cli.add_option("--name", options.name, "login name used by --script")->capture_default_str();
-    cli.add_option("--timeout-ms", options.timeout_ms, "wait per reply in --script")
+    cli.add_option("--timeout-ms", options.timeout_ms, "wait per reply (per step) in --script")
         ->capture_default_str();
     cli.add_option("--linger-ms", options.linger_ms,
                    "after the input ends, wait until the gate is quiet this long")
         ->capture_default_str();
     cli.add_option("--error-msg-id", options.error_msg_id, "msgID of the gate's error frames")
         ->capture_default_str();
+    add_conversation_options(cli, options, script);
     CLI11_PARSE(cli, argc, argv);
+    if (options.port2) {
+        if (!valid_names(options)) return 2;
+        return run_conversation(conversation_options(options));
+    }
     try {
-        BlockingClient client(options.host, options.port, milliseconds(options.timeout_ms));
-        return options.script ? run_script(client, options) : run_interactive(client, options);
+        return run_connected(options);
     } catch (const std::system_error& error) {
         std::cerr << "dinx-demo client: " << error.what() << std::endl;
         return 1;

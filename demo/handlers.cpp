@@ -54,6 +54,13 @@ void on_echo(Context& ctx, Bytes data) {
     ctx.reply(echo, data);
 }
 
+// Others see who sent a message by its uid: a guest may not speak to them (needs_login()).
+Verdict require_login(ClientFrame& frame) {
+    if (!needs_login(frame.msg_id()) || !frame.client().uid.empty()) return Verdict::pass;
+    frame.fail(Error::unauthenticated, "log in first (msg_id 1)");
+    return Verdict::stop;
+}
+
 }  // namespace
 
 void register_demo_handlers(const std::function<void(std::uint32_t, Handler)>& handle) {
@@ -63,6 +70,17 @@ void register_demo_handlers(const std::function<void(std::uint32_t, Handler)>& h
     handle(broadcast, on_broadcast);
     handle(relay, on_relay);
     handle(echo, on_echo);
+    register_player_handlers(handle);
+}
+
+bool needs_login(std::uint32_t msg_id) {
+    // join, leave, say, whisper, members: rooms and whispers speak as a player too.
+    return msg_id == send || msg_id == broadcast || msg_id == relay ||
+           (msg_id >= join && msg_id <= members);
+}
+
+void register_demo_interceptors(const std::function<void(Interceptor)>& intercept) {
+    intercept(require_login);
 }
 
 }  // namespace dinx::demo

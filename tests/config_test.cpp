@@ -108,8 +108,10 @@ TEST_CASE("the demo conf loads with its nodes, routes and settings") {
     CHECK(config.nodes[2].name == "im-2");
     for (const NodeInfo& node : config.nodes) CHECK(node.line > 0);
 
-    CHECK(config.routes.size() == 6);
+    CHECK(config.routes.size() == 13);
     CHECK(config.find_route(6)->name == "echo");
+    CHECK(config.find_route(9)->name == "say");
+    CHECK(config.find_route(13)->group == "gate");
     REQUIRE(config.find_route(3) != nullptr);
     CHECK(config.find_route(3)->group == "im");
     CHECK(config.find_route(3)->name == "send");

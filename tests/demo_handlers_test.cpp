@@ -7,6 +7,9 @@
 #include <doctest/doctest.h>
 
 #include <map>
+#include <set>
+#include <string>
+#include <vector>
 
 // The public header must stay free of asio: a game that includes it builds fast and does not
 // depend on how dinx does its I/O.
@@ -107,4 +110,56 @@ TEST_CASE("echo returns the payload unchanged") {
     ctx.run(demo_handler(dinx::demo::echo), std::string("\0bin\xff", 5));
     REQUIRE(ctx.replies.size() == 1);
     CHECK(ctx.replies[0].payload == std::string("\0bin\xff", 5));
+}
+
+TEST_CASE("join puts the client in the room and answers with the room's size") {
+    FakeContext ctx(dinx::demo::join, {1, 5, "alice"});
+    ctx.rooms["lobby"] = {"bob"};
+    ctx.run(demo_handler(dinx::demo::join), "lobby");
+    CHECK(ctx.rooms["lobby"] == std::set<std::string>{"alice", "bob"});
+    REQUIRE(ctx.replies.size() == 1);
+    CHECK(ctx.replies[0].payload == "joined lobby: 2 members");
+}
+
+TEST_CASE("say goes to the room without the speaker, who gets the same line back") {
+    FakeContext ctx(dinx::demo::say, {1, 5, "alice"});
+    ctx.rooms["lobby"] = {"alice", "bob"};
+    ctx.run(demo_handler(dinx::demo::say), "lobby hi all");
+    REQUIRE(ctx.room_frames.size() == 1);
+    CHECK(ctx.room_frames[0].room == "lobby");
+    CHECK(ctx.room_frames[0].except_uid == "alice");
+    CHECK(ctx.room_frames[0].frame.payload == "lobby alice: hi all");
+    REQUIRE(ctx.replies.size() == 1);
+    CHECK(ctx.replies[0].payload == "lobby alice: hi all");
+}
+
+TEST_CASE("a whisper to an offline uid is an `offline` error, to an online one a push") {
+    FakeContext ctx(dinx::demo::whisper, {1, 5, "alice"});
+    ctx.run(demo_handler(dinx::demo::whisper), "bob psst");
+    REQUIRE(ctx.failures.size() == 1);
+    CHECK(ctx.failures[0].code == "offline");
+    CHECK(ctx.uid_pushes.empty());
+    FakeContext online(dinx::demo::whisper, {1, 5, "alice"});
+    online.online_uids.insert("bob");
+    online.run(demo_handler(dinx::demo::whisper), "bob psst");
+    REQUIRE(online.uid_pushes.size() == 1);
+    CHECK(online.uid_pushes[0].uid == "bob");
+    CHECK(online.uid_pushes[0].frame.payload == "alice: psst");
+    CHECK(online.replies.at(0).payload == "to bob: psst");
+}
+
+TEST_CASE("set records one per-key change, and get reads the session's value") {
+    FakeContext set(dinx::demo::set_value, {1, 5, "alice"});
+    set.preset_value("other", "kept");
+    set.run(demo_handler(dinx::demo::set_value), "color red");
+    CHECK(set.session().get("color") == "red");
+    std::vector<std::string> keys;
+    dinx::cluster::SessionChanges::for_each(set.session().take_changes().encoded(),
+                                            [&](dinx::cluster::SessionOp, std::string_view key,
+                                                std::string_view) { keys.emplace_back(key); });
+    CHECK(keys == std::vector<std::string>{"color"});  // "other" is not overwritten
+    FakeContext get(dinx::demo::get_value, {1, 5, "alice"});
+    get.preset_value("color", "red");
+    get.run(demo_handler(dinx::demo::get_value), "color");
+    CHECK(get.replies.at(0).payload == "color=red");
 }

@@ -68,6 +68,31 @@ TEST_CASE("SIGINT stops a node with exit code 0 within 5 seconds while a client 
     check_signal_stops(gate, SIGINT, cluster);
 }
 
+TEST_CASE("send, broadcast and relay before login get unauthenticated; after login they work") {
+    DemoConf conf;
+    conf.with_im2 = false;
+    Cluster cluster(conf);
+    cluster.start_listening({1});
+    cluster.start_listening({2});
+    auto client = connect_to_gate(cluster);
+    INFO(cluster.logs());
+    for (std::uint32_t msg_id : {3u, 4u, 5u}) {
+        client.send(msg_id, "too early");
+        auto refused = receive_frame(client);
+        INFO(refused.payload);
+        CHECK(refused.msg_id == error_msg_id);
+        CHECK(contains(refused.payload, "\"code\": \"unauthenticated\""));
+        CHECK(contains(refused.payload, "\"msg_id\": " + std::to_string(msg_id) + ","));
+    }
+    log_in(client, "alice");
+    client.send(3, "hello");
+    CHECK(receive_frame(client).payload == "im-1: hello");
+    client.send(2, "");
+    CHECK(receive_frame(client).payload == "bye alice");
+    client.send(3, "logged out");
+    CHECK(contains(receive_frame(client).payload, "\"code\": \"unauthenticated\""));
+}
+
 TEST_CASE("a duplicate node id in dinx.toml is refused with its file and line, exit code 2") {
     DemoConf conf;
     Cluster cluster(conf);
@@ -117,6 +142,7 @@ TEST_CASE("moving msgID 3 to group gate in route.toml makes the gate answer it, 
     // The gate alone: were msgID 3 still sent to group im, it would get an error frame.
     cluster.start_listening({1});
     auto client = connect_to_gate(cluster);
+    log_in(client, "alice");
     client.send(3, "hello");
     auto reply = receive_frame(client);
     INFO(cluster.logs());
@@ -132,6 +158,7 @@ TEST_CASE("a SIGKILLed backend gives unavailable within 5 s and is used again on
     auto& im1 = cluster.start_listening({2});
     auto client = connect_to_gate(cluster);
     INFO(cluster.logs());
+    log_in(client, "alice");
 
     client.send(3, "hello");  // brings the link up, so that the kill drops a live link
     CHECK(receive_frame(client).payload == "im-1: hello");
@@ -199,9 +226,10 @@ TEST_CASE("the load tool holds idle connections until it is told to stop") {
     cluster.start_listening({1});
     auto& idle =
         cluster.start_tool({load_path(), "--port", std::to_string(cluster.conf().gate_port),
-                            "--idle", "200", "--sources", "4", "--msg-id", "1"},
+                            "--idle", "200", "--sources", "4", "--msg-id", "2"},
                            "idle");
-    // msgID 1 (login) answers on the gate itself: the one echo per connection needs no backend.
+    // msgID 2 (logout) answers on the gate itself: the one echo per connection needs no backend.
+    // (Not a login: 200 logins of one name would replace each other, one login per uid.)
     auto deadline = steady_clock::now() + 10s;
     while (!contains(idle.read_output(), "IDLE connected=200") && steady_clock::now() < deadline &&
            idle.running())
@@ -215,6 +243,30 @@ TEST_CASE("the load tool holds idle connections until it is told to stop") {
     CHECK(contains(idle.read_output(), "IDLE held=200 dropped=0"));
 }
 
+TEST_CASE("the load tool's --login logs each connection in before the load, and checks it") {
+    DemoConf conf;
+    conf.with_im2 = false;
+    Cluster cluster(conf);
+    cluster.start_listening({1});
+    cluster.start_listening({2});
+    auto port = std::to_string(conf.gate_port);
+    auto& load = cluster.start_tool({load_path(), "--port", port, "-c", "4", "-d", "2", "--login",
+                                     "load-", "--warmup", "0", "--duration", "1"},
+                                    "load");
+    auto exit_code = load.wait_for_exit(20s);
+    INFO(load.read_output() << cluster.logs());
+    REQUIRE(exit_code.has_value());
+    CHECK(*exit_code == 0);
+    CHECK(contains(load.read_output(), "4 connections logged in as load-<i>"));
+    CHECK(contains(load.read_output(), "errors 0   lost 0   out-of-order 0"));
+    // A login the gate refuses (msgID 3 as the login: unauthenticated) stops the tool.
+    auto& refused = cluster.start_tool({load_path(), "--port", port, "-c", "2", "--login", "x-",
+                                        "--login-msg-id", "3", "--duration", "1"},
+                                       "refused-load");
+    CHECK(refused.wait_for_exit(20s) == 2);
+    CHECK(contains(refused.read_output(), "was answered with msgID 4294967295"));
+}
+
 TEST_CASE(
     "nodes with different secrets do not link: requests get unavailable, the reason is logged") {
     DemoConf conf;
@@ -223,6 +275,7 @@ TEST_CASE(
     auto& gate = cluster.start_listening({1}, {"DINX_CLUSTER_SECRET=secret-of-the-gate-0123"});
     cluster.start_listening({2}, {"DINX_CLUSTER_SECRET=another-secret-entirely-456"});
     auto client = connect_to_gate(cluster);
+    log_in(client, "alice");  // on the gate: no link needed
     client.send(3, "hello");
     auto reply = receive_frame(client);
     INFO(cluster.logs());
@@ -258,7 +311,10 @@ TEST_CASE("a SIGSTOPped backend is declared dead by heartbeats and its clients m
     auto& im1 = cluster.start_listening({2});
     cluster.start_listening({3});
     std::deque<BlockingClient> clients;  // (not movable: a deque never relocates)
-    for (int c = 0; c < 12; ++c) clients.emplace_back("127.0.0.1", conf.gate_port, 2s);
+    for (int c = 0; c < 12; ++c) {
+        clients.emplace_back("127.0.0.1", conf.gate_port, 2s);
+        log_in(clients.back(), "player-" + std::to_string(c));
+    }
     int on_im1 = 0;
     for (auto& client : clients) {
         client.send(3, "before");
@@ -312,6 +368,7 @@ TEST_CASE("SIGTERM on a gate answers every request it took before it exits") {
     cluster.start_listening({2});
     cluster.start_listening({3});
     auto client = connect_to_gate(cluster);
+    log_in(client, "alice");
     dinx::ByteBuffer burst;
     for (int i = 0; i < 200; ++i)
         dinx::node::append_frame(burst, 3, dinx::as_bytes(std::to_string(i)));

@@ -74,11 +74,37 @@ TEST_CASE("every truncation of an envelope header is refused") {
 TEST_CASE("a uid length above the limit is refused before allocating") {
     std::string uid(max_uid_size, 'u');
     auto body = encode(Envelope{EnvelopeKind::session, 1, {1, 2, uid}, 0, 0, {}});
-    // The uid length is the u16 right before the uid bytes; make it claim 65535.
-    auto at = body.size() - uid.size() - 2;
+    // The uid length is the u16 right before the uid bytes (then the values' length, u16);
+    // make it claim 65535.
+    auto at = body.size() - 2 - uid.size() - 2;
     body[at] = std::byte{0xFF};
     body[at + 1] = std::byte{0xFF};
     CHECK_FALSE(read_envelope(std::uint32_t(EnvelopeKind::session), body));
+}
+
+TEST_CASE("a request carries its session values, and the payload after them") {
+    SessionValues values;
+    values.set("level", "7");
+    values.set("guild", "red");
+    std::string payload = "hi";
+    auto body = encode(Envelope{EnvelopeKind::request, 5, {1, 2, "bob"}, 3, 0, as_bytes(payload),
+                                values.encoded()});
+    auto read = read_envelope(std::uint32_t(EnvelopeKind::request), body);
+    REQUIRE(read);
+    auto decoded = SessionValues::decode(read->values);
+    REQUIRE(decoded);
+    CHECK(decoded->get("level") == "7");
+    CHECK(decoded->get("guild") == "red");
+    CHECK(as_text(read->payload) == "hi");
+}
+
+TEST_CASE("a values length beyond the body is refused") {
+    SessionValues values;
+    values.set("k", "v");
+    auto body = encode(
+        Envelope{EnvelopeKind::request, 5, {1, 2, ""}, 3, 0, {}, values.encoded()});
+    body.resize(body.size() - 1);
+    CHECK_FALSE(read_envelope(std::uint32_t(EnvelopeKind::request), body));
 }
 
 TEST_CASE("writing a uid above the limit throws") {

@@ -143,28 +143,28 @@ TEST_CASE("a handshake frame after the link is up is refused") {
 }
 
 TEST_CASE("a hello and a challenge open with the version u16 and feature bits u32, big-endian") {
-    LinkHandshake dialer(LinkRole::dialed, 1, 2, "secret", known, {2, 0x01020304});
-    LinkHandshake acceptor(LinkRole::accepted, 2, 0, "secret", known, {2, 0x0a0b0c0d});
+    LinkHandshake dialer(LinkRole::dialed, 1, 2, "secret", known, {3, 0x01020304});
+    LinkHandshake acceptor(LinkRole::accepted, 2, 0, "secret", known, {3, 0x0a0b0c0d});
     auto hello = dialer.start();
     REQUIRE(hello->payload.size() == 6 + 32);
     CHECK(hello->payload[0] == std::byte{0x00});
-    CHECK(hello->payload[1] == std::byte{0x02});
+    CHECK(hello->payload[1] == std::byte{0x03});
     CHECK(hello->payload[2] == std::byte{0x01});
     CHECK(hello->payload[5] == std::byte{0x04});
     auto challenge = acceptor.on_envelope(deliver(*hello, 1));
     REQUIRE(challenge.send);
     REQUIRE(challenge.send->payload.size() == 6 + 32 + 32);
-    CHECK(challenge.send->payload[1] == std::byte{0x02});
+    CHECK(challenge.send->payload[1] == std::byte{0x03});
     CHECK(challenge.send->payload[2] == std::byte{0x0a});
     CHECK(challenge.send->payload[5] == std::byte{0x0d});
 }
 
 TEST_CASE("both ends learn each other's version and use only the feature bits both offer") {
-    LinkHandshake dialer(LinkRole::dialed, 1, 2, "secret", known, {2, 0b0110});
-    LinkHandshake acceptor(LinkRole::accepted, 2, 0, "secret", known, {2, 0b0011});
+    LinkHandshake dialer(LinkRole::dialed, 1, 2, "secret", known, {3, 0b0110});
+    LinkHandshake acceptor(LinkRole::accepted, 2, 0, "secret", known, {3, 0b0011});
     REQUIRE(run(dialer, acceptor).empty());
-    CHECK(dialer.peer_version() == 2);
-    CHECK(acceptor.peer_version() == 2);
+    CHECK(dialer.peer_version() == 3);
+    CHECK(acceptor.peer_version() == 3);
     CHECK(dialer.features() == 0b0010);
     CHECK(acceptor.features() == 0b0010);
 }

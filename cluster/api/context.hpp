@@ -5,6 +5,7 @@
 
 #include "cluster/api/error.hpp"
 #include "cluster/api/origin.hpp"
+#include "cluster/api/session.hpp"
 #include "dict/config.hpp"
 #include "node/bytes.hpp"
 
@@ -12,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace dinx::cluster {
 
@@ -71,11 +73,62 @@ public:
     /// `avoid_self`; nullopt when the group is unknown or none of its nodes is reachable.
     virtual std::optional<std::uint32_t> pick_node(std::string_view group,
                                                    bool avoid_self) const = 0;
+    /// The client's session: uid and values. Changes reach its gate before this request's
+    /// answer and are seen by the client's next request on every group.
+    virtual Session& session() = 0;
     /// Binds a uid to the client's session; applied on its gate before any later message of the
-    /// client is handled. Throws std::length_error above 255 bytes.
-    void bind(std::string uid) { do_bind(std::move(uid)); }
-    /// Unbinds the uid.
+    /// client is handled. Another session of the same uid is then closed (login_policy
+    /// "kick_older"), or, with "refuse_newer", this bind is refused: the request is answered
+    /// with an `already_logged_in` error frame and bind() returns false. Throws
+    /// std::length_error above max_uid_size bytes.
+    bool bind(std::string uid) { return do_bind(std::move(uid)); }
+    /// Unbinds the uid (the session leaves its rooms).
     void unbind() { do_bind({}); }
+
+    /// True when `uid` is bound on some gate (as this node's directory knows it).
+    virtual bool online(std::string_view uid) const = 0;
+    /// Sends a frame to the player `uid` wherever it is connected; false when it is not online.
+    bool push(std::string_view uid, std::uint32_t msg_id, Bytes payload) {
+        return do_push({std::string(uid)}, msg_id, payload).empty();
+    }
+    /// push() with text.
+    bool push(std::string_view uid, std::uint32_t msg_id, std::string_view text) {
+        return push(uid, msg_id, as_bytes(text));
+    }
+    /// Sends a frame to each of `uids`, one envelope per gate; returns the uids not online.
+    std::vector<std::string> push(const std::vector<std::string>& uids, std::uint32_t msg_id,
+                                  Bytes payload) {
+        return do_push(uids, msg_id, payload);
+    }
+    /// Closes the session of `uid` wherever it is, after a frame (kick_msg_id, JSON with code
+    /// "kicked" and `reason`) it receives first; false when it is not online.
+    bool kick(std::string_view uid, std::string_view reason) { return do_kick(uid, reason); }
+
+    /// Puts the client (which must have a uid) in `room`; false when it has none or is in
+    /// max_session_rooms rooms already.
+    bool join(std::string_view room) { return do_join(room, {}); }
+    /// Puts the online player `uid` in `room`; false when it is not online.
+    bool join(std::string_view room, std::string_view uid) { return do_join(room, uid); }
+    /// Takes the client out of `room`.
+    bool leave(std::string_view room) { return do_leave(room, {}); }
+    /// Takes the player `uid` out of `room`.
+    bool leave(std::string_view room, std::string_view uid) { return do_leave(room, uid); }
+    /// The uids in `room`, sorted.
+    virtual std::vector<std::string> members(std::string_view room) const = 0;
+    /// The number of uids in `room`.
+    virtual std::size_t room_size(std::string_view room) const = 0;
+    /// Sends a frame to every member of `room` but `except_uid`: one envelope per gate, with
+    /// the members there. Returns how many members it was sent to.
+    std::size_t send_to_room(std::string_view room, std::uint32_t msg_id, Bytes payload,
+                             std::string_view except_uid = {}) {
+        return do_send_to_room(room, msg_id, payload, except_uid);
+    }
+    /// send_to_room() with text.
+    std::size_t send_to_room(std::string_view room, std::uint32_t msg_id, std::string_view text,
+                             std::string_view except_uid = {}) {
+        return do_send_to_room(room, msg_id, as_bytes(text), except_uid);
+    }
+
     /// Sends the client an error frame about this message instead of a reply.
     void fail(Error code, std::string_view message) { do_fail(to_string(code), message); }
     /// fail() with a code of the application's own (its clients must know it).
@@ -92,7 +145,14 @@ private:
     virtual void do_forward(std::string_view group, std::uint32_t msg_id, Bytes payload,
                             bool avoid_self) = 0;
     virtual void do_forward_to(std::uint32_t node_id, std::uint32_t msg_id, Bytes payload) = 0;
-    virtual void do_bind(std::string uid) = 0;
+    virtual bool do_bind(std::string uid) = 0;
+    virtual std::vector<std::string> do_push(const std::vector<std::string>& uids,
+                                             std::uint32_t msg_id, Bytes payload) = 0;
+    virtual bool do_kick(std::string_view uid, std::string_view reason) = 0;
+    virtual bool do_join(std::string_view room, std::string_view uid) = 0;
+    virtual bool do_leave(std::string_view room, std::string_view uid) = 0;
+    virtual std::size_t do_send_to_room(std::string_view room, std::uint32_t msg_id, Bytes payload,
+                                        std::string_view except_uid) = 0;
     virtual void do_fail(std::string_view code, std::string_view message) = 0;
 };
 

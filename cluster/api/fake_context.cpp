@@ -67,11 +67,68 @@ void FakeContext::do_forward_to(std::uint32_t node_id, std::uint32_t msg_id, Byt
     forwards.push_back({{}, node_id, false, frame(msg_id, payload)});
 }
 
-void FakeContext::do_bind(std::string uid) {
+bool FakeContext::do_bind(std::string uid) {
     if (uid.size() > max_uid_size)
         throw std::length_error("a uid is at most " + std::to_string(max_uid_size) + " bytes");
+    if (!client_.uid.empty()) online_uids.erase(client_.uid);
+    if (!uid.empty()) online_uids.insert(uid);
     client_.uid = uid;
     binds.push_back(std::move(uid));
+    return true;
+}
+
+std::vector<std::string> FakeContext::members(std::string_view room) const {
+    auto it = rooms.find(room);
+    if (it == rooms.end()) return {};
+    return {it->second.begin(), it->second.end()};
+}
+
+std::size_t FakeContext::room_size(std::string_view room) const {
+    auto it = rooms.find(room);
+    return it == rooms.end() ? 0 : it->second.size();
+}
+
+std::vector<std::string> FakeContext::do_push(const std::vector<std::string>& uids,
+                                              std::uint32_t msg_id, Bytes payload) {
+    std::vector<std::string> offline;
+    for (const auto& uid : uids) {
+        if (online_uid(uid))
+            uid_pushes.push_back({uid, frame(msg_id, payload)});
+        else
+            offline.push_back(uid);
+    }
+    return offline;
+}
+
+bool FakeContext::do_kick(std::string_view uid, std::string_view reason) {
+    if (!online_uid(uid)) return false;
+    kicks.push_back({std::string(uid), std::string(reason)});
+    return true;
+}
+
+bool FakeContext::do_join(std::string_view room, std::string_view uid) {
+    std::string who(uid.empty() ? std::string_view(client_.uid) : uid);
+    if (who.empty() || (!online_uid(who) && who != client_.uid)) return false;
+    rooms[std::string(room)].insert(who);
+    return true;
+}
+
+bool FakeContext::do_leave(std::string_view room, std::string_view uid) {
+    std::string who(uid.empty() ? std::string_view(client_.uid) : uid);
+    auto it = rooms.find(room);
+    if (it != rooms.end()) {
+        it->second.erase(who);
+        if (it->second.empty()) rooms.erase(it);
+    }
+    return !who.empty();
+}
+
+std::size_t FakeContext::do_send_to_room(std::string_view room, std::uint32_t msg_id, Bytes payload,
+                                         std::string_view except_uid) {
+    room_frames.push_back({std::string(room), std::string(except_uid), frame(msg_id, payload)});
+    auto it = rooms.find(room);
+    if (it == rooms.end()) return 0;
+    return it->second.size() - (it->second.contains(std::string(except_uid)) ? 1 : 0);
 }
 
 void FakeContext::do_fail(std::string_view code, std::string_view message) {

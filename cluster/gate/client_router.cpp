@@ -5,13 +5,15 @@
 namespace dinx::cluster {
 
 ClientRouter::ClientRouter(ShardContext& context, ClientTable& clients, LinkTable& links,
-                           RequestLifecycle& requests, Delivery& delivery, RunHere run_here)
+                           RequestLifecycle& requests, Delivery& delivery, RunHere run_here,
+                           const std::vector<Interceptor>& interceptors)
     : context_(context),
       clients_(clients),
       links_(links),
       requests_(requests),
       delivery_(delivery),
       run_here_(std::move(run_here)),
+      interceptors_(interceptors),
       own_group_(context.topology->find_group(context.info.group)) {}
 
 void ClientRouter::on_frame(ClientSession& session, std::uint32_t msg_id, Bytes payload) {
@@ -21,6 +23,7 @@ void ClientRouter::on_frame(ClientSession& session, std::uint32_t msg_id, Bytes 
         session.send(msg_id, payload);
         return;
     }
+    if (!interceptors_.empty() && !intercept(session, msg_id, payload)) return;
     auto group = context_.topology->route(msg_id);
     if (!group) {
         delivery_.send_error(context_.node_id(), session.conn_id(), msg_id, Error::no_route,
@@ -36,6 +39,42 @@ void ClientRouter::on_frame(ClientSession& session, std::uint32_t msg_id, Bytes 
     }
     session.begin_request(static_cast<std::uint32_t>(payload.size()));
     route(session, *group, msg_id, payload);
+}
+
+bool ClientRouter::intercept(ClientSession& session, std::uint32_t& msg_id, Bytes payload) {
+    InterceptedFrame frame(session, context_, msg_id, payload);
+    if (run_chain(frame) == Verdict::pass) {
+        msg_id = frame.msg_id();
+        return true;
+    }
+    // Every request gets an answer: a stop that gave none gets one from the gate.
+    if (!frame.answered())
+        frame.fail(Error::rejected,
+                   "an interceptor stopped msg_id " + std::to_string(frame.sent_msg_id()));
+    return false;
+}
+
+Verdict ClientRouter::run_chain(InterceptedFrame& frame) {
+    for (const auto& interceptor : interceptors_)
+        if (run_one(interceptor, frame) != Verdict::pass) return Verdict::stop;
+    return Verdict::pass;
+}
+
+// An interceptor that throws is a bug of the game, not of the client: the frame stops with
+// handler_error (as a handler that throws), and the gate carries on.
+Verdict ClientRouter::run_one(const Interceptor& interceptor, InterceptedFrame& frame) {
+    std::string failure;
+    try {
+        return interceptor(frame);
+    } catch (const std::exception& error) {
+        failure = error.what();
+    } catch (...) {
+        failure = "an exception that is not a std::exception";
+    }
+    context_.log.error("an interceptor threw on msg_id {}: {}", frame.sent_msg_id(), failure);
+    // One answer per request: an answer the interceptor gave before it threw stands.
+    if (!frame.answered()) frame.fail(Error::handler_error, "an interceptor failed");
+    return Verdict::stop;
 }
 
 bool ClientRouter::blocked(const RoutePin& pin, Refusal refusal) {
@@ -98,7 +137,8 @@ void ClientRouter::send_pinned(ClientSession& session, RoutePin& pin, std::uint3
     pending.counted = true;
     pending.payload_size = static_cast<std::uint32_t>(payload.size());
     requests_.send(pin.node,
-                   Envelope{EnvelopeKind::request, 0, session.origin(), msg_id, 0, payload},
+                   Envelope{EnvelopeKind::request, 0, session.origin(), msg_id, 0, payload,
+                            session.values().encoded()},
                    std::move(pending), pin.group);
 }
 

@@ -1,11 +1,12 @@
 #pragma once
-// A gate's client path: a client frame comes in, a heartbeat is echoed, the rest is run here
-// (the gate's own group) or sent to its group's node, in order with the client's earlier
-// requests to that group (route_pin.hpp). It hears when a client's request ended from the
-// request lifecycle, and lets what waited behind it go.
+// A gate's client path: a client frame comes in, a heartbeat is echoed, the rest goes through
+// the interceptor chain and is then run here (the gate's own group) or sent to its group's
+// node, in order with the client's earlier requests to that group (route_pin.hpp). It hears when a
+// client's request ended from the request lifecycle, and lets what waited behind it go.
 
 #include "cluster/gate/client_session.hpp"
 #include "cluster/gate/client_table.hpp"
+#include "cluster/gate/intercepted_frame.hpp"
 #include "cluster/link/link_table.hpp"
 #include "cluster/rpc/request_lifecycle.hpp"
 #include "cluster/runtime/delivery.hpp"
@@ -13,6 +14,7 @@
 
 #include <functional>
 #include <optional>
+#include <vector>
 
 namespace dinx::cluster {
 
@@ -22,15 +24,25 @@ public:
     /// Runs the handler of a message of the gate's own group for a client.
     using RunHere = std::function<void(ClientSession&, std::uint32_t msg_id, Bytes payload)>;
 
-    /// The client path of the shard `context` describes.
+    /// The client path of the shard `context` describes; every frame but heartbeats goes
+    /// through `interceptors` (which must outlive it) before it is routed.
     ClientRouter(ShardContext& context, ClientTable& clients, LinkTable& links,
-                 RequestLifecycle& requests, Delivery& delivery, RunHere run_here);
+                 RequestLifecycle& requests, Delivery& delivery, RunHere run_here,
+                 const std::vector<Interceptor>& interceptors);
 
     /// A frame from `session`.
     void on_frame(ClientSession& session, std::uint32_t msg_id, Bytes payload);
     void on_client_request_finished(const PendingRequest& request) override;
 
 private:
+    /// Runs the interceptor chain on a frame; false when it stopped there (and was answered).
+    /// Else `msg_id` is what the frame is routed by from now on.
+    bool intercept(ClientSession& session, std::uint32_t& msg_id, Bytes payload);
+    /// Runs each interceptor in order until one stops the frame.
+    Verdict run_chain(InterceptedFrame& frame);
+    /// Runs one interceptor; one that throws stops the frame with a handler_error frame
+    /// (unless it answered first).
+    Verdict run_one(const Interceptor& interceptor, InterceptedFrame& frame);
     /// Routes a client's request, keeping its order with the client's earlier ones. It is
     /// counted in the session's requests in flight until answered.
     void route(ClientSession& session, dict::GroupId group, std::uint32_t msg_id, Bytes payload);
@@ -57,6 +69,7 @@ private:
     RequestLifecycle& requests_;
     Delivery& delivery_;
     RunHere run_here_;
+    const std::vector<Interceptor>& interceptors_;
     std::optional<dict::GroupId> own_group_;  // the gate's group: its routes run here
 };
 

@@ -94,6 +94,7 @@ void ClientSession::end_request(std::uint32_t bytes) {
 // Back-pressure before the links feel it: a client with this much in flight is not read until
 // answers come back, so a few clients that pipeline big requests cannot fill a link for all.
 void ClientSession::apply_in_flight_limits() {
+    if (ending_) return;  // it stays paused until its last frame is written
     if (in_flight_ >= rules_.max_in_flight || in_flight_bytes_ >= rules_.max_in_flight_bytes)
         transport_->pause_reading(node::pause_for_owner);
     else
@@ -131,6 +132,7 @@ void ClientSession::check_timeouts(Clock::time_point now) {
     // Nothing written to it since the last check: its write buffer is idle memory.
     if (!connection.take_sent()) connection.release_idle_buffers();
     if (connection.frames_read() == 0 && now - accepted_at_ >= rules_.first_frame_timeout) {
+        disconnect_reason_ = DisconnectReason::idle;
         close("no complete frame within " + millis(now - accepted_at_) + " of connecting",
               "sent no complete frame after connecting");
         return;
@@ -140,6 +142,7 @@ void ClientSession::check_timeouts(Clock::time_point now) {
             partial_since_ = now;  // a new frame started arriving
             partial_frame_ = connection.frames_read();
         } else if (now - partial_since_ >= rules_.frame_timeout) {
+            disconnect_reason_ = DisconnectReason::idle;
             close("a frame still incomplete " + millis(now - partial_since_) +
                       " after its first byte",
                   "took too long to send one frame");
@@ -149,17 +152,29 @@ void ClientSession::check_timeouts(Clock::time_point now) {
         partial_since_ = {};
     }
     if (now - last_heard_ >= rules_.idle_timeout) {
+        disconnect_reason_ = DisconnectReason::idle;
         close("sent nothing for " + millis(now - last_heard_));  // players leave so: no warning
     }
 }
 
 bool ClientSession::on_frame(std::uint32_t msg_id, Bytes payload) {
+    if (ending_) return false;  // kicked: what it sends after that is not handled
     if (transport_->frames_read() == 1) rules_.events->on_first_client_frame(*this);
     rules_.events->on_client_frame(*this, msg_id, payload);
     // After its handling: what that frame asked for is owed work of its own by now.
     if (owing_ && transport_->bytes_read() >= owed_until_ && !transport_->has_held_frames())
         settle_owed_bytes();
     return is_open();
+}
+
+void ClientSession::end(DisconnectReason reason, std::uint32_t frame_msg_id, Bytes frame,
+                        std::string why) {
+    if (ending_ || !is_open()) return;
+    ending_ = true;
+    disconnect_reason_ = reason;
+    transport_->pause_reading(node::pause_for_owner);
+    transport_->send(frame_msg_id, frame);
+    transport_->close_after_flush(std::move(why));
 }
 
 void ClientSession::on_closed() {

@@ -3,6 +3,8 @@
 // are pinned, and how many of its requests are in flight (too many pause reading from it).
 
 #include "cluster/api/origin.hpp"
+#include "cluster/api/session.hpp"
+#include "cluster/api/session_event.hpp"
 #include "cluster/gate/route_pin.hpp"
 #include "dict/config.hpp"
 #include "node/framed_transport.hpp"
@@ -10,6 +12,7 @@
 #include <chrono>
 #include <memory>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace dinx::cluster {
@@ -84,6 +87,22 @@ public:
     void set_uid(std::string uid) { uid_ = std::move(uid); }
     /// The client as envelopes name it.
     Origin origin() const;
+    /// The session's values, which every request of it carries.
+    SessionValues& values() { return values_; }
+    /// The session's values, which every request of it carries.
+    const SessionValues& values() const { return values_; }
+    /// Why the session ended (or will): closed unless the gate said otherwise.
+    DisconnectReason disconnect_reason() const { return disconnect_reason_; }
+    /// Sets why the session ends, before closing it for that reason.
+    void set_disconnect_reason(DisconnectReason reason) { disconnect_reason_ = reason; }
+    /// Ends the session for `reason`: it reads nothing more, gets one last frame, then closes
+    /// once that frame is written. A second call does nothing.
+    void end(DisconnectReason reason, std::uint32_t frame_msg_id, Bytes frame, std::string why);
+    /// True once end() was called.
+    bool ending() const { return ending_; }
+    /// True the first time only: its uid and rooms are released and its disconnect reported
+    /// once, whether at a gate's drain or at its close.
+    bool first_farewell() { return !std::exchange(farewell_done_, true); }
 
     /// The pin of this client's requests to `group`, made on first use.
     RoutePin& pin_for(dict::GroupId group);
@@ -130,6 +149,10 @@ private:
     std::shared_ptr<node::FramedTransport> transport_;
     std::uint64_t conn_id_;
     std::string uid_;
+    SessionValues values_;
+    DisconnectReason disconnect_reason_ = DisconnectReason::closed;
+    bool ending_ = false;           // end() was called
+    bool farewell_done_ = false;    // see first_farewell()
     std::uint64_t owed_until_ = 0;  // see owe_sent_bytes()
     bool owing_ = false;            // the drain waits for owed_until_
     Clock::time_point accepted_at_;

@@ -50,17 +50,19 @@ protected:
     }
 };
 
-// seq, gate id, conn id, msg id, via, uid size: the fixed part of every header.
-constexpr std::size_t fixed_header_size = 8 + 4 + 8 + 4 + 4 + 2;
+// seq, gate id, conn id, msg id, via, uid size, values size: the fixed part of every header.
+constexpr std::size_t fixed_header_size = 8 + 4 + 8 + 4 + 4 + 2 + 2;
 
 bool known_kind(std::uint32_t kind) {
-    return kind >= std::uint32_t(EnvelopeKind::hello) &&
-           kind <= std::uint32_t(EnvelopeKind::answer);
+    return kind >= std::uint32_t(EnvelopeKind::hello) && kind <= std::uint32_t(EnvelopeKind::event);
 }
 
 void check_limits(const Envelope& envelope) {
     if (envelope.origin.uid.size() > max_uid_size)
         throw std::length_error("a uid is at most " + std::to_string(max_uid_size) + " bytes");
+    if (envelope.values.size() > max_session_bytes)
+        throw std::length_error("session values take at most " + std::to_string(max_session_bytes) +
+                                " bytes");
     if (envelope.payload.size() > max_envelope_payload)
         throw std::length_error("a payload sent to another node is at most " +
                                 std::to_string(max_envelope_payload) + " bytes");
@@ -90,11 +92,13 @@ void EnvelopeCodec::write(ByteBuffer& out, const Envelope& e) {
     check_limits(e);
     auto uid_size = static_cast<std::uint16_t>(e.origin.uid.size());
     std::size_t at = out.size();
-    std::size_t header_size = fixed_header_size + uid_size;
+    auto values_size = static_cast<std::uint16_t>(e.values.size());
+    std::size_t header_size = fixed_header_size + uid_size + values_size;
     out.resize(at + header_size);
     archives_->region.target(out.data() + at, header_size);
     archives_->writer(e.seq, e.origin.gate_id, e.origin.conn_id, e.msg_id, e.via, uid_size);
-    archives_->writer(cereal::binary_data(e.origin.uid.data(), uid_size));
+    archives_->writer(cereal::binary_data(e.origin.uid.data(), uid_size), values_size);
+    archives_->writer(cereal::binary_data(e.values.data(), values_size));
     if (archives_->region.written() != header_size) {
         out.resize(at);
         throw std::logic_error("envelope header size mismatch");
@@ -113,12 +117,18 @@ std::optional<Envelope> EnvelopeCodec::read(std::uint32_t frame_msg_id, Bytes bo
         // Checked before allocating: the size comes from the wire.
         if (uid_size > max_uid_size) return std::nullopt;
         e.origin.uid.resize(uid_size);
-        archives_->reader(cereal::binary_data(e.origin.uid.data(), uid_size));
+        std::uint16_t values_size = 0;
+        archives_->reader(cereal::binary_data(e.origin.uid.data(), uid_size), values_size);
+        std::size_t values_at = archives_->view.consumed();
+        if (values_size > max_session_bytes || body.size() - values_at < values_size)
+            return std::nullopt;
+        e.values = body.subspan(values_at, values_size);
+        archives_->view.target(body.subspan(values_at + values_size));
+        e.payload = body.subspan(values_at + values_size);
+        return e;
     } catch (const cereal::Exception&) {
         return std::nullopt;  // truncated header
     }
-    e.payload = body.subspan(archives_->view.consumed());
-    return e;
 }
 
 namespace {

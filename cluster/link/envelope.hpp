@@ -4,6 +4,7 @@
 // so the payload is never copied into a container on either end.
 
 #include "cluster/api/origin.hpp"
+#include "cluster/api/session.hpp"
 #include "node/bytes.hpp"
 
 #include <cstdint>
@@ -37,14 +38,25 @@ enum class EnvelopeKind : std::uint32_t {
     /// like to_client with `seq` != 0, but the request is not finished: more answers or a
     /// `done` follow (a forwarded request, whose node may reply more than once)
     answer = 13,
+    /// a gate's presence changes (payload: a batch, gate/presence.hpp); `via` = that gate
+    presence = 14,
+    /// deliver `msg_id` to several clients of the receiving gate (payload: gate/presence.hpp)
+    multicast = 15,
+    /// close client `origin` if it still holds `origin.uid`, after a kick_msg_id frame; `msg_id`
+    /// = the DisconnectReason, payload = the reason's text
+    kick = 16,
+    /// a session event about client `origin` for a node of a listening group; `msg_id` = the
+    /// SessionEventKind | DisconnectReason << 8
+    event = 17,
 };
 
 /// Largest payload an envelope carries. Replies and pushes to clients may be larger than what
 /// clients may send (max_packet_size), so links have their own, larger limit.
 inline constexpr std::size_t max_envelope_payload = 16 << 20;
 
-/// Room for an envelope's header (fixed fields and a uid of at most max_uid_size).
-inline constexpr std::size_t max_envelope_header = 64 + max_uid_size;
+/// Room for an envelope's header (fixed fields, a uid of at most max_uid_size and session
+/// values of at most max_session_bytes).
+inline constexpr std::size_t max_envelope_header = 64 + max_uid_size + max_session_bytes;
 
 /// A decoded or to-be-encoded envelope. `payload` is a view: into the received frame when
 /// decoded, into the sender's bytes when encoding.
@@ -56,6 +68,9 @@ struct Envelope {
     std::uint32_t via =
         0;  ///< request: node that forwarded it (0 = straight from its gate); hello: sender id
     Bytes payload;  ///< client payload, never parsed by the cluster
+    /// request: the client's session values (SessionValues::encoded), a view like payload;
+    /// session: unused (the changes are the payload)
+    Bytes values{};
 };
 
 /// Encodes and decodes envelopes. It keeps its streams and cereal archives from call to call:

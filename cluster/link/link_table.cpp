@@ -19,8 +19,10 @@ constexpr std::size_t pressure_link_queue = 1 << 20;
 QueuedEnvelope make_queued(const Envelope& envelope, std::optional<PendingRequest> pending,
                            RetryGroup retry) {
     QueuedEnvelope item{envelope, ByteBuffer(envelope.payload.begin(), envelope.payload.end()),
+                        ByteBuffer(envelope.values.begin(), envelope.values.end()),
                         std::move(pending), retry};
     item.envelope.payload = {};
+    item.envelope.values = {};
     return item;
 }
 
@@ -77,6 +79,19 @@ void LinkTable::send(std::uint32_t node_id, const Envelope& envelope) {
         return;
     }
     enqueue(node_id, p, make_queued(envelope, std::nullopt, RetryGroup{}));
+}
+
+std::shared_ptr<Link> LinkTable::ready_link(std::uint32_t node_id) {
+    auto it = peers_.find(node_id);
+    if (it == peers_.end() || it->second.links.empty()) return nullptr;
+    return it->second.links.front();
+}
+
+void LinkTable::connect(std::uint32_t node_id) {
+    if (closing_) return;
+    Peer& p = peer(node_id);
+    if (!p.links.empty() || p.state == PeerState::dialing || backing_off(p)) return;
+    dial(node_id, p);
 }
 
 void LinkTable::send_request(std::uint32_t node_id, Envelope request, PendingRequest pending,
@@ -177,6 +192,7 @@ void LinkTable::on_dial_failed(std::uint32_t node_id, const std::string& reason,
         if (!item.pending) continue;  // pushes for an unreachable node are lost
         if (item.retry.group) {
             item.envelope.payload = item.payload;
+            item.envelope.values = item.values;
             sink_.reroute(*item.retry.group, item.envelope, std::move(*item.pending),
                           item.retry.avoid);
         } else {
@@ -217,6 +233,7 @@ void LinkTable::flush_queue(Peer& p, Link& link) {
     auto queue = take_queue(p);
     for (auto& item : queue) {
         item.envelope.payload = item.payload;
+        item.envelope.values = item.values;
         if (item.pending)
             link.send_request(item.envelope, std::move(*item.pending));
         else

@@ -30,8 +30,9 @@ struct RetryGroup {
 
 /// An envelope waiting for its link, owning its payload and uid.
 struct QueuedEnvelope {
-    Envelope envelope;                      ///< payload re-pointed at `payload` when sent
-    ByteBuffer payload;                     ///< owned copy of the payload
+    Envelope envelope;   ///< payload and values re-pointed at `payload`, `values` when sent
+    ByteBuffer payload;  ///< owned copy of the payload
+    ByteBuffer values;   ///< owned copy of the session values
     std::optional<PendingRequest> pending;  ///< set for requests
     RetryGroup retry;                       ///< a request's alternatives if the dial fails
 };
@@ -61,6 +62,11 @@ public:
     /// Sends a request; if the node cannot be reached the request goes back to the sink.
     void send_request(std::uint32_t node_id, Envelope request, PendingRequest pending,
                       RetryGroup retry);
+    /// The link that carries traffic to `node_id`, or nullptr when none is ready.
+    std::shared_ptr<Link> ready_link(std::uint32_t node_id);
+    /// Starts a dial to `node_id` in the background, unless a link is up or being dialed or the
+    /// node's back-off has not passed.
+    void connect(std::uint32_t node_id);
     /// A link finished its handshake: it carries traffic to its peer from now on.
     void adopt(const std::shared_ptr<Link>& link);
     /// A link closed: its unfinished requests fail.

@@ -66,7 +66,7 @@ void RequestLifecycle::on_session_answer(Link& link, const Envelope& update) {
         return;
     }
     if (request->upstream_seq == 0) {
-        delivery_.update_session(update.origin.gate_id, update.origin.conn_id, update.origin.uid);
+        delivery_.apply_session(update.origin.gate_id, update.origin.conn_id, update.payload);
         return;
     }
     auto upstream = open_upstream(*request);

@@ -42,21 +42,86 @@ void Delivery::deliver_here(std::uint64_t conn_id, std::uint32_t msg_id, Bytes p
         context_.log.debug("client {} is gone; dropped msg_id {}", conn_id, msg_id);
 }
 
-void Delivery::update_session(std::uint32_t gate_id, std::uint64_t conn_id,
-                              const std::string& uid) {
+void Delivery::apply_session(std::uint32_t gate_id, std::uint64_t conn_id, Bytes changes) {
     if (gate_id != context_.node_id()) {
-        links_.send(gate_id,
-                    Envelope{EnvelopeKind::session, 0, Origin{gate_id, conn_id, uid}, 0, 0, {}});
+        links_.send(gate_id, Envelope{EnvelopeKind::session, 0, Origin{gate_id, conn_id, {}}, 0, 0,
+                                      changes});
         return;
     }
     if (conn_id == 0) return;
     auto target = shard_of(conn_id);
     if (target == context_.index) {
-        if (auto* session = clients_.find(conn_id)) session->set_uid(uid);
+        keeper_->apply_here(conn_id, changes);
         return;
     }
-    post_(target, [gate_id, conn_id, uid](Delivery& there) {
-        there.update_session(gate_id, conn_id, uid);
+    post_(target, [conn_id, data = ByteBuffer(changes.begin(), changes.end())](Delivery& there) {
+        there.keeper_->apply_here(conn_id, data);
+    });
+}
+
+void Delivery::multicast(const std::vector<GateTargets>& targets, std::uint32_t msg_id,
+                         Bytes payload) {
+    for (const auto& gate : targets) {
+        if (gate.gate_id == context_.node_id()) {
+            multicast_here(gate.conn_ids, msg_id, payload);
+            continue;
+        }
+        // One envelope per gate: the frame once, with the members there.
+        ByteBuffer body;
+        append_multicast(body, gate.conn_ids, payload);
+        links_.send(gate.gate_id, Envelope{EnvelopeKind::multicast, 0, {}, msg_id, 0, body});
+    }
+}
+
+void Delivery::multicast_here(const std::vector<std::uint64_t>& conn_ids, std::uint32_t msg_id,
+                              Bytes payload) {
+    std::vector<std::vector<std::uint64_t>> by_shard(context_.shard_count);
+    for (auto id : conn_ids)
+        if (id != 0) by_shard[shard_of(id)].push_back(id);
+    std::shared_ptr<const ByteBuffer> shared;
+    if (payload.size() >= share_from) {
+        ByteBuffer frame;
+        frame.reserve(node::frame_header_size + payload.size());
+        node::append_frame(frame, msg_id, payload);
+        shared = context_.budget->share(std::move(frame));
+    }
+    for (std::size_t shard = 0; shard < by_shard.size(); ++shard) {
+        if (by_shard[shard].empty()) continue;
+        auto send_all = [msg_id, shared, ids = std::move(by_shard[shard])](Delivery& there,
+                                                                           Bytes data) {
+            for (auto id : ids) {
+                auto* session = there.clients_.find(id);
+                if (!session) continue;
+                if (shared)
+                    session->transport().send_shared(shared);
+                else
+                    session->send(msg_id, data);
+            }
+        };
+        if (shard == context_.index) {
+            send_all(*this, payload);
+            continue;
+        }
+        post_(shard, [send_all = std::move(send_all),
+                      data = shared ? ByteBuffer{} : ByteBuffer(payload.begin(), payload.end())](
+                         Delivery& there) { send_all(there, data); });
+    }
+}
+
+void Delivery::end_session(std::uint32_t gate_id, std::uint64_t conn_id, const std::string& uid,
+                           DisconnectReason reason, std::string why) {
+    if (gate_id != context_.node_id()) {
+        links_.send(gate_id, Envelope{EnvelopeKind::kick, 0, Origin{gate_id, conn_id, uid},
+                                      static_cast<std::uint32_t>(reason), 0, as_bytes(why)});
+        return;
+    }
+    auto target = shard_of(conn_id);
+    if (target == context_.index) {
+        keeper_->end_here(conn_id, uid, reason, why);
+        return;
+    }
+    post_(target, [conn_id, uid, reason, why = std::move(why)](Delivery& there) {
+        there.keeper_->end_here(conn_id, uid, reason, why);
     });
 }
 

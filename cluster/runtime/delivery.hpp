@@ -5,12 +5,15 @@
 
 #include "cluster/api/error.hpp"
 #include "cluster/gate/client_table.hpp"
+#include "cluster/gate/directory.hpp"
+#include "cluster/gate/session_keeper.hpp"
 #include "cluster/link/link_table.hpp"
 #include "cluster/runtime/shard_context.hpp"
 
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace dinx::cluster {
 
@@ -27,8 +30,19 @@ public:
     void deliver(std::uint32_t gate_id, std::uint64_t conn_id, std::uint32_t msg_id, Bytes payload);
     /// Delivers a frame to a client of this shard (dropped when it is gone).
     void deliver_here(std::uint64_t conn_id, std::uint32_t msg_id, Bytes payload);
-    /// Binds (or unbinds, with "") a uid on a client of any gate.
-    void update_session(std::uint32_t gate_id, std::uint64_t conn_id, const std::string& uid);
+    /// Applies encoded SessionChanges to a client of any gate.
+    void apply_session(std::uint32_t gate_id, std::uint64_t conn_id, Bytes changes);
+    /// Sends a frame to the connections `targets` name, one envelope per gate.
+    void multicast(const std::vector<GateTargets>& targets, std::uint32_t msg_id, Bytes payload);
+    /// Sends a frame to several clients of this gate (any shard).
+    void multicast_here(const std::vector<std::uint64_t>& conn_ids, std::uint32_t msg_id,
+                        Bytes payload);
+    /// Ends the session `conn_id` of gate `gate_id` if it still holds `uid` (a kick, or a
+    /// login that lost to a newer one).
+    void end_session(std::uint32_t gate_id, std::uint64_t conn_id, const std::string& uid,
+                     DisconnectReason reason, std::string why);
+    /// The session side of this shard (set once by the shard).
+    void set_keeper(SessionKeeper* keeper) { keeper_ = keeper; }
     /// Sends a frame to every client of every gate.
     void broadcast(std::uint32_t msg_id, Bytes payload);
     /// Sends a frame to every client of this gate (every shard).
@@ -45,6 +59,7 @@ private:
     ClientTable& clients_;
     LinkTable& links_;
     PostToShard post_;
+    SessionKeeper* keeper_ = nullptr;
 };
 
 }  // namespace dinx::cluster

@@ -15,11 +15,16 @@ Node::Node(const dict::NodeInfo& info, std::shared_ptr<const dict::Topology> top
       pool_(pool),
       budget_(std::move(budget)),
       log_(std::move(log)),
-      unproven_(std::make_unique<std::atomic<std::uint32_t>[]>(pool.size())) {
+      unproven_(std::make_unique<std::atomic<std::uint32_t>[]>(pool.size())),
+      directory_(info.id, topology_->settings().login_policy) {
     for (std::size_t i = 0; i < pool_.size(); ++i)
         shards_.push_back(std::make_unique<NodeShard>(*this, info_, topology_, i, pool_.size(),
-                                                      pool_.context(i), *log_, *addresses_,
-                                                      budget_));
+                                                      pool_.context(i), *log_, *addresses_, budget_,
+                                                      directory_));
+    // A gate's sessions change on any shard; shard 0 sends the changes out, in order.
+    if (info_.is_frontend())
+        directory_.on_outbox(
+            [this] { post_to_shard(0, [](NodeShard& shard) { shard.flush_presence(); }); });
 }
 
 Node::~Node() = default;

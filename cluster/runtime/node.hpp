@@ -2,6 +2,7 @@
 // One node of dinx.toml running in this process: its listeners and one shard per io thread.
 
 #include "cluster/api/handler.hpp"
+#include "cluster/gate/directory.hpp"
 #include "cluster/runtime/address_book.hpp"
 #include "cluster/runtime/shard_host.hpp"
 #include "dict/topology.hpp"
@@ -67,6 +68,8 @@ public:
     const std::shared_ptr<node::MemoryBudget>& budget() const { return budget_; }
     /// Answers dropped because their request was answered already, summed over the shards.
     std::uint64_t late_answers() const;
+    /// Where every bound uid of the cluster is, as this node knows it.
+    Directory& directory() { return directory_; }
     /// Clients connected now, over all shards.
     std::uint32_t clients() const { return clients_.load(std::memory_order_relaxed); }
 
@@ -92,6 +95,7 @@ private:
     std::shared_ptr<node::MemoryBudget> budget_;
     std::shared_ptr<spdlog::logger> log_;
     std::unique_ptr<std::atomic<std::uint32_t>[]> unproven_;  // per shard
+    Directory directory_;  // before the shards, which refer to it
     std::vector<std::unique_ptr<NodeShard>> shards_;
     std::optional<node::Acceptor> client_acceptor_;
     std::optional<node::Acceptor> link_acceptor_;

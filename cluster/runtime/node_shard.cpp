@@ -1,5 +1,6 @@
 #include "cluster/runtime/node_shard.hpp"
 
+#include "cluster/rpc/balancer.hpp"
 #include "cluster/rpc/error_frame.hpp"
 #include "node/tcp_transport.hpp"
 
@@ -30,6 +31,11 @@ constexpr int ticks_per_heartbeat = 2;
 constexpr int silent_ticks_to_die = 5;
 constexpr milliseconds min_tick{5};
 
+// Which link carries a gate's presence, as the directory tells links apart.
+std::uintptr_t presence_stream(const Link& link) {
+    return reinterpret_cast<std::uintptr_t>(&link);
+}
+
 milliseconds heartbeat_tick(const dict::Settings& settings) {
     return std::max(min_tick, milliseconds(settings.heartbeat_interval_ms / ticks_per_heartbeat));
 }
@@ -39,9 +45,11 @@ milliseconds heartbeat_tick(const dict::Settings& settings) {
 NodeShard::NodeShard(ShardHost& host, const dict::NodeInfo& info,
                      std::shared_ptr<const dict::Topology> topology, std::size_t index,
                      std::size_t shard_count, asio::io_context& io, spdlog::logger& log,
-                     AddressBook& addresses, std::shared_ptr<node::MemoryBudget> budget)
+                     AddressBook& addresses, std::shared_ptr<node::MemoryBudget> budget,
+                     Directory& directory)
     : host_(host),
-      context_{info, index, shard_count, io, log, addresses, budget, std::move(topology), {}},
+      context_{info,      index,  shard_count,         io,        log,
+               addresses, budget, std::move(topology), directory, {}},
       link_setup_{info.id,
                   context_.settings().secret,
                   [topology = context_.topology](std::uint32_t id) {
@@ -60,19 +68,32 @@ NodeShard::NodeShard(ShardHost& host, const dict::NodeInfo& info,
                         work(there.delivery());
                     });
                 }),
-      services_{context_, delivery_, requests_},
+      keeper_(
+          context_, clients_,
+          [this](const Origin& client, SessionEventKind kind, DisconnectReason reason) {
+              report_event(client, kind, reason);
+          },
+          [this](std::uint64_t conn_id, const std::string& uid, DisconnectReason reason,
+                 std::string why) {
+              delivery_.end_session(context_.node_id(), conn_id, uid, reason, std::move(why));
+          }),
+      services_{context_, delivery_, requests_, keeper_},
       guard_(host.unproven_count(index)),
       refused_links_("link connections refused before their handshake", summary_interval),
       heartbeat_(io, [this] { heartbeat_links(); }),
       client_check_(io, [this] { check_clients(); }) {
     client_rules_.events = this;
     client_rules_.drain = &context_.drain;
+    delivery_.set_keeper(&keeper_);
+    if (info.is_frontend() && index == 0) publisher_.emplace(context_, links_);
     if (info.is_frontend()) {
-        router_.emplace(context_, clients_, links_, requests_, delivery_,
-                        [this](ClientSession& session, std::uint32_t msg_id, Bytes payload) {
-                            RequestContext ctx(services_, session, msg_id);
-                            run_handler(ctx, payload);
-                        });
+        router_.emplace(
+            context_, clients_, links_, requests_, delivery_,
+            [this](ClientSession& session, std::uint32_t msg_id, Bytes payload) {
+                RequestContext ctx(services_, session, msg_id);
+                run_handler(ctx, payload);
+            },
+            host.handlers().interceptors);
         requests_.set_listener(&*router_);
     }
     wire_dispatch();
@@ -104,8 +125,20 @@ void NodeShard::wire_dispatch() {
         if (update.seq != 0)
             requests_.on_session_answer(link, update);
         else
-            delivery_.update_session(update.origin.gate_id, update.origin.conn_id,
-                                     update.origin.uid);
+            delivery_.apply_session(update.origin.gate_id, update.origin.conn_id, update.payload);
+    });
+    dispatch_.on(EnvelopeKind::presence,
+                 [this](Link& link, const Envelope& batch) { on_presence(link, batch.payload); });
+    dispatch_.on(EnvelopeKind::multicast,
+                 [this](Link&, const Envelope& frame) { on_multicast(frame); });
+    dispatch_.on(EnvelopeKind::kick, [this](Link&, const Envelope& kick) {
+        delivery_.end_session(context_.node_id(), kick.origin.conn_id, kick.origin.uid,
+                              DisconnectReason(kick.msg_id & 0xff),
+                              std::string(as_text(kick.payload)));
+    });
+    dispatch_.on(EnvelopeKind::event, [this](Link&, const Envelope& event) {
+        run_event_handler(event.origin, SessionEventKind(event.msg_id & 0xff),
+                          DisconnectReason((event.msg_id >> 8) & 0xff));
     });
     dispatch_.on(EnvelopeKind::leaving, [this](Link& link, const Envelope&) {
         // FIFO: every request we sent before this ack reaches the peer before it.
@@ -141,6 +174,7 @@ void NodeShard::start_client(node::Socket socket) {
         std::make_shared<ClientSession>(client_rules_, std::move(transport), conn_id, Clock::now());
     clients_.add(session);
     guard_.track(conn_id);
+    keeper_.connected(*session);
     // remote() formats the address: only when the line is kept (every connection comes here).
     if (context_.log.should_log(spdlog::level::debug))
         context_.log.debug("client {} connected from {}", conn_id, session->transport().remote());
@@ -211,6 +245,7 @@ void NodeShard::on_client_closed(ClientSession& session) {
     if (context_.log.should_log(spdlog::level::debug))
         context_.log.debug("client {} ({}) closed: {}", session.conn_id(), connection.remote(),
                            connection.close_reason());
+    keeper_.closed(session);
     clients_.remove(session.conn_id());
 }
 
@@ -238,6 +273,7 @@ void NodeShard::on_link_ready(const std::shared_ptr<Link>& link) {
                        link->role() == Link::Role::dialed ? "to" : "from",
                        context_.node_name(link->peer_id()), link->transport().remote());
     links_.adopt(link);
+    if (publisher_ && !stopping_) publisher_->on_link_ready(link);
 }
 
 void NodeShard::on_link_envelope(Link& link, const Envelope& envelope) {
@@ -258,6 +294,9 @@ void NodeShard::on_link_closed(Link& link) {
         context_.log.debug("refused link from {}: {}", connection.remote(),
                            connection.close_reason());
     handshaking_links_.erase(link.accept_seq());
+    // A gate's presence came over one link: when that one closes, its players are forgotten
+    // here (a live gate sends a new snapshot over its next link).
+    if (link.is_ready()) context_.directory.drop_stream(link.peer_id(), presence_stream(link));
     links_.forget(link);
 }
 
@@ -280,6 +319,66 @@ void NodeShard::run_handler(RequestContext& ctx, Bytes payload) {
     ctx.finish();
 }
 
+// --- players ---------------------------------------------------------------------------------
+
+void NodeShard::flush_presence() {
+    if (publisher_ && !stopping_) publisher_->flush();
+}
+
+void NodeShard::on_presence(Link& link, Bytes batch) {
+    auto updates = read_presence(batch);
+    if (!updates) {
+        link.close("malformed presence batch", "sent a malformed presence batch");
+        return;
+    }
+    auto losers = context_.directory.apply(link.peer_id(), presence_stream(link), *updates);
+    keeper_.end_losers(losers);
+}
+
+void NodeShard::on_multicast(const Envelope& frame) {
+    auto parsed = read_multicast(frame.payload);
+    if (!parsed) {
+        context_.log.warn("malformed multicast envelope dropped");
+        return;
+    }
+    delivery_.multicast_here(parsed->first, frame.msg_id, parsed->second);
+}
+
+void NodeShard::report_event(const Origin& client, SessionEventKind kind, DisconnectReason reason) {
+    const auto& topology = *context_.topology;
+    auto code = static_cast<std::uint32_t>(kind) | (static_cast<std::uint32_t>(reason) << 8);
+    for (auto group : topology.event_groups()) {
+        // The client's own node of the group, as its requests pick it: events stay in order
+        // with them in the common case.
+        auto target = requests_.pick_node(group, sticky_key(client.gate_id, client.conn_id), {});
+        if (!target) {
+            context_.log.debug("session event {} of client {} lost: no node of group {} is live",
+                               to_string(kind), client.conn_id, topology.group(group).name);
+            continue;
+        }
+        if (*target == context_.node_id()) {
+            // Not from inside the close or bind that caused it: handlers may touch sessions.
+            asio::post(context_.io,
+                       [this, client, kind, reason] { run_event_handler(client, kind, reason); });
+            continue;
+        }
+        links_.send(*target, Envelope{EnvelopeKind::event, 0, client, code, 0, {}});
+    }
+}
+
+void NodeShard::run_event_handler(const Origin& client, SessionEventKind kind,
+                                  DisconnectReason reason) {
+    const auto& handler = host_.handlers().session_events;
+    if (!handler) return;
+    RequestContext ctx(services_, client);
+    try {
+        handler(ctx, SessionEvent{kind, reason, client.uid});
+    } catch (const std::exception& error) {
+        context_.log.error("session event handler threw: {}", error.what());
+    }
+    ctx.finish();
+}
+
 // --- timers ----------------------------------------------------------------------------------
 
 void NodeShard::start_timers() {
@@ -289,6 +388,7 @@ void NodeShard::start_timers() {
 
 void NodeShard::heartbeat_links() {
     auto tick = heartbeat_tick(context_.settings());
+    if (publisher_) publisher_->tick();
     links_.for_each_link([&](Link& link) { link.heartbeat_tick(silent_ticks_to_die, tick); });
     housekeeping();
 }
@@ -329,6 +429,12 @@ void NodeShard::begin_drain(std::function<void()> on_drained) {
 
 void NodeShard::flush_then(std::function<void()> on_drained) {
     if (stopping_) return;
+    // The gate stops: its players' disconnects are reported now, while the links still carry
+    // them (the flush below waits for those too).
+    clients_.for_each([&](ClientSession& session) {
+        session.set_disconnect_reason(DisconnectReason::stopping);
+        keeper_.closed(session);
+    });
     auto flushed = [this] { context_.drain.leave(); };
     clients_.for_each([&](ClientSession& session) {
         context_.drain.enter();
@@ -351,7 +457,10 @@ void NodeShard::close_all() {
     links_.close_all();
     auto handshaking = std::exchange(handshaking_links_, {});
     for (auto& [seq, link] : handshaking) link->close("the node is stopping");
-    clients_.for_each([](ClientSession& session) { session.close("the node is stopping"); });
+    clients_.for_each([](ClientSession& session) {
+        session.set_disconnect_reason(DisconnectReason::stopping);
+        session.close("the node is stopping");
+    });
 }
 
 }  // namespace dinx::cluster

@@ -8,6 +8,9 @@
 #include "cluster/gate/client_router.hpp"
 #include "cluster/gate/client_session.hpp"
 #include "cluster/gate/client_table.hpp"
+#include "cluster/gate/directory.hpp"
+#include "cluster/gate/presence_publisher.hpp"
+#include "cluster/gate/session_keeper.hpp"
 #include "cluster/link/link.hpp"
 #include "cluster/link/link_dispatch.hpp"
 #include "cluster/link/link_events.hpp"
@@ -34,13 +37,17 @@ public:
     NodeShard(ShardHost& host, const dict::NodeInfo& info,
               std::shared_ptr<const dict::Topology> topology, std::size_t index,
               std::size_t shard_count, asio::io_context& io, spdlog::logger& log,
-              AddressBook& addresses, std::shared_ptr<node::MemoryBudget> budget);
+              AddressBook& addresses, std::shared_ptr<node::MemoryBudget> budget,
+              Directory& directory);
     ~NodeShard() override;
 
     /// Frames to clients, for work posted here by a sibling shard.
     Delivery& delivery() { return delivery_; }
     /// Answers dropped because their request was already answered (or its way back is gone).
     std::uint64_t late_answers() const { return requests_.late_answers(); }
+
+    /// Sends this gate's presence changes to the other nodes (shard 0 of a gate only).
+    void flush_presence();
 
     /// Takes a client connection accepted on this shard's thread.
     void accept_client(node::Socket socket);
@@ -80,6 +87,14 @@ private:
     void refuse_client(node::Socket& socket);
     /// Runs the handler of `ctx`'s message; its answer or error frame goes by the context.
     void run_handler(RequestContext& ctx, Bytes payload);
+    /// Tells a node of each group that listens to session events about `client`.
+    void report_event(const Origin& client, SessionEventKind kind, DisconnectReason reason);
+    /// Runs the session event handler (a node of a listening group).
+    void run_event_handler(const Origin& client, SessionEventKind kind, DisconnectReason reason);
+    /// Applies a presence batch that gate `link.peer_id()` sent over `link`.
+    void on_presence(Link& link, Bytes batch);
+    /// Delivers a multicast envelope's frame to its clients here.
+    void on_multicast(const Envelope& frame);
     void heartbeat_links();
     /// Summaries, memory given back: what every node does once per heartbeat tick.
     void housekeeping();
@@ -95,8 +110,10 @@ private:
     LinkTable links_;
     RequestLifecycle requests_;
     Delivery delivery_;
+    SessionKeeper keeper_;
     HandlerServices services_;
-    std::optional<ClientRouter> router_;  // gates only
+    std::optional<PresencePublisher> publisher_;  // shard 0 of a gate
+    std::optional<ClientRouter> router_;          // gates only
     LinkDispatch dispatch_;
     ClientGuard guard_;
     node::EventSummary refused_links_;

@@ -1,6 +1,7 @@
 #include "cluster/runtime/request_context.hpp"
 
 #include "cluster/gate/client_session.hpp"
+#include "cluster/gate/session_keeper.hpp"
 #include "cluster/rpc/balancer.hpp"
 #include "cluster/rpc/error_frame.hpp"
 #include "cluster/rpc/request_lifecycle.hpp"
@@ -12,7 +13,20 @@ namespace dinx::cluster {
 
 RequestContext::RequestContext(HandlerServices& services, ClientSession& client,
                                std::uint32_t msg_id)
-    : services_(services), client_(&client), msg_id_(msg_id), origin_(client.origin()) {}
+    : services_(services),
+      client_(&client),
+      msg_id_(msg_id),
+      origin_(client.origin()),
+      session_(origin_, client.values()) {}
+
+namespace {
+
+SessionValues decode_values(Bytes encoded) {
+    auto values = SessionValues::decode(encoded);
+    return values ? std::move(*values) : SessionValues{};
+}
+
+}  // namespace
 
 RequestContext::RequestContext(HandlerServices& services, Link& upstream, const Envelope& request)
     : services_(services),
@@ -20,7 +34,13 @@ RequestContext::RequestContext(HandlerServices& services, Link& upstream, const 
       upstream_seq_(request.seq),
       via_(request.via),
       msg_id_(request.msg_id),
-      origin_(request.origin) {}
+      origin_(request.origin),
+      session_(origin_, decode_values(request.values)) {}
+
+RequestContext::RequestContext(HandlerServices& services, const Origin& client)
+    : services_(services), msg_id_(0), origin_(client), session_(origin_, {}) {
+    finished_ = true;  // nobody waits for it to finish
+}
 
 const dict::NodeInfo& RequestContext::node() const {
     return services_.context.info;
@@ -42,6 +62,12 @@ bool RequestContext::upstream_is_gate() const {
 // gone: the node at its other end then answered the client itself (an error frame), so this
 // reply would be a second answer.
 void RequestContext::do_reply(std::uint32_t msg_id, Bytes payload) {
+    flush_session();
+    if (!client_ && !upstream_) {  // a session event: a push to the client
+        services_.delivery.deliver(origin_.gate_id, origin_.conn_id, msg_id, payload);
+        answered_ = true;
+        return;
+    }
     if (client_) {
         client_->send(msg_id, payload);
         answered_ = true;
@@ -76,11 +102,13 @@ void RequestContext::do_broadcast(std::uint32_t msg_id, Bytes payload) {
 }
 
 Envelope RequestContext::make_request(std::uint32_t msg_id, Bytes payload) const {
-    return Envelope{EnvelopeKind::request,       0,      origin_, msg_id,
-                    services_.context.node_id(), payload};
+    return Envelope{
+        EnvelopeKind::request,      0, origin_, msg_id, services_.context.node_id(), payload,
+        session_.values().encoded()};
 }
 
 PendingRequest RequestContext::continuation(std::uint32_t msg_id, Bytes payload) {
+    flush_session();  // the forwarded node's answers come back after these changes
     PendingRequest pending{origin_.gate_id, origin_.conn_id, msg_id, {}, 0};
     pending.answered = answered_;
     // The first forward of an unfinished request answers it and finishes it when it finishes.
@@ -131,12 +159,31 @@ std::optional<std::uint32_t> RequestContext::pick_node(std::string_view group,
                                         avoid);
 }
 
-void RequestContext::do_bind(std::string uid) {
+bool RequestContext::do_bind(std::string uid) {
     if (uid.size() > max_uid_size)
         throw std::length_error("a uid is at most " + std::to_string(max_uid_size) + " bytes");
+    if (!uid.empty() &&
+        services_.context.settings().login_policy == dict::LoginPolicy::refuse_newer) {
+        auto held = services_.context.directory.find(uid);
+        if (held && (held->gate_id != origin_.gate_id || held->conn_id != origin_.conn_id)) {
+            fail(Error::already_logged_in, "uid " + uid + " is logged in on another session");
+            return false;
+        }
+    }
     origin_.uid = std::move(uid);
+    session_.record(SessionOp::bind, origin_.uid);
+    return true;
+}
+
+void RequestContext::flush_session() {
+    if (!session_.changed()) return;
+    auto changes = session_.take_changes();
     if (client_) {
-        client_->set_uid(origin_.uid);
+        services_.keeper.apply(*client_, changes.encoded());
+        return;
+    }
+    if (!upstream_ || finished_) {  // an event, or after the answer: straight to the gate
+        services_.delivery.apply_session(origin_.gate_id, origin_.conn_id, changes.encoded());
         return;
     }
     if (!upstream_->is_open()) {
@@ -144,8 +191,84 @@ void RequestContext::do_bind(std::string uid) {
         return;
     }
     // Before the reply on the same way back, so the gate applies it before the reply arrives.
-    std::uint64_t seq = upstream_is_gate() || finished_ ? 0 : upstream_seq_;
-    upstream_->send(Envelope{EnvelopeKind::session, seq, origin_, 0, 0, {}});
+    std::uint64_t seq = upstream_is_gate() ? 0 : upstream_seq_;
+    upstream_->send(Envelope{EnvelopeKind::session, seq, origin_, 0, 0, changes.encoded()});
+}
+
+bool RequestContext::online(std::string_view uid) const {
+    return services_.context.directory.find(uid).has_value();
+}
+
+std::vector<std::string> RequestContext::members(std::string_view room) const {
+    return services_.context.directory.members(room);
+}
+
+std::size_t RequestContext::room_size(std::string_view room) const {
+    return services_.context.directory.room_size(room);
+}
+
+std::vector<std::string> RequestContext::do_push(const std::vector<std::string>& uids,
+                                                 std::uint32_t msg_id, Bytes payload) {
+    std::vector<std::string> offline;
+    auto targets = services_.context.directory.uid_targets(uids, offline);
+    services_.delivery.multicast(targets, msg_id, payload);
+    return offline;
+}
+
+bool RequestContext::do_kick(std::string_view uid, std::string_view reason) {
+    auto held = services_.context.directory.find(uid);
+    if (!held) return false;
+    services_.delivery.end_session(held->gate_id, held->conn_id, std::string(uid),
+                                   DisconnectReason::kicked, std::string(reason));
+    return true;
+}
+
+namespace {
+
+void check_room(std::string_view room) {
+    if (room.empty()) throw std::invalid_argument("a room name is not empty");
+    if (room.size() > max_room_name)
+        throw std::length_error("a room name is at most " + std::to_string(max_room_name) +
+                                " bytes");
+}
+
+}  // namespace
+
+bool RequestContext::change_room(SessionOp op, std::string_view room, std::string_view uid) {
+    check_room(room);
+    auto presence_op = op == SessionOp::join ? PresenceOp::join : PresenceOp::leave;
+    auto& directory = services_.context.directory;
+    if (uid.empty() || uid == origin_.uid) {
+        if (origin_.uid.empty()) return false;
+        // With this request's other changes, in order: the gate applies them before the reply.
+        session_.record(op, room);
+        directory.change_room_seen(presence_op, std::string(room), origin_.uid);
+        return true;
+    }
+    auto held = directory.find(uid);
+    if (!held) return false;
+    directory.change_room_seen(presence_op, std::string(room), std::string(uid));
+    SessionChanges change;
+    change.add(op, room, uid);  // applied only while that session still holds `uid`
+    services_.delivery.apply_session(held->gate_id, held->conn_id, change.encoded());
+    return true;
+}
+
+bool RequestContext::do_join(std::string_view room, std::string_view uid) {
+    return change_room(SessionOp::join, room, uid);
+}
+
+bool RequestContext::do_leave(std::string_view room, std::string_view uid) {
+    return change_room(SessionOp::leave, room, uid);
+}
+
+std::size_t RequestContext::do_send_to_room(std::string_view room, std::uint32_t msg_id,
+                                            Bytes payload, std::string_view except_uid) {
+    auto targets = services_.context.directory.room_targets(room, except_uid);
+    std::size_t count = 0;
+    for (const auto& gate : targets) count += gate.conn_ids.size();
+    services_.delivery.multicast(targets, msg_id, payload);
+    return count;
 }
 
 void RequestContext::do_fail(std::string_view code, std::string_view message) {
@@ -154,6 +277,7 @@ void RequestContext::do_fail(std::string_view code, std::string_view message) {
 }
 
 void RequestContext::finish() {
+    flush_session();
     if (!upstream_ || finished_ || forwarded_) return;
     finished_ = true;
     if (upstream_->is_open())

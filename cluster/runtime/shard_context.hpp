@@ -3,6 +3,7 @@
 // node, the io thread, the cluster snapshot, the log, the memory budget and the drain. Roles take
 // this instead of the shard itself, so none of them includes another's header.
 
+#include "cluster/gate/directory.hpp"
 #include "cluster/runtime/address_book.hpp"
 #include "cluster/runtime/drain.hpp"
 #include "dict/topology.hpp"
@@ -26,6 +27,7 @@ struct ShardContext {
     AddressBook& addresses;                          ///< where other nodes listen
     std::shared_ptr<node::MemoryBudget> budget;      ///< the process's buffers
     std::shared_ptr<const dict::Topology> topology;  ///< the cluster this node runs with
+    Directory& directory;                            ///< where every bound uid is
     Drain drain;                                     ///< what this shard owes before it stops
 
     /// This node's id.

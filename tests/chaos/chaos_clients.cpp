@@ -107,6 +107,7 @@ ChaosClients::ChaosClients(const std::vector<std::uint16_t>& gate_ports, int cou
         client.port = gate_ports[i % gate_ports.size()];
         client.fd = connect_to(client.port);
         watch(client, EPOLLIN | EPOLLRDHUP, EPOLL_CTL_ADD);
+        log_in(client);
     }
 }
 
@@ -168,6 +169,17 @@ void ChaosClients::send_request(Client& client) {
     ++tally_.sent;
 }
 
+// Each connection has a name of its own, so no login ever meets another session of its uid.
+std::string ChaosClients::login_name(const Client& client) const {
+    return "chaos-" + std::to_string(index_of(client)) + "-" + std::to_string(client.generation);
+}
+
+// Not awaited: the gate runs the login before it reads the requests queued behind it.
+void ChaosClients::log_in(Client& client) {
+    node::append_frame(client.out, msg_ids_.login, as_bytes(login_name(client)));
+    flush(client);
+}
+
 void ChaosClients::fill_window(Client& client) {
     while (client.waiting.size() < static_cast<std::size_t>(depth_)) send_request(client);
     flush(client);
@@ -195,6 +207,11 @@ std::optional<ChaosClients::Stamp> ChaosClients::stamp_of(std::uint32_t msg_id,
 }
 
 void ChaosClients::on_frame(Client& client, std::uint32_t msg_id, Bytes payload) {
+    if (msg_id == msg_ids_.login) {
+        bool welcomed = as_text(payload) == "welcome " + login_name(client);
+        ++(welcomed ? tally_.logins : tally_.unexpected);
+        return;
+    }
     bool outcome = msg_id == msg_ids_.error ? on_error_frame(client, payload)
                                             : on_reply(client, msg_id, payload);
     if (outcome && sending_) send_request(client);
@@ -406,6 +423,7 @@ void ChaosClients::open(Client& client) {
     client.reader = node::FrameReader{1 << 20};
     client.out.clear();
     ++tally_.reconnects;
+    log_in(client);
     if (sending_) fill_window(client);
 }
 

@@ -1,8 +1,9 @@
 #pragma once
-// The players of the chaos test: client connections that keep numbered echo and relay requests
-// in flight and check that each request gets exactly one outcome (its reply or an error frame),
-// each msgID's in the order sent. A connection whose gate the chaos kills is cut, not failed:
-// it reconnects to that gate with a fresh numbering once the gate listens again.
+// The players of the chaos test: client connections that log in (the demo relays for players
+// only), then keep numbered echo and relay requests in flight and check that each request gets
+// exactly one outcome (its reply or an error frame), each msgID's in the order sent. A connection
+// whose gate the chaos kills is cut, not failed: it reconnects to that gate with a fresh numbering
+// once the gate listens again.
 
 #include "node/frame_codec.hpp"
 
@@ -33,6 +34,7 @@ struct ClientTally {
     /// reply comes from another node than the echo's (dinx orders one handler's replies only).
     std::uint64_t overtaken = 0;
     std::uint64_t unexpected = 0;  ///< frames that answer no request we sent on that connection
+    std::uint64_t logins = 0;      ///< connections whose login was answered as expected
     std::uint64_t lost = 0;        ///< requests that never had an outcome
     std::uint64_t closed = 0;      ///< connections closed although their gate was not killed
     std::uint64_t cut_connections = 0;     ///< connections closed by the kill of their gate
@@ -47,6 +49,7 @@ struct ClientTally {
 struct ClientMsgIds {
     std::uint32_t echo = 6;             ///< replied by the node the gate picked
     std::uint32_t relay = 5;            ///< forwarded to another node, which replies
+    std::uint32_t login = 1;            ///< sent first on every connection, run by the gate
     std::uint32_t error = 0xFFFF'FFFF;  ///< error frames
 };
 
@@ -113,6 +116,10 @@ private:
     /// another waiting relay's. False when no relay waits (then the reply is a duplicate).
     bool reassign_error(Client& client, std::uint64_t seq);
     void send_request(Client& client);
+    /// Queues and sends the connection's login, ahead of its requests.
+    void log_in(Client& client);
+    /// The name connection `client` logs in as (unique per connection).
+    std::string login_name(const Client& client) const;
     void fill_window(Client& client);
     void read(Client& client);
     void flush(Client& client);

@@ -69,7 +69,9 @@ void ChaosCluster::write_conf() const {
         if (node.gate) nodes << "link_port = " << node.link_port << "\n";
     }
     std::ofstream routes(dir_ / "route.toml");
-    routes << "[[im]]\nmsg_id = 5\nname = \"relay\"\n\n[[im]]\nmsg_id = 6\nname = \"echo\"\n";
+    routes << "[[gate]]\nmsg_id = 1\nname = \"login\"\n\n"
+           << "[[im]]\nmsg_id = 5\nname = \"relay\"\n\n"
+           << "[[im]]\nmsg_id = 6\nname = \"echo\"\n";
 }
 
 std::vector<std::uint16_t> ChaosCluster::gate_ports() const {

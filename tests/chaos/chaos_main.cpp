@@ -1,18 +1,18 @@
 // dinx-chaos: proves that nothing is lost while backends and gates die, freeze and restart.
 //
 // 2 gates and 3 im nodes run as separate dinx-demo processes with authenticated links. Client
-// connections (200 by default) keep numbered requests in flight, echo (msgID 6, answered by the
-// im node the gate picked) and relay (msgID 5, forwarded to another im node, which answers)
-// alternately, while at random moments drawn from a seed that is printed: im nodes are
-// SIGKILLed and restarted, SIGSTOPped and SIGCONTed, SIGTERMed (drained) and restarted; a gate
-// is SIGKILLed and restarted (never both gates at once). The clients of a killed gate are cut:
-// the requests they had in flight may never have an outcome, so they are counted apart as cut,
-// and each client reconnects to that gate once it listens again, numbering its requests afresh.
-// At the end: every other request must have exactly one outcome (its reply or an error frame),
-// none twice, each client's echoes in the order sent (relays are counted when reordered: dinx
-// pins a client's requests to one node, not what a handler forwards); no connection may close
-// unless its gate was killed, every cut client must have reconnected, no process may have
-// crashed, and every process's RSS must have stayed under the bound.
+// connections (200 by default) log in (the demo relays for players only), then keep numbered
+// requests in flight, echo (msgID 6, answered by the im node the gate picked) and relay (msgID 5,
+// forwarded to another im node, which answers) alternately, while at random moments drawn from a
+// seed that is printed: im nodes are SIGKILLed and restarted, SIGSTOPped and SIGCONTed, SIGTERMed
+// (drained) and restarted; a gate is SIGKILLed and restarted (never both gates at once). The
+// clients of a killed gate are cut: the requests they had in flight may never have an outcome, so
+// they are counted apart as cut, and each client reconnects to that gate once it listens again,
+// numbering its requests afresh. At the end: every other request must have exactly one outcome (its
+// reply or an error frame), none twice, each client's echoes in the order sent (relays are counted
+// when reordered: dinx pins a client's requests to one node, not what a handler forwards); no
+// connection may close unless its gate was killed, every cut client must have reconnected, no
+// process may have crashed, and every process's RSS must have stayed under the bound.
 //
 //   dinx-chaos [--duration 60] [--seed N] [--clients 200] [--depth 2] [--rss-limit-mib 64]
 
@@ -87,6 +87,7 @@ void report_requests(const ClientTally& tally) {
     std::printf("requests sent %llu: replies %llu (relay %llu), error frames %llu%s\n",
                 n(tally.sent), n(tally.replies), n(tally.relay_replies), n(tally.error_total()),
                 per_code(tally.errors).c_str());
+    std::printf("logged in: %llu connections\n", n(tally.logins));
     std::printf(
         "cut by a gate kill: %llu connections, %llu requests in flight; %llu reconnected, %llu "
         "could not\n",
@@ -123,7 +124,9 @@ bool report(const Options& options, const ChaosClients& clients, const ChaosClus
     bool rss_ok = report_rss(options, cluster);
     for (const auto& crash : events.crashes) std::printf("crash: %s\n", crash.c_str());
     // Cut requests are allowed: their gate died with them, so nobody can tell their outcome.
+    // Every connection logs in before it relays: an unauthenticated relay is a lost login.
     bool good = tally.replies > 0 && tally.relay_replies > 0 && tally.lost == 0 &&
+                tally.logins > 0 && tally.errors.count("unauthenticated") == 0 &&
                 tally.duplicates == 0 && tally.out_of_order == 0 && tally.unexpected == 0 &&
                 tally.closed == 0 && tally.reconnect_failures == 0 && events.crashes.empty() &&
                 rss_ok;
@@ -157,7 +160,7 @@ int main(int argc, char** argv) {
         dinx::test::TempDir dir("dinx-chaos-");
         ChaosCluster cluster(options.demo, dir.path(), options.seed, options.heartbeat_ms);
         ChaosClients clients(cluster.gate_ports(), options.clients, options.depth,
-                             ClientMsgIds{.echo = 6, .relay = 5, .error = 0xFFFF'FFFF});
+                             ClientMsgIds{.echo = 6, .relay = 5, .login = 1, .error = 0xFFFF'FFFF});
         cluster.on_gate_kill([&clients](std::uint16_t port) { clients.gate_killed(port); });
         clients.start();
         auto chaos_end = Clock::now() + std::chrono::duration_cast<Clock::duration>(

@@ -131,14 +131,20 @@ struct DemoConf {
     std::uint16_t im2_port = 0;       ///< im-2's link port
     bool with_im2 = true;             ///< false leaves group im with im-1 alone
     std::string routes{demo_routes};  ///< route.toml
+    bool with_gate2 = false;          ///< true adds gate-2 (id 4) to group gate
+    std::uint16_t gate2_port = 0;     ///< gate-2's client port
+    std::uint16_t gate2_link_port = 0;  ///< gate-2's link port
+    std::string settings;  ///< lines of dinx.toml's [cluster] table ("" writes no table)
 
-    /// Picks four distinct free ports.
+    /// Picks six distinct free ports (the last two for gate-2).
     DemoConf() {
-        auto ports = free_ports(4);
+        auto ports = free_ports(6);
         gate_port = ports[0];
         link_port = ports[1];
         im1_port = ports[2];
         im2_port = ports[3];
+        gate2_port = ports[4];
+        gate2_link_port = ports[5];
     }
 
     /// dinx.toml.
@@ -147,12 +153,16 @@ struct DemoConf {
                     "link_port = " + std::to_string(link_port) + "\n" +
                     node_table("im", 2, "im-1", "backend", im1_port);
         if (with_im2) text += node_table("im", 3, "im-2", "backend", im2_port);
+        if (with_gate2)
+            text += node_table("gate", 4, "gate-2", "frontend", gate2_port) +
+                    "link_port = " + std::to_string(gate2_link_port) + "\n";
+        if (!settings.empty()) text = "[cluster]\n" + settings + "\n" + text;
         return text;
     }
 
     /// The port a node listens on first: the client port of the gate, the link port of a backend.
     std::uint16_t port_of(std::uint32_t id) const {
-        return id == 1 ? gate_port : id == 2 ? im1_port : im2_port;
+        return id == 1 ? gate_port : id == 2 ? im1_port : id == 4 ? gate2_port : im2_port;
     }
 
     /// Writes dinx.toml and route.toml into `dir`.
@@ -204,6 +214,7 @@ public:
         auto& process = start(ids, env);
         auto waited = ids.empty() ? std::vector<std::uint32_t>{1, 2, 3} : ids;
         if (!conf_.with_im2) std::erase(waited, 3u);
+        if (conf_.with_gate2 && ids.empty()) waited.push_back(4);
         for (auto id : waited) {
             INFO(logs());
             REQUIRE_MESSAGE(wait_for_port(conf_.port_of(id), start_timeout),
@@ -302,6 +313,14 @@ inline Frame receive_frame(BlockingClient& client, milliseconds timeout = promis
     return *frame;
 }
 
+/// Logs `client` in as `name` (msgID 1, answered by the gate): the demo refuses send,
+/// broadcast and relay (3, 4, 5) to a client that is not logged in.
+inline void log_in(BlockingClient& client, const std::string& name) {
+    client.send(1, name);
+    auto welcome = receive_frame(client);
+    REQUIRE_MESSAGE(welcome.payload == "welcome " + name, welcome.msg_id << " " << welcome.payload);
+}
+
 /// True once /proc says `pid` is stopped (state T), false after `timeout`.
 inline bool wait_until_stopped(pid_t pid, milliseconds timeout) {
     auto deadline = steady_clock::now() + timeout;
@@ -320,6 +339,11 @@ inline bool wait_until_stopped(pid_t pid, milliseconds timeout) {
 /// A player connection to the cluster's gate.
 inline BlockingClient connect_to_gate(const Cluster& cluster) {
     return BlockingClient("127.0.0.1", cluster.conf().gate_port, 2s);
+}
+
+/// A player connection to gate `gate_id` (1, or 4 for gate-2).
+inline BlockingClient connect_to_gate(const Cluster& cluster, std::uint32_t gate_id) {
+    return BlockingClient("127.0.0.1", cluster.conf().port_of(gate_id), 2s);
 }
 
 }  // namespace dinx::test::e2e

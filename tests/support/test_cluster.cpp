@@ -90,7 +90,7 @@ std::map<std::uint32_t, std::string> demo_routes() {
             {whoami, "im"}, {whisper, "im"}, {big, "im"}, {hold, "gate"}};
 }
 
-TestCluster::TestCluster(dict::Config config)
+TestCluster::TestCluster(dict::Config config, std::vector<cluster::Interceptor> interceptors)
     : topology_(std::make_shared<const dict::Topology>(std::move(config))),
       handlers_(std::make_shared<cluster::HandlerTable>()),
       addresses_(std::make_shared<cluster::AddressBook>(topology_->config())) {
@@ -101,6 +101,7 @@ TestCluster::TestCluster(dict::Config config)
     handlers_->add(whisper, on_whisper);
     handlers_->add(big, on_big);
     handlers_->add(hold, on_hold);
+    handlers_->interceptors = std::move(interceptors);
 }
 
 TestCluster::~TestCluster() = default;

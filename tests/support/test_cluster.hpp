@@ -67,8 +67,9 @@ HoldSwitch& hold_switch();
 /// The demo handlers plus the test handlers, run by nodes started here.
 class TestCluster {
 public:
-    /// Nodes of `config`; none runs until start().
-    explicit TestCluster(dict::Config config);
+    /// Nodes of `config`, whose gates run `interceptors` in this order; none runs until
+    /// start().
+    explicit TestCluster(dict::Config config, std::vector<cluster::Interceptor> interceptors = {});
     ~TestCluster();
 
     /// Starts `ids` as one process with `io_threads` threads.
@@ -85,6 +86,9 @@ public:
     cluster::AddressBook& addresses() { return *addresses_; }
     /// The msgID of error frames.
     std::uint32_t error_msg_id() const { return topology_->settings().error_msg_id; }
+    /// The handlers every node started here runs: a test may add its own (and the session
+    /// event handler) before the first start().
+    cluster::HandlerTable& handlers() { return *handlers_; }
 
 private:
     std::shared_ptr<const dict::Topology> topology_;

@@ -1,0 +1,295 @@
+#include "cluster/gate/directory.hpp"
+
+#include "cluster/api/session.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+
+namespace dinx::cluster {
+
+Directory::Directory(std::uint32_t self_id, dict::LoginPolicy policy)
+    : self_id_(self_id), policy_(policy) {}
+
+void Directory::on_outbox(Wake wake) {
+    std::lock_guard lock(mutex_);
+    wake_ = std::move(wake);
+}
+
+std::optional<Presence> Directory::find(std::string_view uid) const {
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find(uid);
+    if (it == entries_.end()) return std::nullopt;
+    return Presence{it->second.gate_id, it->second.conn_id};
+}
+
+std::vector<std::string> Directory::members(std::string_view room) const {
+    std::lock_guard lock(mutex_);
+    std::vector<std::string> out;
+    if (auto it = rooms_.find(room); it != rooms_.end())
+        out.assign(it->second.begin(), it->second.end());
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+std::size_t Directory::room_size(std::string_view room) const {
+    std::lock_guard lock(mutex_);
+    auto it = rooms_.find(room);
+    return it == rooms_.end() ? 0 : it->second.size();
+}
+
+namespace {
+
+std::vector<GateTargets> gather(std::map<std::uint32_t, std::vector<std::uint64_t>>& by_gate) {
+    std::vector<GateTargets> out;
+    out.reserve(by_gate.size());
+    for (auto& [gate, conns] : by_gate) out.push_back(GateTargets{gate, std::move(conns)});
+    return out;
+}
+
+}  // namespace
+
+std::vector<GateTargets> Directory::room_targets(std::string_view room,
+                                                 std::string_view except_uid) const {
+    std::lock_guard lock(mutex_);
+    std::map<std::uint32_t, std::vector<std::uint64_t>> by_gate;
+    auto it = rooms_.find(room);
+    if (it == rooms_.end()) return {};
+    for (const auto& uid : it->second) {
+        if (uid == except_uid) continue;
+        auto entry = entries_.find(uid);
+        if (entry != entries_.end())
+            by_gate[entry->second.gate_id].push_back(entry->second.conn_id);
+    }
+    return gather(by_gate);
+}
+
+std::vector<GateTargets> Directory::uid_targets(const std::vector<std::string>& uids,
+                                                std::vector<std::string>& offline) const {
+    std::lock_guard lock(mutex_);
+    std::map<std::uint32_t, std::vector<std::uint64_t>> by_gate;
+    for (const auto& uid : uids) {
+        auto entry = entries_.find(uid);
+        if (entry == entries_.end())
+            offline.push_back(uid);
+        else
+            by_gate[entry->second.gate_id].push_back(entry->second.conn_id);
+    }
+    return gather(by_gate);
+}
+
+std::size_t Directory::size() const {
+    std::lock_guard lock(mutex_);
+    return entries_.size();
+}
+
+// A hybrid clock: wall-clock microseconds, but always past every epoch seen, so a gate that
+// restarts (or whose clock is behind) still orders its new logins after the ones it heard of.
+std::uint64_t Directory::next_epoch() {
+    auto now = std::chrono::duration_cast<std::chrono::microseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count();
+    last_epoch_ = std::max(last_epoch_ + 1, static_cast<std::uint64_t>(now));
+    return last_epoch_;
+}
+
+bool Directory::newer(const Entry& a, const Entry& b) {
+    return a.epoch != b.epoch ? a.epoch > b.epoch : a.gate_id > b.gate_id;
+}
+
+bool Directory::keeps(const Entry& challenger, const Entry& holder) const {
+    bool challenger_newer = newer(challenger, holder);
+    return policy_ == dict::LoginPolicy::kick_older ? challenger_newer : !challenger_newer;
+}
+
+Directory::BindOutcome Directory::bind_local(const std::string& uid, std::uint64_t conn_id) {
+    std::lock_guard lock(mutex_);
+    Entry fresh{self_id_, conn_id, next_epoch(), {}};
+    BindOutcome outcome;
+    auto it = entries_.find(uid);
+    if (it != entries_.end()) {
+        Entry& held = it->second;
+        if (held.gate_id == self_id_ && held.conn_id == conn_id) return {true, std::nullopt};
+        if (!keeps(fresh, held)) return outcome;  // refuse_newer: the uid stays where it is
+        if (held.gate_id == self_id_) outcome.loser = LoginLoser{held.conn_id, uid};
+        // A session of another gate is closed by that gate when it hears of this bind.
+        erase_entry(it);
+    }
+    entries_.emplace(uid, fresh);
+    publish({PresenceOp::bind, conn_id, fresh.epoch, uid, {}});
+    outcome.bound = true;
+    return outcome;
+}
+
+void Directory::unbind_local(const std::string& uid, std::uint64_t conn_id) {
+    std::lock_guard lock(mutex_);
+    remove_if(uid, self_id_, conn_id);
+    // Published even when a newer login holds the uid here: nodes that have not heard of that
+    // login yet drop the old entry now.
+    publish({PresenceOp::unbind, conn_id, 0, uid, {}});
+}
+
+bool Directory::change_room_local(PresenceOp op, const std::string& room, const std::string& uid,
+                                  std::uint64_t conn_id) {
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find(uid);
+    if (it == entries_.end() || it->second.gate_id != self_id_ || it->second.conn_id != conn_id)
+        return false;
+    bool changed = op == PresenceOp::join ? add_room(it->second, room, uid)
+                                          : remove_room(it->second, room, uid);
+    if (changed) publish({op, conn_id, 0, uid, room});
+    return changed || op == PresenceOp::leave;
+}
+
+bool Directory::change_room_seen(PresenceOp op, const std::string& room, const std::string& uid) {
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find(uid);
+    if (it == entries_.end()) return false;
+    if (op == PresenceOp::join)
+        return add_room(it->second, room, uid) ||
+               std::count(it->second.rooms.begin(), it->second.rooms.end(), room) > 0;
+    remove_room(it->second, room, uid);
+    return true;
+}
+
+bool Directory::add_room(Entry& entry, const std::string& room, const std::string& uid) {
+    if (std::find(entry.rooms.begin(), entry.rooms.end(), room) != entry.rooms.end()) return false;
+    if (entry.rooms.size() >= max_session_rooms) return false;
+    entry.rooms.push_back(room);
+    rooms_[room].insert(uid);
+    return true;
+}
+
+bool Directory::remove_room(Entry& entry, const std::string& room, const std::string& uid) {
+    auto at = std::find(entry.rooms.begin(), entry.rooms.end(), room);
+    if (at == entry.rooms.end()) return false;
+    entry.rooms.erase(at);
+    auto members = rooms_.find(room);
+    if (members != rooms_.end()) {
+        members->second.erase(uid);
+        if (members->second.empty()) rooms_.erase(members);  // an empty room is no room
+    }
+    return true;
+}
+
+void Directory::erase_entry(EntryMap::iterator it) {
+    auto rooms = std::move(it->second.rooms);
+    for (const auto& room : rooms) {
+        auto members = rooms_.find(room);
+        if (members == rooms_.end()) continue;
+        members->second.erase(it->first);
+        if (members->second.empty()) rooms_.erase(members);
+    }
+    entries_.erase(it);
+}
+
+void Directory::remove_if(const std::string& uid, std::uint32_t gate_id, std::uint64_t conn_id) {
+    auto it = entries_.find(uid);
+    if (it != entries_.end() && it->second.gate_id == gate_id && it->second.conn_id == conn_id)
+        erase_entry(it);
+}
+
+std::vector<LoginLoser> Directory::apply(std::uint32_t gate_id, std::uintptr_t stream,
+                                         const std::vector<PresenceUpdate>& updates) {
+    std::lock_guard lock(mutex_);
+    std::vector<LoginLoser> losers;
+    for (const auto& update : updates) {
+        if (update.op == PresenceOp::reset) {
+            forget_gate(gate_id);
+            streams_[gate_id] = stream;
+            continue;
+        }
+        // Only the gate's current stream speaks for it: a late frame of a closed link does not.
+        auto current = streams_.find(gate_id);
+        if (current == streams_.end() || current->second != stream) continue;
+        apply_one(gate_id, update, losers);
+    }
+    return losers;
+}
+
+void Directory::apply_one(std::uint32_t gate_id, const PresenceUpdate& update,
+                          std::vector<LoginLoser>& losers) {
+    switch (update.op) {
+        case PresenceOp::bind:
+            apply_bind(gate_id, update, losers);
+            return;
+        case PresenceOp::unbind:
+            remove_if(update.uid, gate_id, update.conn_id);
+            return;
+        case PresenceOp::join:
+        case PresenceOp::leave: {
+            auto it = entries_.find(update.uid);
+            if (it == entries_.end() || it->second.gate_id != gate_id ||
+                it->second.conn_id != update.conn_id)
+                return;
+            if (update.op == PresenceOp::join)
+                add_room(it->second, update.room, update.uid);
+            else
+                remove_room(it->second, update.room, update.uid);
+            return;
+        }
+        case PresenceOp::reset:
+            return;
+    }
+}
+
+void Directory::apply_bind(std::uint32_t gate_id, const PresenceUpdate& update,
+                           std::vector<LoginLoser>& losers) {
+    last_epoch_ = std::max(last_epoch_, update.epoch);
+    Entry fresh{gate_id, update.conn_id, update.epoch, {}};
+    auto it = entries_.find(update.uid);
+    if (it != entries_.end()) {
+        Entry& held = it->second;
+        if (held.gate_id == gate_id && held.conn_id == update.conn_id) return;  // a repeat
+        // The gate's own stream is in order: what it binds now replaces what it bound before.
+        if (held.gate_id != gate_id && !keeps(fresh, held)) {
+            // The holder stays; the session there is closed by its gate (if it is not us, the
+            // gate hears of the holder's login and closes its own).
+            return;
+        }
+        if (held.gate_id == self_id_) losers.push_back({held.conn_id, update.uid});
+        erase_entry(it);
+    }
+    entries_.emplace(update.uid, std::move(fresh));
+}
+
+void Directory::forget_gate(std::uint32_t gate_id) {
+    for (auto it = entries_.begin(); it != entries_.end();) {
+        auto next = std::next(it);
+        if (it->second.gate_id == gate_id) erase_entry(it);
+        it = next;
+    }
+}
+
+void Directory::drop_stream(std::uint32_t gate_id, std::uintptr_t stream) {
+    std::lock_guard lock(mutex_);
+    auto current = streams_.find(gate_id);
+    if (current == streams_.end() || current->second != stream) return;
+    streams_.erase(current);
+    forget_gate(gate_id);
+}
+
+void Directory::publish(PresenceUpdate update) {
+    bool was_empty = outbox_.empty();
+    outbox_.push_back(std::move(update));
+    if (was_empty && wake_) wake_();
+}
+
+std::vector<PresenceUpdate> Directory::take_outbox() {
+    std::lock_guard lock(mutex_);
+    return std::exchange(outbox_, {});
+}
+
+std::vector<PresenceUpdate> Directory::snapshot() const {
+    std::lock_guard lock(mutex_);
+    std::vector<PresenceUpdate> out{{PresenceOp::reset, 0, 0, {}, {}}};
+    for (const auto& [uid, entry] : entries_) {
+        if (entry.gate_id != self_id_) continue;
+        out.push_back({PresenceOp::bind, entry.conn_id, entry.epoch, uid, {}});
+        for (const auto& room : entry.rooms)
+            out.push_back({PresenceOp::join, entry.conn_id, 0, uid, room});
+    }
+    return out;
+}
+
+}  // namespace dinx::cluster

@@ -1,0 +1,175 @@
+// Directory: where each uid is, rooms, and which login keeps a uid whatever order events arrive.
+
+#include "cluster/gate/directory.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace dinx;
+using namespace dinx::cluster;
+
+namespace {
+
+constexpr std::uintptr_t stream_a = 1;
+constexpr std::uintptr_t stream_b = 2;
+
+// What gate `directory` publishes, applied on `to` as if sent over `stream`.
+std::vector<LoginLoser> relay(Directory& from, Directory& to, std::uint32_t from_id,
+                              std::uintptr_t stream) {
+    return to.apply(from_id, stream, from.take_outbox());
+}
+
+std::vector<PresenceUpdate> reset() {
+    return {{PresenceOp::reset, 0, 0, {}, {}}};
+}
+
+}  // namespace
+
+TEST_CASE("a uid bound on a gate is found on another node once its updates arrive") {
+    Directory gate(1, dict::LoginPolicy::kick_older);
+    Directory backend(2, dict::LoginPolicy::kick_older);
+    backend.apply(1, stream_a, gate.snapshot());
+    REQUIRE(gate.bind_local("alice", 11).bound);
+    CHECK_FALSE(backend.find("alice"));
+    relay(gate, backend, 1, stream_a);
+    auto where = backend.find("alice");
+    REQUIRE(where);
+    CHECK(where->gate_id == 1);
+    CHECK(where->conn_id == 11);
+}
+
+TEST_CASE("updates over a link that is not the gate's current stream are ignored") {
+    Directory gate(1, dict::LoginPolicy::kick_older);
+    Directory backend(2, dict::LoginPolicy::kick_older);
+    backend.apply(1, stream_a, reset());
+    gate.bind_local("alice", 11);
+    relay(gate, backend, 1, stream_b);
+    CHECK_FALSE(backend.find("alice"));
+}
+
+TEST_CASE("a gate's entries go when its stream closes, and a new snapshot replaces them all") {
+    Directory gate(1, dict::LoginPolicy::kick_older);
+    Directory backend(2, dict::LoginPolicy::kick_older);
+    backend.apply(1, stream_a, reset());
+    gate.bind_local("alice", 11);
+    gate.change_room_local(PresenceOp::join, "lobby", "alice", 11);
+    relay(gate, backend, 1, stream_a);
+    CHECK(backend.room_size("lobby") == 1);
+    backend.drop_stream(1, stream_b);  // another link of that gate: nothing happens
+    CHECK(backend.find("alice"));
+    backend.drop_stream(1, stream_a);
+    CHECK_FALSE(backend.find("alice"));
+    CHECK(backend.room_size("lobby") == 0);
+    // The gate restarted with nobody: its snapshot is a bare reset.
+    Directory restarted(1, dict::LoginPolicy::kick_older);
+    backend.apply(1, stream_a, gate.snapshot());
+    CHECK(backend.find("alice"));
+    backend.apply(1, stream_b, restarted.snapshot());
+    CHECK_FALSE(backend.find("alice"));
+}
+
+TEST_CASE("kick_older: a second login on the same gate names the first as loser") {
+    Directory gate(1, dict::LoginPolicy::kick_older);
+    gate.bind_local("alice", 11);
+    auto second = gate.bind_local("alice", 12);
+    REQUIRE(second.bound);
+    REQUIRE(second.loser);
+    CHECK(second.loser->conn_id == 11);
+    // The old connection's close comes later and must not unbind the new session.
+    gate.unbind_local("alice", 11);
+    REQUIRE(gate.find("alice"));
+    CHECK(gate.find("alice")->conn_id == 12);
+}
+
+TEST_CASE("refuse_newer: a second login is refused and the first stays") {
+    Directory gate(1, dict::LoginPolicy::refuse_newer);
+    gate.bind_local("alice", 11);
+    auto second = gate.bind_local("alice", 12);
+    CHECK_FALSE(second.bound);
+    CHECK_FALSE(second.loser);
+    CHECK(gate.find("alice")->conn_id == 11);
+}
+
+TEST_CASE("across gates the older login loses, whatever order the updates arrive in") {
+    for (bool newer_first : {false, true}) {
+        CAPTURE(newer_first);
+        Directory gate1(1, dict::LoginPolicy::kick_older);
+        Directory gate2(2, dict::LoginPolicy::kick_older);
+        Directory backend(3, dict::LoginPolicy::kick_older);
+        for (auto* d : {&gate1, &gate2}) d->take_outbox();
+        gate1.apply(2, stream_a, reset());
+        gate2.apply(1, stream_a, reset());
+        backend.apply(1, stream_a, reset());
+        backend.apply(2, stream_b, reset());
+        gate1.bind_local("alice", 11);  // the older login
+        auto from1 = gate1.take_outbox();
+        gate2.bind_local("alice", 21);  // the newer one, before gate 2 heard of the first
+        auto from2 = gate2.take_outbox();
+        if (newer_first) {
+            backend.apply(2, stream_b, from2);
+            backend.apply(1, stream_a, from1);
+        } else {
+            backend.apply(1, stream_a, from1);
+            backend.apply(2, stream_b, from2);
+        }
+        CHECK(backend.find("alice")->gate_id == 2);
+        // Gate 1 hears of the newer login and closes its own session; gate 2 keeps its own.
+        auto losers1 = gate1.apply(2, stream_a, from2);
+        REQUIRE(losers1.size() == 1);
+        CHECK(losers1[0].conn_id == 11);
+        CHECK(gate2.apply(1, stream_a, from1).empty());
+        CHECK(gate2.find("alice")->conn_id == 21);
+        // The loser's unbind, arriving last, leaves the winner in place.
+        gate1.unbind_local("alice", 11);
+        backend.apply(1, stream_a, gate1.take_outbox());
+        CHECK(backend.find("alice")->gate_id == 2);
+    }
+}
+
+TEST_CASE("rooms: members sorted, targets per gate without the excluded uid, leave on unbind") {
+    Directory gate1(1, dict::LoginPolicy::kick_older);
+    Directory backend(3, dict::LoginPolicy::kick_older);
+    backend.apply(1, stream_a, reset());
+    for (auto [uid, conn] : {std::pair{"bob", 12}, {"alice", 11}, {"carol", 13}}) {
+        gate1.bind_local(uid, conn);
+        gate1.change_room_local(PresenceOp::join, "lobby", uid, conn);
+    }
+    relay(gate1, backend, 1, stream_a);
+    CHECK(backend.members("lobby") == std::vector<std::string>{"alice", "bob", "carol"});
+    auto targets = backend.room_targets("lobby", "bob");
+    REQUIRE(targets.size() == 1);
+    CHECK(targets[0].gate_id == 1);
+    CHECK(targets[0].conn_ids.size() == 2);
+    gate1.unbind_local("carol", 13);
+    relay(gate1, backend, 1, stream_a);
+    CHECK(backend.members("lobby") == std::vector<std::string>{"alice", "bob"});
+    CHECK_FALSE(gate1.change_room_local(PresenceOp::join, "lobby", "carol", 13));
+}
+
+TEST_CASE("uid targets gather online uids per gate and name the offline ones") {
+    Directory gate1(1, dict::LoginPolicy::kick_older);
+    gate1.bind_local("alice", 11);
+    gate1.bind_local("bob", 12);
+    std::vector<std::string> offline;
+    auto targets = gate1.uid_targets({"alice", "zed", "bob"}, offline);
+    CHECK(offline == std::vector<std::string>{"zed"});
+    REQUIRE(targets.size() == 1);
+    CHECK(targets[0].conn_ids == std::vector<std::uint64_t>{11, 12});
+}
+
+TEST_CASE("presence batches round-trip and malformed ones are refused") {
+    ByteBuffer batch;
+    append_presence(batch, {PresenceOp::bind, 7, 99, "alice", {}});
+    append_presence(batch, {PresenceOp::join, 7, 0, "alice", "lobby"});
+    auto read = read_presence(batch);
+    REQUIRE(read);
+    REQUIRE(read->size() == 2);
+    CHECK((*read)[1].room == "lobby");
+    CHECK((*read)[0].epoch == 99);
+    for (std::size_t size = 1; size < batch.size(); ++size) {
+        CAPTURE(size);
+        auto cut = read_presence(Bytes{batch}.first(size));
+        CHECK((!cut || cut->size() < 2));
+    }
+    ByteBuffer bad{std::byte{9}};
+    CHECK_FALSE(read_presence(bad));
+}
