@@ -132,11 +132,10 @@ void Directory::unbind_local(const std::string& uid, std::uint64_t conn_id) {
 bool Directory::change_room_local(PresenceOp op, const std::string& room, const std::string& uid,
                                   std::uint64_t conn_id) {
     std::lock_guard lock(mutex_);
-    auto it = entries_.find(uid);
-    if (it == entries_.end() || it->second.gate_id != self_id_ || it->second.conn_id != conn_id)
-        return false;
-    bool changed = op == PresenceOp::join ? add_room(it->second, room, uid)
-                                          : remove_room(it->second, room, uid);
+    auto* entry = session_entry(uid, self_id_, conn_id);
+    if (!entry) return false;
+    bool changed =
+        op == PresenceOp::join ? add_room(*entry, room, uid) : remove_room(*entry, room, uid);
     if (changed) publish({op, conn_id, 0, uid, room});
     return changed || op == PresenceOp::leave;
 }
@@ -145,15 +144,20 @@ bool Directory::change_room_seen(PresenceOp op, const std::string& room, const s
     std::lock_guard lock(mutex_);
     auto it = entries_.find(uid);
     if (it == entries_.end()) return false;
-    if (op == PresenceOp::join)
-        return add_room(it->second, room, uid) ||
-               std::count(it->second.rooms.begin(), it->second.rooms.end(), room) > 0;
+    if (op == PresenceOp::join) {
+        add_room(it->second, room, uid);
+        return in_room(it->second, room);  // joined now or before; not when at the limit
+    }
     remove_room(it->second, room, uid);
     return true;
 }
 
+bool Directory::in_room(const Entry& entry, const std::string& room) {
+    return std::find(entry.rooms.begin(), entry.rooms.end(), room) != entry.rooms.end();
+}
+
 bool Directory::add_room(Entry& entry, const std::string& room, const std::string& uid) {
-    if (std::find(entry.rooms.begin(), entry.rooms.end(), room) != entry.rooms.end()) return false;
+    if (in_room(entry, room)) return false;
     if (entry.rooms.size() >= max_session_rooms) return false;
     entry.rooms.push_back(room);
     rooms_[room].insert(uid);
@@ -164,29 +168,32 @@ bool Directory::remove_room(Entry& entry, const std::string& room, const std::st
     auto at = std::find(entry.rooms.begin(), entry.rooms.end(), room);
     if (at == entry.rooms.end()) return false;
     entry.rooms.erase(at);
-    auto members = rooms_.find(room);
-    if (members != rooms_.end()) {
-        members->second.erase(uid);
-        if (members->second.empty()) rooms_.erase(members);  // an empty room is no room
-    }
+    drop_member(room, uid);
     return true;
 }
 
+void Directory::drop_member(const std::string& room, const std::string& uid) {
+    auto members = rooms_.find(room);
+    if (members == rooms_.end()) return;
+    members->second.erase(uid);
+    if (members->second.empty()) rooms_.erase(members);  // an empty room is no room
+}
+
 void Directory::erase_entry(EntryMap::iterator it) {
-    auto rooms = std::move(it->second.rooms);
-    for (const auto& room : rooms) {
-        auto members = rooms_.find(room);
-        if (members == rooms_.end()) continue;
-        members->second.erase(it->first);
-        if (members->second.empty()) rooms_.erase(members);
-    }
+    for (const auto& room : it->second.rooms) drop_member(room, it->first);
     entries_.erase(it);
 }
 
-void Directory::remove_if(const std::string& uid, std::uint32_t gate_id, std::uint64_t conn_id) {
+Directory::Entry* Directory::session_entry(std::string_view uid, std::uint32_t gate_id,
+                                           std::uint64_t conn_id) {
     auto it = entries_.find(uid);
-    if (it != entries_.end() && it->second.gate_id == gate_id && it->second.conn_id == conn_id)
-        erase_entry(it);
+    if (it == entries_.end() || it->second.gate_id != gate_id || it->second.conn_id != conn_id)
+        return nullptr;
+    return &it->second;
+}
+
+void Directory::remove_if(const std::string& uid, std::uint32_t gate_id, std::uint64_t conn_id) {
+    if (session_entry(uid, gate_id, conn_id)) erase_entry(entries_.find(uid));
 }
 
 std::vector<LoginLoser> Directory::apply(std::uint32_t gate_id, std::uintptr_t stream,
@@ -218,14 +225,12 @@ void Directory::apply_one(std::uint32_t gate_id, const PresenceUpdate& update,
             return;
         case PresenceOp::join:
         case PresenceOp::leave: {
-            auto it = entries_.find(update.uid);
-            if (it == entries_.end() || it->second.gate_id != gate_id ||
-                it->second.conn_id != update.conn_id)
-                return;
+            auto* entry = session_entry(update.uid, gate_id, update.conn_id);
+            if (!entry) return;
             if (update.op == PresenceOp::join)
-                add_room(it->second, update.room, update.uid);
+                add_room(*entry, update.room, update.uid);
             else
-                remove_room(it->second, update.room, update.uid);
+                remove_room(*entry, update.room, update.uid);
             return;
         }
         case PresenceOp::reset:

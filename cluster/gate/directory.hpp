@@ -124,6 +124,12 @@ private:
                    std::vector<LoginLoser>& losers);
     void apply_bind(std::uint32_t gate_id, const PresenceUpdate& update,
                     std::vector<LoginLoser>& losers);
+    /// The entry of `uid` when it is the session (gate, conn), or nullptr.
+    Entry* session_entry(std::string_view uid, std::uint32_t gate_id, std::uint64_t conn_id);
+    /// True when `entry` is in `room`.
+    static bool in_room(const Entry& entry, const std::string& room);
+    /// Takes `uid` out of `room`'s members; an empty room goes.
+    void drop_member(const std::string& room, const std::string& uid);
     /// Removes `uid`'s entry when it is the session (gate, conn), with its rooms.
     void remove_if(const std::string& uid, std::uint32_t gate_id, std::uint64_t conn_id);
     void erase_entry(EntryMap::iterator it);
