@@ -18,6 +18,19 @@ std::size_t Delivery::shard_of(std::uint64_t conn_id) const {
     return static_cast<std::size_t>((conn_id - 1) % context_.shard_count);
 }
 
+// A connection's state is touched on its own thread only: `work` runs here, or is posted there
+// with its own copy of `bytes` (the caller's view dies with the call).
+template <class Work>
+void Delivery::on_shard_of(std::uint64_t conn_id, Bytes bytes, Work work) {
+    auto target = shard_of(conn_id);
+    if (target == context_.index) {
+        work(*this, bytes);
+        return;
+    }
+    post_(target, [work = std::move(work), data = ByteBuffer(bytes.begin(), bytes.end())](
+                      Delivery& there) { work(there, data); });
+}
+
 void Delivery::deliver(std::uint32_t gate_id, std::uint64_t conn_id, std::uint32_t msg_id,
                        Bytes payload) {
     if (gate_id != context_.node_id()) {
@@ -26,13 +39,9 @@ void Delivery::deliver(std::uint32_t gate_id, std::uint64_t conn_id, std::uint32
         return;
     }
     if (conn_id == 0) return;
-    auto target = shard_of(conn_id);
-    if (target == context_.index) {
-        deliver_here(conn_id, msg_id, payload);
-        return;
-    }
-    post_(target, [conn_id, msg_id, data = ByteBuffer(payload.begin(), payload.end())](
-                      Delivery& there) { there.deliver_here(conn_id, msg_id, data); });
+    on_shard_of(conn_id, payload, [conn_id, msg_id](Delivery& there, Bytes data) {
+        there.deliver_here(conn_id, msg_id, data);
+    });
 }
 
 void Delivery::deliver_here(std::uint64_t conn_id, std::uint32_t msg_id, Bytes payload) {
@@ -49,12 +58,7 @@ void Delivery::apply_session(std::uint32_t gate_id, std::uint64_t conn_id, Bytes
         return;
     }
     if (conn_id == 0) return;
-    auto target = shard_of(conn_id);
-    if (target == context_.index) {
-        keeper_->apply_here(conn_id, changes);
-        return;
-    }
-    post_(target, [conn_id, data = ByteBuffer(changes.begin(), changes.end())](Delivery& there) {
+    on_shard_of(conn_id, changes, [conn_id](Delivery& there, Bytes data) {
         there.keeper_->apply_here(conn_id, data);
     });
 }
@@ -115,13 +119,9 @@ void Delivery::end_session(std::uint32_t gate_id, std::uint64_t conn_id, const s
                                       static_cast<std::uint32_t>(reason), 0, as_bytes(why)});
         return;
     }
-    auto target = shard_of(conn_id);
-    if (target == context_.index) {
-        keeper_->end_here(conn_id, uid, reason, why);
-        return;
-    }
-    post_(target, [conn_id, uid, reason, why = std::move(why)](Delivery& there) {
-        there.keeper_->end_here(conn_id, uid, reason, why);
+    if (conn_id == 0) return;
+    on_shard_of(conn_id, as_bytes(why), [conn_id, uid, reason](Delivery& there, Bytes text) {
+        there.keeper_->end_here(conn_id, uid, reason, std::string(as_text(text)));
     });
 }
 

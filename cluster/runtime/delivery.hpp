@@ -54,6 +54,9 @@ public:
 private:
     /// The shard that owns connection `conn_id` of this node.
     std::size_t shard_of(std::uint64_t conn_id) const;
+    /// Runs `work(Delivery&, Bytes)` with `bytes` on the shard that owns `conn_id`.
+    template <class Work>
+    void on_shard_of(std::uint64_t conn_id, Bytes bytes, Work work);
 
     ShardContext& context_;
     ClientTable& clients_;
