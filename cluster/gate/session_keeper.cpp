@@ -19,26 +19,28 @@ void SessionKeeper::apply_here(std::uint64_t conn_id, Bytes changes) {
 
 void SessionKeeper::apply(ClientSession& session, Bytes changes) {
     if (session.ending()) return;
-    bool valid = SessionChanges::for_each(
-        changes, [&](SessionOp op, std::string_view a, std::string_view b) {
-            switch (op) {
-                case SessionOp::bind:
-                    bind(session, std::string(a));
-                    break;
-                case SessionOp::set:
-                    set_value(session, a, b);
-                    break;
-                case SessionOp::erase:
-                    session.values().erase(a);
-                    break;
-                case SessionOp::join:
-                    change_room(session, PresenceOp::join, a);
-                    break;
-                case SessionOp::leave:
-                    change_room(session, PresenceOp::leave, a);
-                    break;
-            }
-        });
+    bool valid = SessionChanges::for_each(changes, [&](SessionOp op, std::string_view a,
+                                                       std::string_view b) {
+        switch (op) {
+            case SessionOp::bind:
+                bind(session, std::string(a));
+                break;
+            case SessionOp::set:
+                set_value(session, a, b);
+                break;
+            case SessionOp::erase:
+                session.values().erase(a);
+                break;
+            case SessionOp::join:
+            case SessionOp::leave:
+                // `b`, when set, is the uid the change was meant for: the connection may
+                // hold another by now (a relogin), which must not be moved.
+                if (b.empty() || b == session.uid())
+                    change_room(session,
+                                op == SessionOp::join ? PresenceOp::join : PresenceOp::leave, a);
+                break;
+        }
+    });
     if (!valid) {
         ++rejected_;
         context_.log.warn("malformed session changes for client {} ignored", session.conn_id());

@@ -238,16 +238,22 @@ bool RequestContext::change_room(SessionOp op, std::string_view room, std::strin
     check_room(room);
     auto presence_op = op == SessionOp::join ? PresenceOp::join : PresenceOp::leave;
     auto& directory = services_.context.directory;
+    // A node other than the session's gate shows the change at once; the gate itself applies it
+    // through its keeper, which also publishes it (seen early, it would find nothing to publish).
+    auto show_early = [&](std::uint32_t gate_id, const std::string& who) {
+        if (gate_id != services_.context.node_id())
+            directory.change_room_seen(presence_op, std::string(room), who);
+    };
     if (uid.empty() || uid == origin_.uid) {
         if (origin_.uid.empty()) return false;
         // With this request's other changes, in order: the gate applies them before the reply.
         session_.record(op, room);
-        directory.change_room_seen(presence_op, std::string(room), origin_.uid);
+        show_early(origin_.gate_id, origin_.uid);
         return true;
     }
     auto held = directory.find(uid);
     if (!held) return false;
-    directory.change_room_seen(presence_op, std::string(room), std::string(uid));
+    show_early(held->gate_id, std::string(uid));
     SessionChanges change;
     change.add(op, room, uid);  // applied only while that session still holds `uid`
     services_.delivery.apply_session(held->gate_id, held->conn_id, change.encoded());
