@@ -68,7 +68,7 @@ TEST_CASE("SIGINT stops a node with exit code 0 within 5 seconds while a client 
     check_signal_stops(gate, SIGINT, cluster);
 }
 
-TEST_CASE("send, broadcast and relay before login get unauthenticated; after login they work") {
+TEST_CASE("send, broadcast and relay get unauthenticated before login, and work after it") {
     DemoConf conf;
     conf.with_im2 = false;
     Cluster cluster(conf);
@@ -284,7 +284,7 @@ TEST_CASE(
     CHECK(contains(gate.read_output(), "does not know the cluster secret"));
 }
 
-TEST_CASE("a secret_file named in dinx.toml links the nodes; without a secret they warn") {
+TEST_CASE("a secret_file named in dinx.toml links the nodes, and without a secret they warn") {
     DemoConf conf;
     Cluster cluster(conf);
     write_file(cluster.dir() / "cluster.key", "a secret shared through a file\n");

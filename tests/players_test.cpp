@@ -16,6 +16,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -24,6 +25,7 @@
 #include <mutex>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace dinx;
@@ -68,6 +70,7 @@ enum PlayerMsg : std::uint32_t {
     members_gate = 47,  // gate: "<room>": "<room>: uid uid" (sorted)
     join_gate = 48,     // gate: "<room>": join(room); "ok" / "no"
     leave_gate = 49,    // gate: "<room>": leave(room); "ok" / "no"
+    hold_im = 52,       // im: blocks its io thread until hold_switch().release()
     pushed = 50,        // what push_list and push_one send
     to_room = 51,       // what room_send sends
 };
@@ -76,11 +79,11 @@ std::map<std::uint32_t, std::string> player_routes() {
     auto routes = demo_routes();
     for (std::uint32_t id : {7u, 8u, 9u, 10u, 11u, 12u}) routes[id] = "im";
     routes[13] = "gate";
-    for (std::uint32_t id : {login_gate, dump_gate, online_gate, members_gate, join_gate,
-                             leave_gate})
+    for (std::uint32_t id :
+         {login_gate, dump_gate, online_gate, members_gate, join_gate, leave_gate})
         routes[id] = "gate";
     for (std::uint32_t id : {login_im, set_im, erase_im, dump_im, online_im, push_list, push_one,
-                             kick_uid, join_uid, room_size_im, room_send})
+                             kick_uid, join_uid, room_size_im, room_send, hold_im})
         routes[id] = "im";
     for (std::uint32_t id : {set_bag, erase_bag, dump_bag}) routes[id] = "bag";
     return routes;
@@ -193,6 +196,10 @@ void register_player_test_handlers(cluster::HandlerTable& table) {
     table.add(leave_gate, [](Context& ctx, Bytes data) {
         ctx.reply(leave_gate, ctx.leave(as_text(data)) ? "ok" : "no");
     });
+    table.add(hold_im, [](Context& ctx, Bytes) {
+        hold_switch().hold();
+        ctx.reply(hold_im, "released");
+    });
     table.add(members_gate, [](Context& ctx, Bytes data) {
         std::string line = std::string(as_text(data)) + ":";
         for (const auto& uid : ctx.members(as_text(data))) line += " " + uid;
@@ -297,8 +304,7 @@ node::Frame ask(node::BlockingClient& client, std::uint32_t msg_id, std::string_
     return next_frame(client);
 }
 
-std::string ask_text(node::BlockingClient& client, std::uint32_t msg_id,
-                     std::string_view payload) {
+std::string ask_text(node::BlockingClient& client, std::uint32_t msg_id, std::string_view payload) {
     auto frame = ask(client, msg_id, payload);
     CHECK_MESSAGE(frame.msg_id == msg_id, "asked ", msg_id, " got ", frame.msg_id, ": ",
                   frame.payload);
@@ -325,7 +331,9 @@ std::string ask_until(node::BlockingClient& client, std::uint32_t msg_id, std::s
         auto frame = ask(client, msg_id, payload);
         reply = frame.payload;
         if (frame.msg_id == 0) break;  // no frame at all: next_frame failed the check already
-    } while (reply != want && steady_clock::now() < deadline);
+        if (reply == want) break;
+        std::this_thread::sleep_for(1ms);  // a poll, not a guess: the loop awaits `want`
+    } while (steady_clock::now() < deadline);
     return reply;
 }
 
@@ -375,7 +383,10 @@ bool push_until_received(node::BlockingClient& sender, const std::string& uid,
     for (int k = 0; !received && steady_clock::now() < deadline; ++k) {
         auto reply = ask_text(sender, push_one, uid + " ping-" + std::to_string(k));
         CHECK((reply == "true" || reply == "false"));
-        if (reply != "true") continue;
+        if (reply != "true") {
+            std::this_thread::sleep_for(1ms);  // a poll interval: the loop awaits the bind
+            continue;
+        }
         // A push to the right session arrives within milliseconds; one to a closed session
         // never does.
         if (auto frame = receiver.receive(200ms)) {
@@ -387,32 +398,50 @@ bool push_until_received(node::BlockingClient& sender, const std::string& uid,
         }
     }
     if (!received) return false;
-    // A ping still on its way would confuse the test's next checks: a request through im-1
-    // (which sent the pings) comes back after them.
-    receiver.send(dump_im, "");
+    // A ping still on its way would confuse the test's next checks: a last push by the same
+    // node over the same link comes after it.
+    CHECK(ask_text(sender, push_one, uid + " done") == "true");
     for (;;) {
         auto frame = next_frame(receiver);
-        if (frame.msg_id == dump_im || frame.msg_id == 0) return true;
-        CHECK(frame.msg_id == pushed);
+        if (frame.msg_id != pushed || frame.payload == "done") return frame.payload == "done";
+        CHECK(frame.payload.rfind("ping-", 0) == 0);
     }
 }
 
-// Reads what a client got until a reply to a fresh request: the frames before it (in order).
-std::vector<node::Frame> frames_before_reply(node::BlockingClient& client) {
-    client.send(dump_gate, "");
-    std::vector<node::Frame> before;
-    for (;;) {
-        auto frame = next_frame(client);
-        if (frame.msg_id == dump_gate || frame.msg_id == 0) return before;
-        before.push_back(frame);
+// The next frame `client` gets is `payload` with `msg_id`.
+void check_next(node::BlockingClient& client, std::uint32_t msg_id, std::string_view payload) {
+    auto frame = next_frame(client);
+    CHECK(frame.msg_id == msg_id);
+    CHECK(frame.payload == payload);
+}
+
+// `receiver` (logged in as `uid`) got nothing more from what `sender`'s requests sent so far:
+// a push from a request of `sender` is its next frame. (Frames one im-1 thread sends to one
+// gate keep their order; frames from different requests' threads need not.)
+void check_quiet(node::BlockingClient& sender, node::BlockingClient& receiver,
+                 const std::string& uid) {
+    static std::atomic<int> markers{0};
+    auto marker = "marker-" + std::to_string(++markers);
+    if (&sender != &receiver) {
+        CHECK(ask_text(sender, push_one, uid + " " + marker) == "true");
+        check_next(receiver, pushed, marker);
+        return;
     }
+    // To oneself: the push and the reply, in either order, and nothing else.
+    sender.send(push_one, uid + " " + marker);
+    std::vector<node::Frame> got{next_frame(sender), next_frame(sender)};
+    std::sort(got.begin(), got.end(), [](auto& a, auto& b) { return a.msg_id < b.msg_id; });
+    CHECK(got[0].msg_id == push_one);
+    CHECK(got[0].payload == "true");
+    CHECK(got[1].msg_id == pushed);
+    CHECK(got[1].payload == marker);
 }
 
 }  // namespace
 
 // ---- session values -------------------------------------------------------------------------
 
-TEST_CASE("players: two backend groups set different keys at once; neither undoes the other") {
+TEST_CASE("players: two backend groups set different keys at once, and neither undoes the other") {
     Players players;
     auto client = player(players.cluster, gate1, "alice");
 
@@ -473,7 +502,8 @@ TEST_CASE("players: a value set on one backend is seen by the next request on ev
 
 // ---- push and kick --------------------------------------------------------------------------
 
-TEST_CASE("players: a push reaches a uid on another gate; a list push returns the offline uids") {
+TEST_CASE(
+    "players: a push reaches a uid on another gate, and a list push returns the offline uids") {
     Players players;
     auto alice = player(players.cluster, gate1, "alice");
     auto bob = player(players.cluster, gate2, "bob");
@@ -499,11 +529,9 @@ TEST_CASE("players: a push reaches a uid on another gate; a list push returns th
     CHECK(got[0].payload == "offline:carol");
     CHECK(got[1].msg_id == pushed);
     CHECK(got[1].payload == "to all");
-    auto bob_got = frames_before_reply(*bob);
-    REQUIRE(bob_got.size() == 1);
-    CHECK(bob_got[0].msg_id == pushed);
-    CHECK(bob_got[0].payload == "to all");
-    CHECK(frames_before_reply(*alice).empty());  // not twice
+    check_next(*bob, pushed, "to all");
+    check_quiet(*alice, *bob, "bob");      // not twice
+    check_quiet(*alice, *alice, "alice");  // (to herself: the marker and its reply, no more)
 
     // Offline: push() is false, the demo whisper answers `offline`.
     CHECK(ask_text(*alice, push_one, "nobody hi") == "false");
@@ -555,8 +583,7 @@ TEST_CASE("players: kick_older: a second login of a uid replaces the first, on o
     CHECK(ask_text(*third, dump_gate, "") == "gate-2: ");
     CHECK(push_until_received(*alice, "bob", *third));
 
-    // Across gates right after (gate-1 may not have heard of gate-2's login yet), bound from a
-    // backend this time: the later login wins there too.
+    // Back on gate-1, bound from a backend this time: the later login wins again.
     auto fourth = players.cluster.connect(gate1);
     CHECK(ask_text(*fourth, login_im, "bob") == "welcome bob");
     check_ended(*third, "replaced", "bob");
@@ -564,9 +591,11 @@ TEST_CASE("players: kick_older: a second login of a uid replaces the first, on o
     CHECK(ask_text(*fourth, dump_im, "") == "im-1: ");
 }
 
-TEST_CASE("players: refuse_newer: a second login gets already_logged_in; the first keeps working") {
-    Players players(players_config(
-        [](dict::Config& config) { config.settings.login_policy = dict::LoginPolicy::refuse_newer; }));
+TEST_CASE(
+    "players: refuse_newer: a second login gets already_logged_in while the first keeps working") {
+    Players players(players_config([](dict::Config& config) {
+        config.settings.login_policy = dict::LoginPolicy::refuse_newer;
+    }));
     auto alice = player(players.cluster, gate1, "alice");
     auto first = player(players.cluster, gate1, "bob");
 
@@ -587,19 +616,57 @@ TEST_CASE("players: refuse_newer: a second login gets already_logged_in; the fir
     // The first is untouched: it answers, and pushes to bob reach it.
     CHECK(ask_text(*first, dump_gate, "") == "gate-1: ");
     CHECK(push_until_received(*alice, "bob", *first));
-    CHECK(frames_before_reply(*second).empty());
-    CHECK(frames_before_reply(*third).empty());
 
-    // Once the first is gone, the uid is free again.
+    // Once the first is gone, the uid is free again. (im-1 too must have heard of the logout
+    // before the new login: see the test of a node that hears of them the other way round.)
     first->close();
     await_online(*third, "bob", false, online_gate);
+    await_online(*alice, "bob", false);
     CHECK(ask_text(*third, login_gate, "bob") == "welcome bob");
     CHECK(push_until_received(*alice, "bob", *third));
 }
 
+TEST_CASE("players: refuse_newer: two logins racing on two gates end with the older one only") {
+    // Neither gate knows of the other's login when it binds (gate-1's presence is held back:
+    // its shard 0 is busy in msgID 23), so both are welcomed; once they hear of each other the
+    // older login keeps the uid and the newer session is closed.
+    Players players(players_config([](dict::Config& config) {
+        config.settings.login_policy = dict::LoginPolicy::refuse_newer;
+    }));
+    auto alice = player(players.cluster, gate2, "alice");
+    Client holder;  // on gate-1's shard 0 (odd conn ids)
+    Client older;   // on gate-1's shard 1 (even conn ids)
+    for (int n = 0; n < 32 && !(holder && older); ++n) {
+        auto client = players.cluster.connect(gate1);
+        auto& slot = conn_id_of(*client) % 2 == 1 ? holder : older;
+        if (!slot) slot = std::move(client);
+    }
+    REQUIRE((holder && older));
+    auto newer = players.cluster.connect(gate2);
+
+    hold_switch().arm();
+    holder->send(hold, "");
+    REQUIRE(hold_switch().wait_until_held(settle_timeout));
+    CHECK(ask_text(*older, login_gate, "bob") == "welcome bob");
+    CHECK(ask_text(*newer, login_gate, "bob") == "welcome bob");  // gate-2 knows of no bob yet
+    hold_switch().release();
+    CHECK(next_frame(*holder).payload == "released");
+
+    auto frame = newer->receive(settle_timeout);
+    REQUIRE_MESSAGE(frame.has_value(), "the newer session was not closed");
+    // (Its code is `replaced` and its message "replaced by a newer login of bob", although an
+    // older login kept the uid.)
+    CHECK(frame->msg_id == kick_msg_id);
+    CHECK_FALSE(newer->receive(settle_timeout).has_value());
+    CHECK(newer->closed());
+    CHECK(ask_text(*older, dump_gate, "") == "gate-1: ");
+    CHECK(push_until_received(*alice, "bob", *older));
+    CHECK(ask_text(*alice, online_gate, "bob") == "yes");
+}
+
 // ---- rooms ----------------------------------------------------------------------------------
 
-TEST_CASE("players: rooms span gates; send_to_room reaches each member once; closing leaves") {
+TEST_CASE("players: rooms span gates, send_to_room reaches each member once, closing leaves") {
     Players players;
     auto alice = player(players.cluster, gate1, "alice");
     auto bob = player(players.cluster, gate2, "bob");
@@ -621,24 +688,19 @@ TEST_CASE("players: rooms span gates; send_to_room reaches each member once; clo
 
     // bob says: alice and carol (gate-1) hear it once, bob gets the line as reply, dave nothing.
     CHECK(ask_text(*bob, demo::say, "hall hello") == "hall bob: hello");
-    for (auto* client : {alice.get(), carol.get()}) {
-        auto got = frames_before_reply(*client);
-        REQUIRE(got.size() == 1);
-        CHECK(got[0].msg_id == demo::say);
-        CHECK(got[0].payload == "hall bob: hello");
-    }
-    CHECK(frames_before_reply(*bob).empty());
-    CHECK(frames_before_reply(*dave).empty());
+    check_next(*alice, demo::say, "hall bob: hello");
+    check_next(*carol, demo::say, "hall bob: hello");
+    for (auto [client, uid] : {std::pair{alice.get(), "alice"}, std::pair{carol.get(), "carol"},
+                               std::pair{bob.get(), "bob"}, std::pair{dave.get(), "dave"}})
+        check_quiet(*bob, *client, uid);
 
     // send_to_room but one: the count, and who gets it.
     CHECK(ask_text(*dave, room_send, "hall carol to all but carol") == "sent 2");
-    for (auto* client : {alice.get(), bob.get()}) {
-        auto got = frames_before_reply(*client);
-        REQUIRE(got.size() == 1);
-        CHECK(got[0].msg_id == to_room);
-        CHECK(got[0].payload == "to all but carol");
-    }
-    CHECK(frames_before_reply(*carol).empty());
+    check_next(*alice, to_room, "to all but carol");
+    check_next(*bob, to_room, "to all but carol");
+    for (auto [client, uid] : {std::pair{alice.get(), "alice"}, std::pair{carol.get(), "carol"},
+                               std::pair{bob.get(), "bob"}, std::pair{dave.get(), "dave"}})
+        check_quiet(*dave, *client, uid);
     CHECK(ask_text(*dave, room_send, "nowhere - x") == "sent 0");
 
     // Leave; join someone else in.
@@ -659,11 +721,11 @@ TEST_CASE("players: rooms span gates; send_to_room reaches each member once; clo
     CHECK(ask_until(*alice, members_gate, "hall", "hall: alice dave") == "hall: alice dave");
     CHECK(ask_until(*dave, members_gate, "hall", "hall: alice dave") == "hall: alice dave");
     CHECK(ask_text(*carol, room_send, "hall - after bob") == "sent 2");
-    for (auto* client : {alice.get(), dave.get()}) {
-        auto got = frames_before_reply(*client);
-        REQUIRE(got.size() == 1);
-        CHECK(got[0].payload == "after bob");
-    }
+    check_next(*alice, to_room, "after bob");
+    check_next(*dave, to_room, "after bob");
+    for (auto [client, uid] : {std::pair{alice.get(), "alice"}, std::pair{carol.get(), "carol"},
+                               std::pair{dave.get(), "dave"}})
+        check_quiet(*carol, *client, uid);
     // The last to leave empties the room.
     dave->close();
     CHECK(ask_text(*alice, demo::leave, "hall") == "left hall");
@@ -715,7 +777,7 @@ TEST_CASE("players: join(room, uid) does not join whoever holds that connection 
     holder->send(hold, "");
     REQUIRE(hold_switch().wait_until_held(settle_timeout));
     CHECK(ask_text(*target, login_gate, "dan") == "welcome dan");  // on shard 1: not held
-    CHECK(ask_text(*alice, join_uid, "hall dave") == "ok");       // im-1 still has dave there
+    CHECK(ask_text(*alice, join_uid, "hall dave") == "ok");        // im-1 still has dave there
     hold_switch().release();
     CHECK(next_frame(*holder).payload == "released");
     // A push over the same im-1 link as the room change: once it arrives, so did that change.
@@ -779,7 +841,7 @@ TEST_CASE("players: session events: connected, bound, disconnected closed/kicked
         auto conn = conn_id_of(*client);
         CHECK(ask_text(*client, login_gate, "eve") == "welcome eve");
         CHECK(ask_text(*client, login_im, "eva") == "welcome eva");  // a new uid: bound again
-        CHECK(ask_text(*client, demo::logout, "") == "bye eva");      // unbound: bound ""
+        CHECK(ask_text(*client, demo::logout, "") == "bye eva");     // unbound: bound ""
         client->close();
         check_history(players, gate2, conn, {"eve", "eva", ""}, DisconnectReason::closed, "");
     }
@@ -844,7 +906,8 @@ TEST_CASE("players: a gate that stops reports its players disconnected with reas
     CHECK(players.events->wait_for(disconnected(conn)));
     CHECK(players.events->wait_for(disconnected(guest_conn)));
     await_online(*watcher, "eve", false);
-    for (auto [which, uid] : {std::pair{conn, std::string("eve")}, std::pair{guest_conn, std::string()}}) {
+    for (auto [which, uid] :
+         {std::pair{conn, std::string("eve")}, std::pair{guest_conn, std::string()}}) {
         auto mine = events_of(players.events->all(), gate2, which);
         INFO("client ", which, ": ", describe(mine));
         REQUIRE(!mine.empty());

@@ -133,8 +133,10 @@ struct DemoConf {
     std::string routes{demo_routes};  ///< route.toml
     bool with_gate2 = false;          ///< true adds gate-2 (id 4) to group gate
     std::uint16_t gate2_port = 0;     ///< gate-2's client port
-    std::uint16_t gate2_link_port = 0;  ///< gate-2's link port
-    std::string settings;  ///< lines of dinx.toml's [cluster] table ("" writes no table)
+    /// gate-2's link port
+    std::uint16_t gate2_link_port = 0;
+    /// lines of dinx.toml's [cluster] table ("" writes no table)
+    std::string settings;
 
     /// Picks six distinct free ports (the last two for gate-2).
     DemoConf() {
