@@ -1,9 +1,10 @@
 // dinx-fanout: room broadcast load. N members connect (round-robin over the given ports, one
 // per gate), log in as m<i>, join one room and set K session values, each request awaited;
 // then S of them say things to the room, each keeping W says in flight (a say is complete when
-// its sender got its own frame back). It reports say frames received across all members per
-// second (the fan-out rate) and says per second, and checks that every member got every say
-// sent after the warm-up: exit 1 on any loss, error frame, reordering or closed connection.
+// its sender got its own frame back, or with --wait-all when every member got it). It reports
+// say frames received across all members per second (the fan-out rate) and says per second,
+// and checks that every member got every say (those after the warm-up are counted as lost, the
+// warm-up's apart): exit 1 on any loss, error frame, reordering or closed connection.
 //
 // --hold only connects, logs in and sets the values, prints "ready", and holds the members
 // idle until SIGINT/SIGTERM: the memory a gate spends per idle bound player.
@@ -40,7 +41,7 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     cli.add_option("--duration", options.duration_s, "seconds measured")->capture_default_str();
     cli.add_option("--drain", options.drain_s,
-                   "seconds to wait for outstanding deliveries before calling them lost")
+                   "at the end, seconds without any delivery before the missing ones are lost")
         ->capture_default_str();
     cli.add_option("--setup-window", options.setup_window,
                    "login/join/set requests in flight across all members")
@@ -54,6 +55,9 @@ int main(int argc, char** argv) {
     cli.add_flag("--hold", options.hold,
                  "connect, log in, set values, print \"ready\", hold until SIGINT/SIGTERM");
     cli.add_flag("--json", options.json, "print the report as one JSON object");
+    cli.add_flag("--wait-all", options.wait_all,
+                 "a say is complete when every member got it (default: when its sender got its "
+                 "own frame back)");
     CLI11_PARSE(cli, argc, argv);
     try {
         return options.hold ? dinx::bench::run_hold(options) : dinx::bench::run_fanout(options);

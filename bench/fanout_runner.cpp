@@ -7,6 +7,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <deque>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -47,16 +48,19 @@ bool parse_say(std::string_view payload, std::string_view room, SayId& say) {
 
 /// What a fan-out run counted.
 struct FanoutTally {
-    std::uint64_t deliveries = 0;    ///< say frames received in the measured window, all members
-    std::uint64_t says = 0;          ///< says completed (sender got its own frame) in the window
-    std::uint64_t errors = 0;        ///< error frames and say frames that are not ours
-    std::uint64_t lost = 0;          ///< (member, say after the warm-up) pairs never delivered
-    std::uint64_t out_of_order = 0;  ///< a sender's say delivered after a later one
-    std::uint64_t other = 0;         ///< frames of other msgIDs (room events), not judged
-    std::uint64_t closed = 0;        ///< members the server closed
+    std::uint64_t deliveries = 0;      ///< say frames received in the measured window, all members
+    std::uint64_t says = 0;            ///< says completed (sender got its own frame) in the window
+    std::uint64_t errors = 0;          ///< error frames and say frames that are not ours
+    std::uint64_t lost = 0;            ///< (member, say after the warm-up) pairs never delivered
+    std::uint64_t lost_in_warmup = 0;  ///< the same for says of the warm-up (not expected either)
+    std::uint64_t out_of_order = 0;    ///< a sender's say delivered after a later one
+    std::uint64_t other = 0;           ///< frames of other msgIDs (room events), not judged
+    std::uint64_t owed_at_end = 0;     ///< deliveries still due when the measured window closed
+    std::uint64_t closed = 0;          ///< members the server closed
 };
 
-/// Senders keep `window` says in flight each; every member counts what it receives.
+/// Senders keep `window` says in flight each; every member counts what it receives. A say is
+/// complete when its sender gets its own frame back, or with wait_all when every member has it.
 class SayRun : public FrameSink {
 public:
     SayRun(Members& members, const FanoutOptions& options)
@@ -66,6 +70,8 @@ public:
           in_flight_(senders_, 0),
           sent_(senders_, 0),
           sent_after_warmup_(senders_, 0),
+          unfinished_(senders_),
+          oldest_unfinished_(senders_, 0),
           next_seq_(std::size_t{members.size()} * senders_, 0),
           got_after_warmup_(std::size_t{members.size()} * senders_, 0) {}
 
@@ -78,16 +84,22 @@ public:
         members_.flush();
         loop_until([&] { return now_ >= measure_until_; });
         draining_ = true;
-        auto drain_until = now_ + to_duration(options_.drain_s);
-        loop_until([&] { return all_delivered() || now_ >= drain_until; });
+        tally_.owed_at_end = owed();
+        // A server may answer a say before its fan-out is done, so deliveries can trail the
+        // says by far: wait while they still come, and call lost what stopped coming.
+        auto quiet_for = to_duration(options_.drain_s);
+        last_delivery_ = now_;
+        loop_until([&] { return owed() == 0 || now_ - last_delivery_ >= quiet_for; });
         count_lost();
+        // Every delivery missing now that is not a lost one belongs to a warm-up say.
+        tally_.lost_in_warmup = owed() > tally_.lost ? owed() - tally_.lost : 0;
         return tally_;
     }
 
     void on_frame(std::uint32_t member, std::uint32_t msg_id, Bytes data) override {
         if (msg_id == options_.error_msg_id) {
             ++tally_.errors;  // in place of a say's reply when the sender got it
-            if (member < senders_ && in_flight_[member] > 0) complete(member);
+            if (member < senders_ && in_flight_[member] > 0) fail_oldest(member);
             return;
         }
         if (msg_id != say_msg) {
@@ -100,7 +112,10 @@ public:
             return;
         }
         deliver(member, say);
-        if (member == say.sender) complete(member);
+        if (options_.wait_all)
+            count_towards_all(say);
+        else if (member == say.sender)
+            complete(member);
     }
 
     void on_closed(std::uint32_t member) override {
@@ -126,7 +141,31 @@ private:
             next_seq_[slot] = say.seq + 1;
         if (say.phase == 'm') ++got_after_warmup_[slot];
         ++delivered_all_;
+        last_delivery_ = now_;
         if (measuring_) ++tally_.deliveries;
+    }
+
+    // Members of one sender's says get them in order, so its says finish in order too.
+    void count_towards_all(const SayId& say) {
+        auto& unfinished = unfinished_[say.sender];
+        auto& oldest = oldest_unfinished_[say.sender];
+        if (say.seq < oldest || say.seq - oldest >= unfinished.size()) return;
+        auto& left = unfinished[say.seq - oldest];
+        if (left > 0) --left;
+        while (!unfinished.empty() && unfinished.front() == 0) {
+            unfinished.pop_front();
+            ++oldest;
+            complete(say.sender);
+        }
+    }
+
+    // An error frame stands for the oldest say of its sender: it will reach nobody.
+    void fail_oldest(std::uint32_t sender) {
+        if (options_.wait_all && !unfinished_[sender].empty()) {
+            unfinished_[sender].pop_front();
+            ++oldest_unfinished_[sender];
+        }
+        complete(sender);
     }
 
     void complete(std::uint32_t sender) {
@@ -147,14 +186,16 @@ private:
         if (payload_.size() < text_end) payload_.resize(text_end, 'x');
         members_.send(sender, say_msg, as_bytes(payload_));
         ++in_flight_[sender];
+        if (options_.wait_all) unfinished_[sender].push_back(members_.size());
     }
 
-    bool all_delivered() const {
+    // Deliveries still to come for the says sent so far (every member gets every say, its
+    // sender included: once none is owed, no say is in flight either).
+    std::uint64_t owed() const {
         std::uint64_t said = 0;
         for (auto count : sent_) said += count;
-        bool idle =
-            std::all_of(in_flight_.begin(), in_flight_.end(), [](auto n) { return n == 0; });
-        return idle && delivered_all_ >= said * members_.size();
+        std::uint64_t due = said * members_.size();
+        return due > delivered_all_ ? due - delivered_all_ : 0;
     }
 
     void count_lost() {
@@ -168,15 +209,17 @@ private:
     Members& members_;
     const FanoutOptions& options_;
     std::uint32_t senders_;
-    std::vector<std::uint32_t> in_flight_;          // per sender
-    std::vector<std::uint64_t> sent_;               // per sender, all says
-    std::vector<std::uint64_t> sent_after_warmup_;  // per sender
-    std::vector<std::uint64_t> next_seq_;           // per (member, sender)
-    std::vector<std::uint32_t> got_after_warmup_;   // per (member, sender)
+    std::vector<std::uint32_t> in_flight_;               // per sender
+    std::vector<std::uint64_t> sent_;                    // per sender, all says
+    std::vector<std::uint64_t> sent_after_warmup_;       // per sender
+    std::vector<std::deque<std::uint32_t>> unfinished_;  // per sender (wait_all): members to go
+    std::vector<std::uint64_t> oldest_unfinished_;       // per sender: seq of unfinished_.front()
+    std::vector<std::uint64_t> next_seq_;                // per (member, sender)
+    std::vector<std::uint32_t> got_after_warmup_;        // per (member, sender)
     std::uint64_t delivered_all_ = 0;
     FanoutTally tally_;
     std::string payload_;
-    Clock::time_point now_, measure_from_, measure_until_;
+    Clock::time_point now_, measure_from_, measure_until_, last_delivery_;
     bool measuring_ = false;
     bool draining_ = false;
 };
@@ -190,37 +233,52 @@ std::string ports_text(const FanoutOptions& options) {
     return text;
 }
 
-void report(const FanoutOptions& options, const FanoutTally& tally) {
+unsigned long long count(std::uint64_t n) {
+    return static_cast<unsigned long long>(n);
+}
+
+const char* completion(const FanoutOptions& options) {
+    return options.wait_all ? "all" : "reply";
+}
+
+void report_json(const FanoutOptions& options, const FanoutTally& tally) {
+    std::printf(
+        "{\"members\": %u, \"ports\": [%s], \"room\": \"%s\", \"senders\": %u, \"window\": %u, "
+        "\"complete\": \"%s\", \"size\": %u, \"values\": %u, \"duration_s\": %.1f, "
+        "\"deliveries_per_s\": %.0f, \"says_per_s\": %.0f, \"errors\": %llu, \"lost\": %llu, "
+        "\"lost_in_warmup\": %llu, "
+        "\"out_of_order\": %llu, \"other\": %llu, \"closed\": %llu, \"owed_at_end\": %llu}\n",
+        options.members, ports_text(options).c_str(), options.room.c_str(), options.senders,
+        options.window, completion(options), options.size, options.values, options.duration_s,
+        static_cast<double>(tally.deliveries) / options.duration_s,
+        static_cast<double>(tally.says) / options.duration_s, count(tally.errors),
+        count(tally.lost), count(tally.lost_in_warmup), count(tally.out_of_order),
+        count(tally.other), count(tally.closed), count(tally.owed_at_end));
+}
+
+void report_text(const FanoutOptions& options, const FanoutTally& tally) {
     double deliveries_per_s = static_cast<double>(tally.deliveries) / options.duration_s;
     double says_per_s = static_cast<double>(tally.says) / options.duration_s;
-    auto count = [](std::uint64_t n) { return static_cast<unsigned long long>(n); };
-    if (options.json) {
-        std::printf(
-            "{\"members\": %u, \"ports\": [%s], \"room\": \"%s\", \"senders\": %u, \"window\": "
-            "%u, \"size\": %u, \"values\": %u, \"duration_s\": %.1f, \"deliveries_per_s\": %.0f, "
-            "\"says_per_s\": %.0f, \"errors\": %llu, \"lost\": %llu, \"out_of_order\": %llu, "
-            "\"other\": %llu, \"closed\": %llu}\n",
-            options.members, ports_text(options).c_str(), options.room.c_str(), options.senders,
-            options.window, options.size, options.values, options.duration_s, deliveries_per_s,
-            says_per_s, count(tally.errors), count(tally.lost), count(tally.out_of_order),
-            count(tally.other), count(tally.closed));
-        return;
-    }
     std::printf(
-        "dinx-fanout: %u members on port(s) %s in room %s, %u sender(s) x %u says in flight, "
-        "%u-byte texts, %.1f s after %.1f s warm-up\n",
+        "dinx-fanout: %u members on port(s) %s in room %s, %u sender(s) x %u says in flight "
+        "(complete on %s), %u-byte texts, %.1f s after %.1f s warm-up\n",
         options.members, ports_text(options).c_str(), options.room.c_str(), options.senders,
-        options.window, options.size, options.duration_s, options.warmup_s);
-    std::printf("deliveries/s: %.0f   says/s: %.0f\n", deliveries_per_s, says_per_s);
-    std::printf("errors %llu   lost %llu   out-of-order %llu   other frames %llu   closed %llu\n",
-                count(tally.errors), count(tally.lost), count(tally.out_of_order),
-                count(tally.other), count(tally.closed));
+        options.window, completion(options), options.size, options.duration_s, options.warmup_s);
+    std::printf("deliveries/s: %.0f   says/s: %.0f   deliveries owed when measuring ended: %llu\n",
+                deliveries_per_s, says_per_s, count(tally.owed_at_end));
     std::printf(
-        "RESULT members=%u senders=%u window=%u size=%u deliveries_per_s=%.0f says_per_s=%.0f "
-        "errors=%llu lost=%llu out_of_order=%llu closed=%llu\n",
-        options.members, options.senders, options.window, options.size, deliveries_per_s,
-        says_per_s, count(tally.errors), count(tally.lost), count(tally.out_of_order),
-        count(tally.closed));
+        "errors %llu   lost %llu (and %llu of the warm-up)   out-of-order %llu   other frames %llu"
+        "   closed %llu\n",
+        count(tally.errors), count(tally.lost), count(tally.lost_in_warmup),
+        count(tally.out_of_order), count(tally.other), count(tally.closed));
+    std::printf(
+        "RESULT members=%u senders=%u window=%u complete=%s size=%u deliveries_per_s=%.0f "
+        "says_per_s=%.0f errors=%llu lost=%llu lost_in_warmup=%llu out_of_order=%llu closed=%llu "
+        "owed_at_end=%llu\n",
+        options.members, options.senders, options.window, completion(options), options.size,
+        deliveries_per_s, says_per_s, count(tally.errors), count(tally.lost),
+        count(tally.lost_in_warmup), count(tally.out_of_order), count(tally.closed),
+        count(tally.owed_at_end));
 }
 
 }  // namespace
@@ -232,9 +290,12 @@ int run_fanout(const FanoutOptions& options) {
     Members members(options.endpoints, options.members);
     set_up_members(members, options, /*join=*/true);
     auto tally = SayRun(members, options).run();
-    report(options, tally);
-    bool good = tally.says > 0 && tally.errors == 0 && tally.lost == 0 && tally.out_of_order == 0 &&
-                tally.closed == 0;
+    if (options.json)
+        report_json(options, tally);
+    else
+        report_text(options, tally);
+    bool good = tally.says > 0 && tally.errors == 0 && tally.lost == 0 &&
+                tally.lost_in_warmup == 0 && tally.out_of_order == 0 && tally.closed == 0;
     return good ? 0 : 1;
 }
 

@@ -28,7 +28,9 @@ loads=("1 1" "64 1" "64 16" "256 16")
 idle_counts=(10000 50000)
 payload=64
 fanout_members=1000
-fanout_loads=("1 1" "4 16")  # senders x says in flight per sender
+# senders, says in flight per sender, and when a say is complete: "all" when every member got it
+# (the window bounds the deliveries in flight), "reply" when its sender got its own frame back.
+fanout_loads=("1 1 all" "4 16 all" "4 16 reply")
 bound_count=10000            # idle bound players for the memory row
 bound_values=5
 
@@ -129,7 +131,7 @@ write_fanout_conf() {
   } >"$dir/dinx.toml"
   {
     for route in "gate 1 login" "gate 2 logout" "im 6 echo" "im 7 join" "im 8 leave" "im 9 say" \
-      "im 10 whisper" "im 11 members" "im 12 set_value" "gate 13 get_value"; do
+      "im 10 whisper" "im 11 members" "im 12 set" "gate 13 get"; do
       set -- $route
       printf '[[%s]]\nmsg_id = %s\nname = "%s"\n\n' "$1" "$2" "$3"
     done
@@ -283,27 +285,30 @@ stop_all
 # ---- room broadcast fan-out -------------------------------------------------------------------
 # 1,000 members in one room; senders keep says in flight; every member must get every say.
 # The ceiling is one process, so its members all use its one port; dinx's alternate two gates.
-fanout_results=$work/fanout.tsv  # target load deliveries says errors lost out_of_order closed
+fanout_results=$work/fanout.tsv  # target load deliveries says errors lost ooo closed owed
 : >"$fanout_results"
 fanout_failures=()
-fanout_run() {  # fanout_run TARGET SENDERS WINDOW PORT...
-  local target=$1 senders=$2 window=$3 line port_args=()
-  shift 3
+fanout_run() {  # fanout_run TARGET SENDERS WINDOW COMPLETE PORT...
+  local target=$1 senders=$2 window=$3 complete=$4 line label port_args=()
+  shift 4
+  label="${senders}x${window}, $complete"
   for port in "$@"; do port_args+=(--port "$port"); done
+  [ "$complete" = all ] && port_args+=(--wait-all)
   # A fresh room per run: the members of an earlier run are gone, whatever the server kept.
   "$fanout" "${port_args[@]}" --members "$fanout_members" --senders "$senders" --window "$window" \
-    -s "$payload" --room "lobby-${senders}x${window}" --warmup "$warmup" --duration "$duration" \
-    >"$work/fanout.out" 2>&1 || true
+    -s "$payload" --room "lobby-${senders}x${window}-$complete" --warmup "$warmup" \
+    --duration "$duration" >"$work/fanout.out" 2>&1 || true
   line=$(grep '^RESULT' "$work/fanout.out") || {
-    fanout_failures+=("$target at ${senders}x${window}: $(tail -1 "$work/fanout.out")")
-    echo "bench: fan-out $target at ${senders}x${window} failed: $(tail -1 "$work/fanout.out")" >&2
-    line="RESULT deliveries_per_s=0 says_per_s=0 errors=1 lost=0 out_of_order=0 closed=0"
+    fanout_failures+=("$target at $label: $(tail -1 "$work/fanout.out")")
+    echo "bench: fan-out $target at $label failed: $(tail -1 "$work/fanout.out")" >&2
+    line="RESULT deliveries_per_s=0 says_per_s=0 errors=1 lost=0 out_of_order=0 closed=0 owed_at_end=0"
   }
-  echo "  $target ${senders}x${window}: ${line#RESULT }"
-  awk -v t="$target" -v l="${senders}x${window}" '{
+  echo "  $target $label: ${line#RESULT }"
+  awk -v t="$target" -v l="$label" '{
       for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-      printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t, l, v["deliveries_per_s"], v["says_per_s"],
-             v["errors"], v["lost"], v["out_of_order"], v["closed"] }' <<<"$line" >>"$fanout_results"
+      printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t, l, v["deliveries_per_s"], v["says_per_s"],
+             v["errors"], v["lost"] + v["lost_in_warmup"], v["out_of_order"], v["closed"],
+             v["owed_at_end"] }' <<<"$line" >>"$fanout_results"
 }
 echo "room fan-out ceiling (raw epoll, one writev per socket), $fanout_members members on one port"
 "$fanout_ceiling" --port "$gate_port" >/dev/null & pids+=($!)
@@ -333,6 +338,7 @@ hold_rss() {  # hold_rss READY_PATTERN COMMAND...: sets held_before, held_after 
   held_before="" held_after=""
   try_start_nodes "$work/fanout" 1 2 3 || { stop_all; return 0; }
   gate_pid=${pids[0]}
+  sleep 1  # the nodes dial their links just after they listen: read the RSS once they did
   held_before=$(rss_kib "$gate_pid")
   "$@" >"$work/hold.out" 2>&1 &
   tool=$!
@@ -426,8 +432,8 @@ fanout_table() {
       for (i = 1; i <= NR; i++) {
         split(rows[i], f, "\t")
         ratio = ceil[f[2]] > 0 ? f[3] / ceil[f[2]] : 0
-        printf "| %s | %s | %d | %d | %.2fx | %s / %s / %s / %s |\n",
-               f[1], f[2], f[3], f[4], ratio, f[5], f[6], f[7], f[8]
+        printf "| %s | %s | %d | %d | %.2fx | %d | %s / %s / %s / %s |\n",
+               f[1], f[2], f[3], f[4], ratio, f[9], f[5], f[6], f[7], f[8]
       }
     }' "$fanout_results"
 }
@@ -524,14 +530,19 @@ $(printf '%s\n' "${hostile_rows[@]}")
 
 ## Room broadcast fan-out
 
-\`dinx-fanout --members $fanout_members --senders S --window W -s $payload --duration $duration\`:
+\`dinx-fanout --members $fanout_members --senders S --window W [--wait-all] -s $payload --duration $duration\`:
 $fanout_members members log in (msg 1) and join one room (msg 7), then S of them keep W says each in
-flight (msg 9, a $payload-byte text; a say is complete when its sender gets its own frame back).
-Every member must receive every say sent after the warm-up. Deliveries/s: say frames received
-across all members per second; ratio: over the ceiling's at the same load, in the same run.
+flight (msg 9, a $payload-byte text). A say is complete when every member got it (**all**,
+\`--wait-all\`), or when its sender got its own frame back (**reply**): dinx answers the sender
+before its gates have delivered the say to the room, so with **reply** the window does not bound
+the deliveries in flight and a backlog builds up (*owed when measuring ended*: deliveries due
+for the says sent so far that no member had yet). Every member must receive every say: *lost*
+counts the deliveries still missing at the end, the warm-up's included. Deliveries/s: say
+frames received across all members per second; ratio: over the ceiling's at the same load, in
+the same run.
 
-| target | senders x window | deliveries/s | says/s | vs ceiling | errors / lost / out of order / closed |
-|---|---|---|---|---|---|
+| target | senders x window, complete on | deliveries/s | says/s | vs ceiling | owed when measuring ended | errors / lost / out of order / closed |
+|---|---|---|---|---|---|---|
 $(fanout_table)
 
 - **ceiling**: \`dinx-fanout-ceiling\`, a single-threaded epoll server holding the rooms itself:
