@@ -26,6 +26,7 @@ protected:
     // One memcpy per field instead of the generic loop of std::streambuf.
     std::streamsize xsputn(const char* s, std::streamsize n) override {
         n = std::min<std::streamsize>(n, epptr() - pptr());
+        if (n <= 0) return 0;  // an empty field may come as a null pointer: no memcpy for it
         std::memcpy(pptr(), s, static_cast<std::size_t>(n));
         pbump(static_cast<int>(n));
         return n;
@@ -44,6 +45,7 @@ public:
 protected:
     std::streamsize xsgetn(char* s, std::streamsize n) override {
         n = std::min<std::streamsize>(n, egptr() - gptr());
+        if (n <= 0) return 0;
         std::memcpy(s, gptr(), static_cast<std::size_t>(n));
         gbump(static_cast<int>(n));
         return n;
