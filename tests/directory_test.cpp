@@ -125,6 +125,109 @@ TEST_CASE("across gates the older login loses, whatever order the updates arrive
     }
 }
 
+TEST_CASE("refuse_newer: a login made after the holder left holds, whatever order nodes hear") {
+    // Gate 1's alice logs in and out; then gate 2's alice logs in. A node may hear gate 2's bind
+    // before gate 1's unbind (different links): it must not drop the new login for good.
+    for (int newer_at = 0; newer_at < 3; ++newer_at) {
+        CAPTURE(newer_at);
+        Directory gate1(1, dict::LoginPolicy::refuse_newer);
+        Directory gate2(2, dict::LoginPolicy::refuse_newer);
+        Directory backend(3, dict::LoginPolicy::refuse_newer);
+        backend.apply(1, stream_a, reset());
+        backend.apply(2, stream_b, reset());
+        gate1.bind_local("alice", 11);
+        auto bind1 = gate1.take_outbox();
+        gate1.unbind_local("alice", 11);
+        auto unbind1 = gate1.take_outbox();
+        REQUIRE(gate2.bind_local("alice", 21).bound);
+        auto bind2 = gate2.take_outbox();
+        std::vector<std::pair<std::uint32_t, std::vector<PresenceUpdate>>> order{{1, bind1},
+                                                                                 {1, unbind1}};
+        order.insert(order.begin() + newer_at, {2, bind2});
+        for (auto& [gate, updates] : order)
+            CHECK(backend.apply(gate, gate == 1 ? stream_a : stream_b, updates).empty());
+        auto where = backend.find("alice");
+        REQUIRE(where);
+        CHECK(where->gate_id == 2);
+        CHECK(where->conn_id == 21);
+    }
+}
+
+TEST_CASE("refuse_newer: of two logins racing across gates the newer is closed by its gate") {
+    Directory gate1(1, dict::LoginPolicy::refuse_newer);
+    Directory gate2(2, dict::LoginPolicy::refuse_newer);
+    Directory backend(3, dict::LoginPolicy::refuse_newer);
+    gate1.apply(2, stream_a, reset());
+    gate2.apply(1, stream_a, reset());
+    backend.apply(1, stream_a, reset());
+    backend.apply(2, stream_b, reset());
+    gate1.bind_local("alice", 11);
+    auto from1 = gate1.take_outbox();
+    gate2.bind_local("alice", 21);  // before gate 2 heard of gate 1's login
+    auto from2 = gate2.take_outbox();
+    backend.apply(2, stream_b, from2);
+    backend.apply(1, stream_a, from1);
+    CHECK(backend.find("alice")->gate_id == 1);
+    CHECK(gate1.apply(2, stream_a, from2).empty());
+    auto losers2 = gate2.apply(1, stream_a, from1);
+    REQUIRE(losers2.size() == 1);
+    CHECK(losers2[0].conn_id == 21);
+    CHECK(losers2[0].refused);
+    CHECK(gate2.find("alice")->gate_id == 1);
+    // The loser's close reaches the backend; the holder is untouched.
+    gate2.unbind_local("alice", 21);
+    backend.apply(2, stream_b, gate2.take_outbox());
+    CHECK(backend.find("alice")->gate_id == 1);
+    // Once the holder leaves, nobody holds alice: no claim is left behind.
+    gate1.unbind_local("alice", 11);
+    backend.apply(1, stream_a, gate1.take_outbox());
+    CHECK_FALSE(backend.find("alice"));
+}
+
+TEST_CASE(
+    "kick_older: a replaced login of another gate is found again if the winner leaves first") {
+    // Gate 2's newer alice replaced gate 1's, which gate 1 has not closed yet; gate 2's alice
+    // leaves at once. Gate 1's session is still connected, so it holds alice with its rooms
+    // until its own unbind arrives.
+    Directory gate1(1, dict::LoginPolicy::kick_older);
+    Directory gate2(2, dict::LoginPolicy::kick_older);
+    Directory backend(3, dict::LoginPolicy::kick_older);
+    backend.apply(1, stream_a, reset());
+    backend.apply(2, stream_b, reset());
+    gate1.bind_local("alice", 11);
+    gate1.change_room_local(PresenceOp::join, "lobby", "alice", 11);
+    backend.apply(1, stream_a, gate1.take_outbox());
+    gate2.bind_local("alice", 21);
+    backend.apply(2, stream_b, gate2.take_outbox());
+    CHECK(backend.find("alice")->gate_id == 2);
+    CHECK(backend.room_size("lobby") == 0);
+    gate2.unbind_local("alice", 21);
+    backend.apply(2, stream_b, gate2.take_outbox());
+    REQUIRE(backend.find("alice"));
+    CHECK(backend.find("alice")->gate_id == 1);
+    CHECK(backend.members("lobby") == std::vector<std::string>{"alice"});
+    gate1.unbind_local("alice", 11);
+    backend.apply(1, stream_a, gate1.take_outbox());
+    CHECK_FALSE(backend.find("alice"));
+    CHECK(backend.room_size("lobby") == 0);
+}
+
+TEST_CASE("a gate's stream closing takes its waiting claims too") {
+    Directory gate1(1, dict::LoginPolicy::refuse_newer);
+    Directory gate2(2, dict::LoginPolicy::refuse_newer);
+    Directory backend(3, dict::LoginPolicy::refuse_newer);
+    backend.apply(1, stream_a, reset());
+    backend.apply(2, stream_b, reset());
+    gate1.bind_local("alice", 11);
+    gate2.bind_local("alice", 21);
+    backend.apply(1, stream_a, gate1.take_outbox());
+    backend.apply(2, stream_b, gate2.take_outbox());
+    backend.drop_stream(2, stream_b);  // gate 2 died with its (waiting) alice
+    gate1.unbind_local("alice", 11);
+    backend.apply(1, stream_a, gate1.take_outbox());
+    CHECK_FALSE(backend.find("alice"));
+}
+
 TEST_CASE("rooms: members sorted, targets per gate without the excluded uid, leave on unbind") {
     Directory gate1(1, dict::LoginPolicy::kick_older);
     Directory backend(3, dict::LoginPolicy::kick_older);

@@ -396,7 +396,8 @@ TEST_CASE("a peer that stops answering is declared dead within 3 heartbeat inter
     for (auto& client : clients) CHECK(ask(*client, demo::send, "y").payload == "im-2: y");
 }
 
-TEST_CASE("a client silent for the idle timeout is disconnected; heartbeats, answered, keep it") {
+TEST_CASE(
+    "a client silent for the idle timeout is disconnected, and heartbeats, answered, keep it") {
     auto config = gate_and_im1();
     config.settings.client_idle_timeout_ms = 300;
     TestCluster cluster(config);
@@ -449,7 +450,7 @@ TEST_CASE("while its node drains, a client's next request waits for its earlier 
     CHECK(next_frame(*client).payload == "im-2: second");
 }
 
-TEST_CASE("a client that does not read is disconnected; the others go on") {
+TEST_CASE("a client that does not read is disconnected and the others go on") {
     auto config = gate_and_im1();
     config.settings.client_send_queue_bytes = 256 * 1024;
     TestCluster cluster(config);

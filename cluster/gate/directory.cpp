@@ -111,11 +111,13 @@ Directory::BindOutcome Directory::bind_local(const std::string& uid, std::uint64
         Entry& held = it->second;
         if (held.gate_id == self_id_ && held.conn_id == conn_id) return {true, std::nullopt};
         if (!keeps(fresh, held)) return outcome;  // refuse_newer: the uid stays where it is
-        if (held.gate_id == self_id_) outcome.loser = LoginLoser{held.conn_id, uid};
-        // A session of another gate is closed by that gate when it hears of this bind.
-        erase_entry(it);
+        Entry old = take_holder(it);
+        if (old.gate_id == self_id_)
+            outcome.loser = LoginLoser{old.conn_id, uid, false};
+        else  // closed by its gate when it hears of this bind
+            waiting_[uid].push_back(std::move(old));
     }
-    entries_.emplace(uid, fresh);
+    hold(uid, fresh);
     publish({PresenceOp::bind, conn_id, fresh.epoch, uid, {}});
     outcome.bound = true;
     return outcome;
@@ -179,9 +181,40 @@ void Directory::drop_member(const std::string& room, const std::string& uid) {
     if (members->second.empty()) rooms_.erase(members);  // an empty room is no room
 }
 
-void Directory::erase_entry(EntryMap::iterator it) {
+Directory::Entry Directory::take_holder(EntryMap::iterator it) {
     for (const auto& room : it->second.rooms) drop_member(room, it->first);
+    Entry entry = std::move(it->second);
     entries_.erase(it);
+    return entry;
+}
+
+void Directory::hold(const std::string& uid, Entry entry) {
+    for (const auto& room : entry.rooms) rooms_[room].insert(uid);
+    entries_.emplace(uid, std::move(entry));
+}
+
+void Directory::settle(const std::string& uid, std::vector<LoginLoser>* losers) {
+    auto waiting = waiting_.find(uid);
+    if (waiting == waiting_.end()) return;
+    auto& claims = waiting->second;
+    auto best = claims.begin();
+    for (auto claim = claims.begin(); claim != claims.end(); ++claim)
+        if (keeps(*claim, *best)) best = claim;
+    Entry winner = std::move(*best);
+    claims.erase(best);
+    if (auto holder = entries_.find(uid); holder != entries_.end()) {
+        if (!keeps(winner, holder->second)) {
+            claims.push_back(std::move(winner));
+            return;
+        }
+        Entry old = take_holder(holder);
+        if (old.gate_id != self_id_)
+            claims.push_back(std::move(old));
+        else if (losers)
+            losers->push_back({old.conn_id, uid, policy_ == dict::LoginPolicy::refuse_newer});
+    }
+    if (claims.empty()) waiting_.erase(waiting);
+    hold(uid, std::move(winner));
 }
 
 Directory::Entry* Directory::session_entry(std::string_view uid, std::uint32_t gate_id,
@@ -192,8 +225,34 @@ Directory::Entry* Directory::session_entry(std::string_view uid, std::uint32_t g
     return &it->second;
 }
 
+Directory::Entry* Directory::waiting_claim(std::string_view uid, std::uint32_t gate_id,
+                                           std::uint64_t conn_id) {
+    auto waiting = waiting_.find(uid);
+    if (waiting == waiting_.end()) return nullptr;
+    for (auto& claim : waiting->second)
+        if (claim.gate_id == gate_id && claim.conn_id == conn_id) return &claim;
+    return nullptr;
+}
+
 void Directory::remove_if(const std::string& uid, std::uint32_t gate_id, std::uint64_t conn_id) {
-    if (session_entry(uid, gate_id, conn_id)) erase_entry(entries_.find(uid));
+    if (session_entry(uid, gate_id, conn_id)) {
+        take_holder(entries_.find(uid));
+        settle(uid, nullptr);  // a claim of another gate that waited takes over
+        return;
+    }
+    auto waiting = waiting_.find(uid);
+    if (waiting == waiting_.end()) return;
+    std::erase_if(waiting->second, [&](const Entry& claim) {
+        return claim.gate_id == gate_id && claim.conn_id == conn_id;
+    });
+    if (waiting->second.empty()) waiting_.erase(waiting);
+}
+
+void Directory::change_waiting_room(Entry& claim, PresenceOp op, const std::string& room) {
+    auto at = std::find(claim.rooms.begin(), claim.rooms.end(), room);
+    if (op == PresenceOp::leave && at != claim.rooms.end()) claim.rooms.erase(at);
+    if (op == PresenceOp::join && at == claim.rooms.end() && claim.rooms.size() < max_session_rooms)
+        claim.rooms.push_back(room);
 }
 
 std::vector<LoginLoser> Directory::apply(std::uint32_t gate_id, std::uintptr_t stream,
@@ -225,12 +284,14 @@ void Directory::apply_one(std::uint32_t gate_id, const PresenceUpdate& update,
             return;
         case PresenceOp::join:
         case PresenceOp::leave: {
-            auto* entry = session_entry(update.uid, gate_id, update.conn_id);
-            if (!entry) return;
-            if (update.op == PresenceOp::join)
-                add_room(*entry, update.room, update.uid);
-            else
-                remove_room(*entry, update.room, update.uid);
+            if (auto* entry = session_entry(update.uid, gate_id, update.conn_id)) {
+                if (update.op == PresenceOp::join)
+                    add_room(*entry, update.room, update.uid);
+                else
+                    remove_room(*entry, update.room, update.uid);
+            } else if (auto* claim = waiting_claim(update.uid, gate_id, update.conn_id)) {
+                change_waiting_room(*claim, update.op, update.room);
+            }
             return;
         }
         case PresenceOp::reset:
@@ -241,28 +302,32 @@ void Directory::apply_one(std::uint32_t gate_id, const PresenceUpdate& update,
 void Directory::apply_bind(std::uint32_t gate_id, const PresenceUpdate& update,
                            std::vector<LoginLoser>& losers) {
     last_epoch_ = std::max(last_epoch_, update.epoch);
-    Entry fresh{gate_id, update.conn_id, update.epoch, {}};
-    auto it = entries_.find(update.uid);
-    if (it != entries_.end()) {
-        Entry& held = it->second;
-        if (held.gate_id == gate_id && held.conn_id == update.conn_id) return;  // a repeat
+    const auto& uid = update.uid;
+    auto it = entries_.find(uid);
+    if (it != entries_.end() && it->second.gate_id == gate_id) {
+        if (it->second.conn_id == update.conn_id) return;  // a repeat
         // The gate's own stream is in order: what it binds now replaces what it bound before.
-        if (held.gate_id != gate_id && !keeps(fresh, held)) {
-            // The holder stays; the session there is closed by its gate (if it is not us, the
-            // gate hears of the holder's login and closes its own).
-            return;
-        }
-        if (held.gate_id == self_id_) losers.push_back({held.conn_id, update.uid});
-        erase_entry(it);
+        take_holder(it);
     }
-    entries_.emplace(update.uid, std::move(fresh));
+    auto& claims = waiting_[uid];
+    std::erase_if(claims, [&](const Entry& claim) { return claim.gate_id == gate_id; });
+    // Whichever login wins here, the others stay as claims until their gates close them: the
+    // outcome does not depend on the order binds and unbinds of different gates arrive in.
+    claims.push_back(Entry{gate_id, update.conn_id, update.epoch, {}});
+    settle(uid, &losers);
 }
 
 void Directory::forget_gate(std::uint32_t gate_id) {
-    for (auto it = entries_.begin(); it != entries_.end();) {
-        auto next = std::next(it);
-        if (it->second.gate_id == gate_id) erase_entry(it);
-        it = next;
+    for (auto it = waiting_.begin(); it != waiting_.end();) {
+        std::erase_if(it->second, [&](const Entry& claim) { return claim.gate_id == gate_id; });
+        it = it->second.empty() ? waiting_.erase(it) : std::next(it);
+    }
+    std::vector<std::string> held;
+    for (const auto& [uid, entry] : entries_)
+        if (entry.gate_id == gate_id) held.push_back(uid);
+    for (const auto& uid : held) {
+        take_holder(entries_.find(uid));
+        settle(uid, nullptr);
     }
 }
 

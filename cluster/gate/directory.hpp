@@ -38,6 +38,7 @@ struct GateTargets {
 struct LoginLoser {
     std::uint64_t conn_id = 0;  ///< its connection on this gate
     std::string uid;            ///< the uid it held
+    bool refused = false;       ///< refuse_newer: an older login kept the uid (else replaced)
 };
 
 /// One node's view of every gate's sessions. Shared by the node's shards: every member locks.
@@ -114,6 +115,8 @@ private:
     using RoomMap =
         std::unordered_map<std::string, std::unordered_set<std::string>, TextHash, std::equal_to<>>;
 
+    using ClaimMap = std::unordered_map<std::string, std::vector<Entry>, TextHash, std::equal_to<>>;
+
     /// A new epoch later than any seen: logins of one uid are ordered by (epoch, gate id).
     std::uint64_t next_epoch();
     /// True when the login (epoch, gate) of `a` is newer than that of `b`.
@@ -124,24 +127,39 @@ private:
                    std::vector<LoginLoser>& losers);
     void apply_bind(std::uint32_t gate_id, const PresenceUpdate& update,
                     std::vector<LoginLoser>& losers);
-    /// The entry of `uid` when it is the session (gate, conn), or nullptr.
+    /// The holding entry of `uid` when it is the session (gate, conn), or nullptr.
     Entry* session_entry(std::string_view uid, std::uint32_t gate_id, std::uint64_t conn_id);
+    /// The waiting claim of `uid` by the session (gate, conn), or nullptr.
+    Entry* waiting_claim(std::string_view uid, std::uint32_t gate_id, std::uint64_t conn_id);
     /// True when `entry` is in `room`.
     static bool in_room(const Entry& entry, const std::string& room);
     /// Takes `uid` out of `room`'s members; an empty room goes.
     void drop_member(const std::string& room, const std::string& uid);
-    /// Removes `uid`'s entry when it is the session (gate, conn), with its rooms.
+    /// Removes the session (gate, conn)'s claim of `uid`, holding or waiting, with its rooms;
+    /// the best waiting claim then holds the uid.
     void remove_if(const std::string& uid, std::uint32_t gate_id, std::uint64_t conn_id);
-    void erase_entry(EntryMap::iterator it);
+    /// Removes `uid`'s holding entry; its waiting claims are left to settle().
+    Entry take_holder(EntryMap::iterator it);
+    /// Makes `entry` the holder of `uid` (no holder may be there), rooms included.
+    void hold(const std::string& uid, Entry entry);
+    /// The best of `uid`'s claims under the policy becomes its holder: a replaced holder of
+    /// another gate waits for its gate to close it, one of this gate goes to `losers`.
+    void settle(const std::string& uid, std::vector<LoginLoser>* losers);
     bool add_room(Entry& entry, const std::string& room, const std::string& uid);
     bool remove_room(Entry& entry, const std::string& room, const std::string& uid);
+    /// A waiting claim's rooms are kept on it and indexed only once it holds the uid.
+    static void change_waiting_room(Entry& claim, PresenceOp op, const std::string& room);
     void forget_gate(std::uint32_t gate_id);
     void publish(PresenceUpdate update);
 
     const std::uint32_t self_id_;
     const dict::LoginPolicy policy_;
     mutable std::mutex mutex_;
-    EntryMap entries_;
+    EntryMap entries_;  // uid -> the login that holds it
+    // uid -> logins of other gates that claim it too, not (yet) holding: the losers their gates
+    // have not closed yet, or under refuse_newer newer logins that take over if the holder
+    // leaves first. Every gate closes its losers, so each claim goes with its gate's unbind.
+    ClaimMap waiting_;
     RoomMap rooms_;
     std::unordered_map<std::uint32_t, std::uintptr_t> streams_;  // gate -> its presence link
     std::uint64_t last_epoch_ = 0;

@@ -112,9 +112,14 @@ void SessionKeeper::end_here(std::uint64_t conn_id, const std::string& uid, Disc
 }
 
 void SessionKeeper::end_losers(const std::vector<LoginLoser>& losers) {
-    for (const auto& loser : losers)
-        end_anywhere_(loser.conn_id, loser.uid, DisconnectReason::replaced,
-                      "replaced by a newer login of " + loser.uid);
+    for (const auto& loser : losers) {
+        if (loser.refused)  // refuse_newer, and this bind raced an older one elsewhere
+            end_anywhere_(loser.conn_id, loser.uid, DisconnectReason::kicked,
+                          "uid " + loser.uid + " is logged in on another session");
+        else
+            end_anywhere_(loser.conn_id, loser.uid, DisconnectReason::replaced,
+                          "replaced by a newer login of " + loser.uid);
+    }
 }
 
 }  // namespace dinx::cluster
