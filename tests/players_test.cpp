@@ -967,3 +967,36 @@ TEST_CASE("players: a gate that stops reports its players disconnected with reas
         CHECK(mine.back().uid == uid);
     }
 }
+
+TEST_CASE("players: a gate whose drain times out still reports its players disconnected") {
+    // A request stuck on a busy backend keeps the gate's drain from finishing; the process is
+    // then stopped anyway (what App does after drain_timeout_ms). Its players are gone: the
+    // listening group must still hear that they disconnected.
+    Players players(events_config(), 1);
+    auto watcher = player(players.cluster, gate1, "watcher");
+    auto client = players.cluster.connect(gate2);
+    auto conn = conn_id_of(*client);
+    CHECK(ask_text(*client, login_gate, "eve") == "welcome eve");
+    auto stuck = players.cluster.connect(gate2);
+    auto stuck_conn = conn_id_of(*stuck);
+    await_online(*watcher, "eve", true);
+
+    hold_switch().arm();
+    stuck->send(hold_im, "");
+    REQUIRE(hold_switch().wait_until_held(settle_timeout));
+    CHECK_FALSE(players.cluster.process_of(gate2).drain(300ms));
+    players.cluster.stop(gate2);
+    hold_switch().release();
+    await_online(*watcher, "eve", false);
+    for (auto which : {conn, stuck_conn}) {
+        CHECK_MESSAGE(players.events->wait_for([&](const std::vector<SeenEvent>& events) {
+            return count_of(events_of(events, gate2, which), SessionEventKind::disconnected) > 0;
+        }),
+                      "no disconnected event for client ", which, " of the stopped gate-2");
+        auto mine = events_of(players.events->all(), gate2, which);
+        INFO("client ", which, ": ", describe(mine));
+        CHECK(count_of(mine, SessionEventKind::disconnected) == 1);
+        if (!mine.empty() && mine.back().kind == SessionEventKind::disconnected)
+            CHECK(mine.back().reason == DisconnectReason::stopping);
+    }
+}

@@ -286,7 +286,10 @@ void LinkTable::close_all() {
         std::error_code ignored;
         if (p.socket) p.socket->close(ignored);
         if (p.handshaking) p.handshaking->close("the node is stopping");
-        for (auto& link : std::vector(p.links)) link->close("the node is stopping");
+        // What is queued goes first: the last envelopes of a stopping node (its players'
+        // disconnect events) are the ones its peers most need.
+        for (auto& link : std::vector(p.links))
+            link->transport().close_after_flush("the node is stopping");
         take_queue(p);
     }
 }

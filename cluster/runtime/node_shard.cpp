@@ -454,13 +454,16 @@ void NodeShard::close_all() {
     heartbeat_.stop();
     client_check_.stop();
     context_.drain.abandon();
+    // A drain that finished reported these already (first_farewell); one that timed out did
+    // not, so the players' disconnects are queued on the links before they close after a flush.
+    clients_.for_each([&](ClientSession& session) {
+        session.set_disconnect_reason(DisconnectReason::stopping);
+        keeper_.closed(session);
+    });
     links_.close_all();
     auto handshaking = std::exchange(handshaking_links_, {});
     for (auto& [seq, link] : handshaking) link->close("the node is stopping");
-    clients_.for_each([](ClientSession& session) {
-        session.set_disconnect_reason(DisconnectReason::stopping);
-        session.close("the node is stopping");
-    });
+    clients_.for_each([](ClientSession& session) { session.close("the node is stopping"); });
 }
 
 }  // namespace dinx::cluster
