@@ -56,69 +56,11 @@ enum : std::uint32_t {
 // The longest a test waits for the directories to catch up.
 constexpr milliseconds settle_timeout = 5s;
 
-// conf/route.toml: the demo's player messages, and group im hears session events.
-constexpr std::string_view player_routes = R"(
-[[gate]]
-msg_id = 1
-name = "login"
-
-[[gate]]
-msg_id = 2
-name = "logout"
-
-[[im]]
-msg_id = 3
-name = "send"
-
-[[im]]
-msg_id = 4
-name = "broadcast"
-
-[[im]]
-msg_id = 5
-name = "relay"
-
-[[im]]
-msg_id = 6
-name = "echo"
-
-[[im]]
-msg_id = 7
-name = "join"
-
-[[im]]
-msg_id = 8
-name = "leave"
-
-[[im]]
-msg_id = 9
-name = "say"
-
-[[im]]
-msg_id = 10
-name = "whisper"
-
-[[im]]
-msg_id = 11
-name = "members"
-
-[[im]]
-msg_id = 12
-name = "set"
-
-[[gate]]
-msg_id = 13
-name = "get"
-
-[events]
-groups = ["im"]
-)";
-
 // gate-1, im-1, im-2 and gate-2 with the player routes and `settings` in [cluster].
 DemoConf players_conf(std::string settings = {}) {
     DemoConf conf;
     conf.with_gate2 = true;
-    conf.routes = std::string(player_routes);
+    conf.routes = std::string(demo_routes) + std::string(demo_player_routes);
     conf.settings = std::move(settings);
     return conf;
 }

@@ -22,64 +22,6 @@ using namespace dinx::test::e2e;
 
 namespace {
 
-// conf/route.toml: 1, 2 and 13 on the gates, 3 to 12 on im, and im hears session events.
-constexpr std::string_view conversation_routes = R"(
-[[gate]]
-msg_id = 1
-name = "login"
-
-[[gate]]
-msg_id = 2
-name = "logout"
-
-[[im]]
-msg_id = 3
-name = "send"
-
-[[im]]
-msg_id = 4
-name = "broadcast"
-
-[[im]]
-msg_id = 5
-name = "relay"
-
-[[im]]
-msg_id = 6
-name = "echo"
-
-[[im]]
-msg_id = 7
-name = "join"
-
-[[im]]
-msg_id = 8
-name = "leave"
-
-[[im]]
-msg_id = 9
-name = "say"
-
-[[im]]
-msg_id = 10
-name = "whisper"
-
-[[im]]
-msg_id = 11
-name = "members"
-
-[[im]]
-msg_id = 12
-name = "set"
-
-[[gate]]
-msg_id = 13
-name = "get"
-
-[events]
-groups = ["im"]
-)";
-
 constexpr std::uint32_t gate1 = 1;
 constexpr std::uint32_t im1 = 2;
 constexpr std::uint32_t im2 = 3;
@@ -93,7 +35,7 @@ constexpr auto client_timeout = std::chrono::seconds(45);
 DemoConf two_gate_conf() {
     DemoConf conf;
     conf.with_gate2 = true;
-    conf.routes = std::string(conversation_routes);
+    conf.routes = std::string(demo_routes) + std::string(demo_player_routes);
     return conf;
 }
 

@@ -68,8 +68,7 @@ void FakeContext::do_forward_to(std::uint32_t node_id, std::uint32_t msg_id, Byt
 }
 
 bool FakeContext::do_bind(std::string uid) {
-    if (uid.size() > max_uid_size)
-        throw std::length_error("a uid is at most " + std::to_string(max_uid_size) + " bytes");
+    cluster::require_uid_size(uid);
     if (!client_.uid.empty()) online_uids.erase(client_.uid);
     if (!uid.empty()) online_uids.insert(uid);
     client_.uid = uid;

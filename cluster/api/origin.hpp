@@ -3,12 +3,20 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace dinx::cluster {
 
 /// Largest uid a session may bind; longer ones are refused (they ride in every request).
 inline constexpr std::size_t max_uid_size = 255;
+
+/// Throws std::length_error when `uid` is longer than max_uid_size.
+inline void require_uid_size(std::string_view uid) {
+    if (uid.size() > max_uid_size)
+        throw std::length_error("a uid is at most " + std::to_string(max_uid_size) + " bytes");
+}
 
 /// The client a message concerns.
 struct Origin {

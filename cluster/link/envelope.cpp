@@ -60,8 +60,7 @@ bool known_kind(std::uint32_t kind) {
 }
 
 void check_limits(const Envelope& envelope) {
-    if (envelope.origin.uid.size() > max_uid_size)
-        throw std::length_error("a uid is at most " + std::to_string(max_uid_size) + " bytes");
+    require_uid_size(envelope.origin.uid);
     if (envelope.values.size() > max_session_bytes)
         throw std::length_error("session values take at most " + std::to_string(max_session_bytes) +
                                 " bytes");

@@ -160,8 +160,7 @@ std::optional<std::uint32_t> RequestContext::pick_node(std::string_view group,
 }
 
 bool RequestContext::do_bind(std::string uid) {
-    if (uid.size() > max_uid_size)
-        throw std::length_error("a uid is at most " + std::to_string(max_uid_size) + " bytes");
+    require_uid_size(uid);
     if (!uid.empty() &&
         services_.context.settings().login_policy == dict::LoginPolicy::refuse_newer) {
         auto held = services_.context.directory.find(uid);

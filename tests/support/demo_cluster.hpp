@@ -85,6 +85,41 @@ msg_id = 6
 name = "echo"
 )";
 
+/// The players' part of conf/route.toml, to append to demo_routes: rooms, say, whisper and
+/// members (7 to 11) and set (12) on im, get (13) on the gates, and im hears session events.
+constexpr std::string_view demo_player_routes = R"(
+[[im]]
+msg_id = 7
+name = "join"
+
+[[im]]
+msg_id = 8
+name = "leave"
+
+[[im]]
+msg_id = 9
+name = "say"
+
+[[im]]
+msg_id = 10
+name = "whisper"
+
+[[im]]
+msg_id = 11
+name = "members"
+
+[[im]]
+msg_id = 12
+name = "set"
+
+[[gate]]
+msg_id = 13
+name = "get"
+
+[events]
+groups = ["im"]
+)";
+
 /// True when `part` occurs in `text`.
 inline bool contains(std::string_view text, std::string_view part) {
     return text.find(part) != std::string_view::npos;
