@@ -49,9 +49,10 @@ TEST_CASE("a backend resumed after it was declared dead answers no request twice
     Cluster cluster(conf);
     write_file(cluster.dir() / "dinx.toml",
                "[cluster]\nheartbeat_interval_ms = 200\n" + conf.nodes());
-    cluster.start_listening({1});
+    // Backends first: see start_listening.
     auto& im1 = cluster.start_listening({2});
     cluster.start_listening({3});
+    cluster.start_listening({1});
     std::deque<BlockingClient> clients;
     for (int c = 0; c < 16; ++c) {
         clients.emplace_back("127.0.0.1", conf.gate_port, 2s);
@@ -115,9 +116,10 @@ TEST_CASE("a forwarding node that freezes mid-relay costs one answer per request
     Cluster cluster(conf);
     write_file(cluster.dir() / "dinx.toml",
                "[cluster]\nheartbeat_interval_ms = 200\n" + conf.nodes());
-    cluster.start_listening({1});
+    // Backends first: see start_listening.
     auto& im1 = cluster.start_listening({2});
     cluster.start_listening({3});
+    cluster.start_listening({1});
     INFO(cluster.logs());
     // Clients sticky to im-1: their relays go gate -> im-1 -> im-2, and back.
     std::deque<BlockingClient> clients;
@@ -225,9 +227,10 @@ long load_errors(const std::string& report) {
 
 TEST_CASE("a client that half-closes after its requests gets every answer, then EOF") {
     Cluster cluster;
-    cluster.start_listening({1});
+    // Backends first: see start_listening.
     cluster.start_listening({2});
     cluster.start_listening({3});
+    cluster.start_listening({1});
     auto client = connect_to_gate(cluster);
     client.send(1, "alice");  // on the gate
     client.send(3, "hello");  // on an im node
@@ -247,9 +250,10 @@ TEST_CASE("a client that half-closes after its requests gets every answer, then 
 
 TEST_CASE("a gate stays under its memory budget under hostile loads and shrinks back after") {
     Cluster cluster;
-    auto& gate = cluster.start_listening({1});
+    // Backends first: see start_listening.
     auto& im1 = cluster.start_listening({2});
     auto& im2 = cluster.start_listening({3});
+    auto& gate = cluster.start_listening({1});
     INFO(cluster.logs());
     auto port = cluster.conf().gate_port;
     auto idle_kib = status_kib(gate.pid(), "VmRSS");
@@ -289,9 +293,10 @@ TEST_CASE("a gate stays under its memory budget under hostile loads and shrinks 
 
 TEST_CASE("honest clients get no error while a few clients pipeline 64 KB and never read") {
     Cluster cluster;
-    cluster.start_listening({1});
+    // Backends first: see start_listening.
     cluster.start_listening({2});
     cluster.start_listening({3});
+    cluster.start_listening({1});
     INFO(cluster.logs());
     auto port = std::to_string(cluster.conf().gate_port);
     auto& hostile = cluster.start_tool({hostile_path(), "--port", port, "--mode", "pipeline",
@@ -312,8 +317,9 @@ TEST_CASE("trickling and silent clients are cut in time, logged in one line, and
     Cluster cluster(conf);
     // The default timeouts: a frame must complete in 5 s, a first frame come in 10 s.
     write_file(cluster.dir() / "dinx.toml", "[cluster]\nmax_connections = 200\n" + conf.nodes());
-    auto& gate = cluster.start_listening({1});
+    // Backends first: see start_listening.
     cluster.start_listening({2});
+    auto& gate = cluster.start_listening({1});
     INFO(cluster.logs());
     auto port = std::to_string(conf.gate_port);
     auto& silent = cluster.start_tool(
@@ -373,9 +379,10 @@ TEST_CASE("trickling and silent clients are cut in time, logged in one line, and
 
 TEST_CASE("connections that announce 16 MiB before the link handshake cannot grow a backend") {
     Cluster cluster;
-    cluster.start_listening({1});
+    // Backends first: see start_listening.
     auto& im1 = cluster.start_listening({2});
     cluster.start_listening({3});
+    cluster.start_listening({1});
     INFO(cluster.logs());
     auto output = attack(cluster, cluster.conf().im1_port, "preauth", 200, 16 << 20, 1, 3);
     auto peak_kib = status_kib(im1.pid(), "VmHWM");

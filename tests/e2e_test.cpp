@@ -34,9 +34,10 @@ using namespace dinx::test::e2e;
 
 TEST_CASE("the demo script passes against one process per node") {
     Cluster cluster;
-    cluster.start_listening({1});
+    // Backends first: see start_listening.
     cluster.start_listening({2});
     cluster.start_listening({3});
+    cluster.start_listening({1});
     check_script_passes(cluster);
 }
 
@@ -48,9 +49,10 @@ TEST_CASE("the demo script passes against every node in one process") {
 
 TEST_CASE("SIGTERM stops every node process with exit code 0 within 5 seconds") {
     Cluster cluster;
-    auto& gate = cluster.start_listening({1});
+    // Backends first: see start_listening.
     auto& im1 = cluster.start_listening({2});
     auto& im2 = cluster.start_listening({3});
+    auto& gate = cluster.start_listening({1});
     check_script_passes(cluster);  // so that links are up in both directions when we stop
 
     // One at a time, the gate first: each backend then stops with its link already dropped.
@@ -72,8 +74,9 @@ TEST_CASE("send, broadcast and relay get unauthenticated before login, and work 
     DemoConf conf;
     conf.with_im2 = false;
     Cluster cluster(conf);
-    cluster.start_listening({1});
+    // Backends first: see start_listening.
     cluster.start_listening({2});
+    cluster.start_listening({1});
     auto client = connect_to_gate(cluster);
     INFO(cluster.logs());
     for (std::uint32_t msg_id : {3u, 4u, 5u}) {
@@ -154,8 +157,9 @@ TEST_CASE("a SIGKILLed backend gives unavailable within 5 s and is used again on
     DemoConf conf;
     conf.with_im2 = false;  // group im is im-1 alone: nothing to fail over to
     Cluster cluster(conf);
-    auto& gate = cluster.start_listening({1});
+    // Backends first: see start_listening.
     auto& im1 = cluster.start_listening({2});
+    auto& gate = cluster.start_listening({1});
     auto client = connect_to_gate(cluster);
     INFO(cluster.logs());
     log_in(client, "alice");
@@ -204,9 +208,10 @@ TEST_CASE("a taken gate port makes dinx-demo exit 1 saying it cannot start") {
 
 TEST_CASE("the load tool reports no error, lost or out-of-order reply against the demo cluster") {
     Cluster cluster;
-    cluster.start_listening({1});
+    // Backends first: see start_listening.
     cluster.start_listening({2});
     cluster.start_listening({3});
+    cluster.start_listening({1});
     auto& load =
         cluster.start_tool({load_path(), "--port", std::to_string(cluster.conf().gate_port), "-c",
                             "8", "-d", "4", "--warmup", "0.5", "--duration", "2"},
@@ -247,8 +252,9 @@ TEST_CASE("the load tool's --login logs each connection in before the load, and 
     DemoConf conf;
     conf.with_im2 = false;
     Cluster cluster(conf);
-    cluster.start_listening({1});
+    // Backends first: see start_listening.
     cluster.start_listening({2});
+    cluster.start_listening({1});
     auto port = std::to_string(conf.gate_port);
     auto& load = cluster.start_tool({load_path(), "--port", port, "-c", "4", "-d", "2", "--login",
                                      "load-", "--warmup", "0", "--duration", "1"},
@@ -290,9 +296,10 @@ TEST_CASE("a secret_file named in dinx.toml links the nodes, and without a secre
     write_file(cluster.dir() / "cluster.key", "a secret shared through a file\n");
     write_file(cluster.dir() / "dinx.toml",
                "[cluster]\nsecret_file = \"cluster.key\"\n" + conf.nodes());
-    auto& gate = cluster.start_listening({1});
+    // Backends first: see start_listening.
     cluster.start_listening({2});
     cluster.start_listening({3});
+    auto& gate = cluster.start_listening({1});
     check_script_passes(cluster);
     CHECK_FALSE(contains(gate.read_output(), "NO CLUSTER SECRET"));
 
@@ -307,9 +314,10 @@ TEST_CASE("a SIGSTOPped backend is declared dead by heartbeats and its clients m
     Cluster cluster(conf);
     write_file(cluster.dir() / "dinx.toml",
                "[cluster]\nheartbeat_interval_ms = 300\n" + conf.nodes());
-    cluster.start_listening({1});
+    // Backends first: see start_listening.
     auto& im1 = cluster.start_listening({2});
     cluster.start_listening({3});
+    cluster.start_listening({1});
     std::deque<BlockingClient> clients;  // (not movable: a deque never relocates)
     for (int c = 0; c < 12; ++c) {
         clients.emplace_back("127.0.0.1", conf.gate_port, 2s);
@@ -364,9 +372,10 @@ TEST_CASE("a rolling restart of every im node under steady load gives no error f
 
 TEST_CASE("SIGTERM on a gate answers every request it took before it exits") {
     Cluster cluster;
-    auto& gate = cluster.start_listening({1});
+    // Backends first: see start_listening.
     cluster.start_listening({2});
     cluster.start_listening({3});
+    auto& gate = cluster.start_listening({1});
     auto client = connect_to_gate(cluster);
     log_in(client, "alice");
     dinx::ByteBuffer burst;

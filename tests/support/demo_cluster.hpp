@@ -245,7 +245,10 @@ public:
         return spawn(std::move(argv), ids.empty() ? "all-nodes" : name);
     }
 
-    /// start() and wait until every node it runs listens.
+    /// start() and wait until every node it runs listens. Tests that run one process per node
+    /// start the backends first, as a deployment would: a gate dials every node soon after it
+    /// starts (its presence goes to all), and one that found a node down fails requests for it
+    /// until its next dial (reconnect_min_ms), which would be errors the test did not ask for.
     ChildProcess& start_listening(const std::vector<std::uint32_t>& ids = {},
                                   const std::vector<std::string>& env = {}) {
         auto& process = start(ids, env);
