@@ -424,6 +424,18 @@ targets_table() {
     }' "$results"
 }
 
+# Issue 9's target: an idle bound player with 5 session values costs the gate under 1 KiB more
+# than an idle connection.
+bound_target_row() {
+  if [ -z "${bound_extra:-}" ]; then
+    echo "| memory per idle bound player, 5 values (issue 9) | gate | < 1024 B over an idle connection | not measured | **missed** |"
+  elif [ "$bound_extra" -lt 1024 ]; then
+    echo "| memory per idle bound player, 5 values (issue 9) | gate at $bound_n players | < 1024 B over an idle connection | $bound_extra B | met |"
+  else
+    echo "| memory per idle bound player, 5 values (issue 9) | gate at $bound_n players | < 1024 B over an idle connection | $bound_extra B | **missed** |"
+  fi
+}
+
 fanout_table() {
   awk -F'\t' '
     $1 == "ceiling" { ceil[$2] = $3 }
@@ -470,11 +482,12 @@ not absolute numbers across runs.
   (msgID 6, $payload-byte payload) in flight; latency is send-to-reply per request
 - ratio: round trips/s over the ceiling's at the same load, in the same run
 
-## Targets (issue 3, on a 2-core machine)
+## Targets (issues 3 and 9, on a 2-core machine)
 
 | what | measured on | target | this run | |
 |---|---|---|---|---|
 $(targets_table)
+$(bound_target_row)
 
 ## Round trips
 
