@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds dinx-demo, starts the demo cluster of conf/ as one process per
-# node, runs the scripted demo client against the gate and shows the conversation. The nodes are
-# stopped with SIGTERM when the script ends, however it ends; the exit code is the client's.
+# node, runs the scripted demo client against the first gate and shows the conversation, then,
+# when conf/ has a second gate, the two-gate conversation (--port2). The nodes are stopped with
+# SIGTERM when the script ends, however it ends; the exit code is the clients'.
 #
 #   ./demo/run.sh          run the demo once
 #   ./demo/run.sh --keep   leave the cluster running afterwards, to talk to it yourself
@@ -53,11 +54,14 @@ read_nodes() {
 # True when something accepts TCP connections on host:port now.
 accepts() { timeout 1 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; }
 
-ids=() names=() hosts=() ports=() gate_port=""
+ids=() names=() hosts=() ports=() gate_port="" gate2_port=""
 while read -r id name type host port link_port; do
   ids+=("$id") names+=("$name")
   hosts+=("$host") ports+=("$port")
   if [ "$link_port" != "-" ]; then hosts+=("$host") ports+=("$link_port"); fi
+  if [ "$type" = frontend ] && [ -n "$gate_port" ] && [ -z "$gate2_port" ]; then
+    gate2_port=$port gate2_host=$host
+  fi
   if [ "$type" = frontend ] && [ -z "$gate_port" ]; then gate_port=$port gate_host=$host; fi
 done < <(read_nodes)
 if [ -z "$gate_port" ]; then
@@ -138,6 +142,14 @@ echo "$ $demo client --script --host $gate_host --port $gate_port"
 client_status=0
 "$demo" client --script --host "$gate_host" --port "$gate_port" || client_status=$?
 echo
+# With a second gate (and the gates on one host, as the client takes one --host): players on
+# both gates whisper, share a room, and one is replaced by a newer login on the other gate.
+if [ "$client_status" -eq 0 ] && [ -n "$gate2_port" ] && [ "$gate2_host" = "$gate_host" ]; then
+  echo "$ $demo client --script --host $gate_host --port $gate_port --port2 $gate2_port"
+  "$demo" client --script --host "$gate_host" --port "$gate_port" --port2 "$gate2_port" ||
+    client_status=$?
+  echo
+fi
 if [ "$client_status" -ne 0 ]; then
   echo "demo: the scripted client failed (exit code $client_status); the nodes' logs:" >&2
   for name in "${names[@]}"; do show_log "$name"; done

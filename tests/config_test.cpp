@@ -92,7 +92,7 @@ bool has(const ConfigError& err, std::string_view part) {
 TEST_CASE("the demo conf loads with its nodes, routes and settings") {
     Config config = load_config(std::filesystem::path(DINX_SOURCE_DIR) / "conf");
 
-    REQUIRE(config.nodes.size() == 3);
+    REQUIRE(config.nodes.size() == 4);
     const NodeInfo& gate = config.nodes[0];
     CHECK(gate.id == 1);
     CHECK(gate.name == "gate-1");
@@ -106,6 +106,9 @@ TEST_CASE("the demo conf loads with its nodes, routes and settings") {
     CHECK(config.nodes[1].type == NodeType::backend);
     CHECK(config.nodes[1].link_endpoint_port() == 20000);
     CHECK(config.nodes[2].name == "im-2");
+    CHECK(config.nodes[3].name == "gate-2");
+    CHECK(config.nodes[3].port == 10001);
+    CHECK(config.group_nodes("gate") == std::vector<std::uint32_t>{1, 4});
     for (const NodeInfo& node : config.nodes) CHECK(node.line > 0);
 
     CHECK(config.routes.size() == 13);
@@ -165,7 +168,7 @@ name = "b"
 msg_id = 5
 name = "a"
 )");
-    REQUIRE(config.nodes.size() == 3);
+    REQUIRE(config.nodes.size() == 4);
     CHECK(config.nodes[0].id == 2);
     CHECK(config.nodes[0].line == 2);
     CHECK(config.nodes[1].id == 1);
