@@ -121,6 +121,16 @@ TEST_CASE("join puts the client in the room and answers with the room's size") {
     CHECK(ctx.replies[0].payload == "joined lobby: 2 members");
 }
 
+TEST_CASE("join past the session's room limit is a bad_request, and joins nothing") {
+    FakeContext ctx(dinx::demo::join, {1, 5, "alice"});
+    for (std::size_t n = 0; n < dinx::cluster::max_session_rooms; ++n)
+        ctx.rooms["r" + std::to_string(n)] = {"alice"};
+    ctx.run(demo_handler(dinx::demo::join), "one-more");
+    REQUIRE(ctx.failures.size() == 1);
+    CHECK(ctx.failures[0].code == "bad_request");
+    CHECK_FALSE(ctx.rooms.contains("one-more"));
+}
+
 TEST_CASE("say goes to the room without the speaker, who gets the same line back") {
     FakeContext ctx(dinx::demo::say, {1, 5, "alice"});
     ctx.rooms["lobby"] = {"alice", "bob"};

@@ -782,6 +782,25 @@ TEST_CASE("players: rooms span gates, send_to_room reaches each member once, clo
     CHECK(ask_until(*carol, room_size_im, "hall", "0") == "0");
 }
 
+TEST_CASE("players: a join past max_session_rooms is refused where the handler runs") {
+    Players players;
+    auto alice = player(players.cluster, gate1, "alice");
+    for (std::size_t n = 0; n < max_session_rooms; ++n) {
+        auto room = "r" + std::to_string(n);
+        CHECK(ask_text(*alice, demo::join, room).rfind("joined " + room + ": ", 0) == 0);
+    }
+    // im-1 has heard of all 64 joins (its view is one hop behind the gate's).
+    auto last = "r" + std::to_string(max_session_rooms - 1);
+    REQUIRE(ask_until(*alice, room_size_im, last, "1") == "1");
+    CHECK(is_error(ask(*alice, demo::join, "one-more"), "bad_request", demo::join));
+    CHECK(ask_text(*alice, join_gate, "one-more") == "no");  // the gate: its own view
+    CHECK(ask_text(*alice, room_size_im, "one-more") == "0");
+    CHECK(ask_text(*alice, demo::join, "r0") == "joined r0: 1 members");  // a room it is in
+    // Leaving one makes room for another.
+    CHECK(ask_text(*alice, demo::leave, "r0") == "left r0");
+    CHECK(ask_text(*alice, join_gate, "one-more") == "ok");
+}
+
 TEST_CASE("players: a join and a leave made by a handler on the gate reach the other nodes") {
     // join/leave run where route.toml puts them; here a handler on the client's own gate.
     Players players;

@@ -108,6 +108,15 @@ bool FakeContext::do_kick(std::string_view uid, std::string_view reason) {
 bool FakeContext::do_join(std::string_view room, std::string_view uid) {
     std::string who(uid.empty() ? std::string_view(client_.uid) : uid);
     if (who.empty() || (!online_uid(who) && who != client_.uid)) return false;
+    // The limit, as a gate enforces it.
+    std::size_t in_rooms = 0;
+    bool already = false;
+    for (const auto& [name, members] : rooms) {
+        if (!members.contains(who)) continue;
+        ++in_rooms;
+        already = already || name == room;
+    }
+    if (in_rooms >= max_session_rooms && !already) return false;
     rooms[std::string(room)].insert(who);
     return true;
 }

@@ -78,6 +78,13 @@ std::vector<GateTargets> Directory::uid_targets(const std::vector<std::string>& 
     return gather(by_gate);
 }
 
+bool Directory::room_limit_reached(std::string_view uid, const std::string& room) const {
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find(uid);
+    return it != entries_.end() && it->second.rooms.size() >= max_session_rooms &&
+           !in_room(it->second, room);
+}
+
 std::size_t Directory::size() const {
     std::lock_guard lock(mutex_);
     return entries_.size();

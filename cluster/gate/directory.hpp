@@ -64,6 +64,9 @@ public:
     /// The connections of `uids` gathered per gate; those not bound anywhere go to `offline`.
     std::vector<GateTargets> uid_targets(const std::vector<std::string>& uids,
                                          std::vector<std::string>& offline) const;
+    /// True when `uid`, as known here, is in max_session_rooms rooms and not in `room`: a
+    /// join would be refused by its gate.
+    bool room_limit_reached(std::string_view uid, const std::string& room) const;
     /// Number of uids bound anywhere (as known here).
     std::size_t size() const;
 
