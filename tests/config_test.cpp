@@ -168,7 +168,7 @@ name = "b"
 msg_id = 5
 name = "a"
 )");
-    REQUIRE(config.nodes.size() == 4);
+    REQUIRE(config.nodes.size() == 3);
     CHECK(config.nodes[0].id == 2);
     CHECK(config.nodes[0].line == 2);
     CHECK(config.nodes[1].id == 1);
