@@ -1,0 +1,73 @@
+#pragma once
+// What a call from one service to another returns: the callee's reply, or a CallFailure whose
+// code says whether the method may have run. The codes are the whole contract of a call; the
+// README's RPC table lists when each happens.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+
+namespace dinx::cluster {
+
+/// Why a call returned no reply.
+enum class CallError : std::uint8_t {
+    no_such_method,     ///< the callee registered no such method: it did not run
+    no_node,            ///< the target names no node (unknown group or id, empty group)
+    unavailable,        ///< certainly not run: the node is down, leaving or unreachable
+    deadline_exceeded,  ///< no reply in time, or the callee died midway: it may have run
+    overloaded,         ///< the callee (or the way to it) does not keep up: it did not run
+    application,        ///< the method ran and failed: `code` and `message` are its own
+    cancelled,          ///< the caller gave up (its node stops): it may have run
+};
+
+/// The code's name ("no_such_method", ...).
+std::string_view to_string(CallError error);
+
+/// A call that returned no reply.
+struct CallFailure {
+    CallError error = CallError::unavailable;  ///< what happened
+    std::string code;     ///< with `application`: the callee's own code, else to_string(error)
+    std::string message;  ///< for people: why
+};
+
+/// A reply of type T, or the CallFailure that took its place.
+template <class T>
+class Result {
+public:
+    /// A reply.
+    Result(T value) : state_(std::in_place_index<0>, std::move(value)) {}
+    /// No reply, for this reason.
+    Result(CallFailure failure) : state_(std::in_place_index<1>, std::move(failure)) {}
+
+    /// True when it holds a reply.
+    bool has_value() const noexcept { return state_.index() == 0; }
+    /// True when it holds a reply.
+    explicit operator bool() const noexcept { return has_value(); }
+    /// The reply; only when has_value().
+    T& operator*() & { return std::get<0>(state_); }
+    /// The reply; only when has_value().
+    const T& operator*() const& { return std::get<0>(state_); }
+    /// The reply, moved out; only when has_value().
+    T&& operator*() && { return std::get<0>(std::move(state_)); }
+    /// The reply's members; only when has_value().
+    T* operator->() { return &std::get<0>(state_); }
+    /// The reply's members; only when has_value().
+    const T* operator->() const { return &std::get<0>(state_); }
+    /// Why there is no reply; only when !has_value().
+    const CallFailure& error() const { return std::get<1>(state_); }
+
+private:
+    std::variant<T, CallFailure> state_;
+};
+
+/// What a call of raw bytes returns: the reply payload.
+using CallReply = Result<std::string>;
+
+/// Makes the failure for `error` with its standard code and `message`.
+inline CallFailure call_failure(CallError error, std::string message) {
+    return CallFailure{error, std::string(to_string(error)), std::move(message)};
+}
+
+}  // namespace dinx::cluster
