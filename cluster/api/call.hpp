@@ -11,6 +11,23 @@
 
 namespace dinx::cluster {
 
+/// A method's number on the wire: the one it was registered with, or method_id(its name).
+using MethodId = std::uint32_t;
+
+/// Longest method name.
+inline constexpr std::size_t max_method_name = 64;
+
+/// The id of the method called `name`: its 32-bit FNV-1a hash. Stable across builds and
+/// machines, so a caller and a callee agree on it without exchanging names.
+constexpr MethodId method_id(std::string_view name) {
+    std::uint32_t hash = 2166136261u;
+    for (char c : name) {
+        hash ^= static_cast<std::uint8_t>(c);
+        hash *= 16777619u;
+    }
+    return hash;
+}
+
 /// Why a call returned no reply.
 enum class CallError : std::uint8_t {
     no_such_method,     ///< the callee registered no such method: it did not run
