@@ -1,0 +1,74 @@
+#pragma once
+// Typed JSON messages for handlers (optional: needs nlohmann-json, Debian's nlohmann-json3-dev).
+// Payloads stay bytes on the wire; json_handler turns a function of a typed request into a
+// Handler that decodes the payload, runs it, and replies with its result encoded:
+//
+//   struct Greet { std::string name; };
+//   struct Greeting { std::string text; int visits = 0; };
+//   NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Greet, name)
+//   NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Greeting, text, visits)
+//
+//   app.handle(20, dinx::cluster::json_handler<Greet>([](Context& ctx, const Greet& in) {
+//       return Greeting{"hello " + in.name, 1};
+//   }));
+//
+// A payload that is not JSON, or not of the request's shape, gets a `bad_request` error frame
+// and the function does not run. A function that answered itself (ctx.fail, ctx.reply) has its
+// result dropped: one answer per request. One returning void replies nothing.
+
+#include "cluster/api/context.hpp"
+#include "cluster/api/handler.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+namespace dinx::cluster {
+
+/// Longest part of a decoder's complaint quoted in a bad_request frame.
+inline constexpr std::size_t max_json_error_quote = 200;
+
+/// `payload` decoded as a Request, or nullopt after a bad_request error frame on `ctx`.
+template <class Request>
+std::optional<Request> decode_json(Context& ctx, Bytes payload) {
+    try {
+        auto text = as_text(payload);
+        return nlohmann::json::parse(text.begin(), text.end()).template get<Request>();
+    } catch (const nlohmann::json::exception& error) {
+        std::string why = error.what();
+        if (why.size() > max_json_error_quote) why.resize(max_json_error_quote);
+        ctx.fail(Error::bad_request,
+                 "msg_id " + std::to_string(ctx.msg_id()) +
+                     ": the payload is not the JSON this handler takes: " + why);
+        return std::nullopt;
+    }
+}
+
+/// `value` encoded as a JSON payload (for replies and pushes).
+template <class Value>
+std::string to_json_payload(const Value& value) {
+    return nlohmann::json(value).dump();
+}
+
+/// A Handler that decodes a Request from JSON, runs `function(ctx, request)` and, unless it
+/// returned void or answered by itself, replies with its result as JSON under the same msgID.
+template <class Request, class Function>
+Handler json_handler(Function function) {
+    return [function = std::move(function)](Context& ctx, Bytes payload) {
+        auto request = decode_json<Request>(ctx, payload);
+        if (!request) return;
+        using Reply = std::invoke_result_t<const Function&, Context&, const Request&>;
+        if constexpr (std::is_void_v<Reply>) {
+            function(ctx, *request);
+        } else {
+            Reply reply = function(ctx, *request);
+            if (!ctx.answered()) ctx.reply(ctx.msg_id(), to_json_payload(reply));
+        }
+    };
+}
+
+}  // namespace dinx::cluster

@@ -1,0 +1,80 @@
+// json_handler: typed JSON requests and replies, bad_request for what does not decode, one
+// answer per request.
+
+#include "cluster/testing.hpp"
+#include "cluster/typed/json.hpp"
+
+#include <doctest/doctest.h>
+
+#include <string>
+
+using namespace dinx::cluster;
+using dinx::testing::FakeContext;
+
+namespace {
+
+struct Greet {
+    std::string name;
+};
+struct Greeting {
+    std::string text;
+    int visits = 0;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Greet, name)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Greeting, text, visits)
+
+constexpr std::uint32_t greet = 20;
+
+Handler greeter() {
+    return json_handler<Greet>([](Context& ctx, const Greet& in) {
+        if (in.name.empty()) ctx.fail(Error::bad_request, "a name, please");
+        return Greeting{"hello " + in.name, 1};
+    });
+}
+
+}  // namespace
+
+TEST_CASE("json_handler decodes the request and replies with the encoded result") {
+    FakeContext ctx(greet);
+    ctx.run(greeter(), R"({"name": "alice"})");
+    REQUIRE(ctx.replies.size() == 1);
+    CHECK(ctx.replies[0].msg_id == greet);
+    auto reply = nlohmann::json::parse(ctx.replies[0].payload).get<Greeting>();
+    CHECK(reply.text == "hello alice");
+    CHECK(reply.visits == 1);
+    CHECK(ctx.failures.empty());
+}
+
+TEST_CASE("a payload that is not JSON, or not of the request's shape, is a bad_request") {
+    for (std::string payload : {"not json", R"({"name": 7})", R"({"nom": "x"})", "", "[1,2"}) {
+        CAPTURE(payload);
+        FakeContext ctx(greet);
+        ctx.run(greeter(), payload);
+        CHECK(ctx.replies.empty());
+        REQUIRE(ctx.failures.size() == 1);
+        CHECK(ctx.failures[0].code == "bad_request");
+        CHECK(ctx.failures[0].message.find("msg_id 20") != std::string::npos);
+        CHECK(ctx.failures[0].message.size() < 400);  // the decoder's complaint, cut short
+    }
+}
+
+TEST_CASE("a function that answered by itself has its result dropped") {
+    FakeContext ctx(greet);
+    ctx.run(greeter(), R"({"name": ""})");
+    CHECK(ctx.replies.empty());
+    REQUIRE(ctx.failures.size() == 1);
+    CHECK(ctx.failures[0].message == "a name, please");
+}
+
+TEST_CASE("a function returning void replies nothing, and a push can carry JSON") {
+    FakeContext ctx(greet, {1, 5, "alice"});
+    ctx.online_uids.insert("bob");
+    ctx.run(json_handler<Greet>([](Context& ctx, const Greet& in) {
+                ctx.push(in.name, 21, to_json_payload(Greeting{"psst", 2}));
+            }),
+            R"({"name": "bob"})");
+    CHECK(ctx.replies.empty());
+    CHECK(ctx.failures.empty());
+    REQUIRE(ctx.uid_pushes.size() == 1);
+    CHECK(nlohmann::json::parse(ctx.uid_pushes[0].frame.payload)["visits"] == 2);
+}
