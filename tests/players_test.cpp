@@ -875,15 +875,19 @@ void fence(Players& players, std::uint32_t gate_id) {
     }));
 }
 
-// Awaits a disconnected event of (gate, conn), then checks the client's whole history.
-void check_history(Players& players, std::uint32_t gate_id, std::uint64_t conn,
-                   const std::vector<std::string>& bound_uids, DisconnectReason reason,
-                   const std::string& last_uid) {
+// Awaits a disconnected event of client `conn` of `gate_id`.
+void await_disconnected(Players& players, std::uint32_t gate_id, std::uint64_t conn) {
     CHECK_MESSAGE(players.events->wait_for([&](const std::vector<SeenEvent>& events) {
         return count_of(events_of(events, gate_id, conn), SessionEventKind::disconnected) > 0;
     }),
                   "no disconnected event for client ", conn, " of gate ", gate_id);
-    fence(players, gate_id);
+}
+
+// Checks the whole history of client `conn` of `gate_id` as heard so far: connected, bound
+// once per uid of `bound_uids`, then disconnected for `reason` holding `last_uid`; all on im-1.
+void check_heard_history(Players& players, std::uint32_t gate_id, std::uint64_t conn,
+                         const std::vector<std::string>& bound_uids, DisconnectReason reason,
+                         const std::string& last_uid) {
     auto mine = events_of(players.events->all(), gate_id, conn);
     INFO("events of client ", conn, " of gate ", gate_id, ": ", describe(mine));
     REQUIRE(mine.size() == 2 + bound_uids.size());
@@ -897,6 +901,16 @@ void check_history(Players& players, std::uint32_t gate_id, std::uint64_t conn,
     CHECK(mine.back().reason == reason);
     CHECK(mine.back().uid == last_uid);
     for (const auto& event : mine) CHECK(event.node == im1);
+}
+
+// Awaits a disconnected event of (gate, conn), then, once every later event of that gate has
+// been heard too, checks the client's whole history.
+void check_history(Players& players, std::uint32_t gate_id, std::uint64_t conn,
+                   const std::vector<std::string>& bound_uids, DisconnectReason reason,
+                   const std::string& last_uid) {
+    await_disconnected(players, gate_id, conn);
+    fence(players, gate_id);
+    check_heard_history(players, gate_id, conn, bound_uids, reason, last_uid);
 }
 
 }  // namespace
@@ -967,24 +981,12 @@ TEST_CASE("players: a gate that stops reports its players disconnected with reas
 
     CHECK(players.cluster.process_of(gate2).drain(3s));
     players.cluster.stop(gate2);
-    auto disconnected = [&](std::uint64_t which) {
-        return [&, which](const std::vector<SeenEvent>& events) {
-            return count_of(events_of(events, gate2, which), SessionEventKind::disconnected) > 0;
-        };
-    };
-    CHECK(players.events->wait_for(disconnected(conn)));
-    CHECK(players.events->wait_for(disconnected(guest_conn)));
+    // gate-2 is gone, so nothing of it can come later: no fence (it would dial gate-2).
+    await_disconnected(players, gate2, conn);
+    await_disconnected(players, gate2, guest_conn);
     await_online(*watcher, "eve", false);
-    for (auto [which, uid] :
-         {std::pair{conn, std::string("eve")}, std::pair{guest_conn, std::string()}}) {
-        auto mine = events_of(players.events->all(), gate2, which);
-        INFO("client ", which, ": ", describe(mine));
-        REQUIRE(!mine.empty());
-        CHECK(count_of(mine, SessionEventKind::disconnected) == 1);
-        CHECK(mine.back().kind == SessionEventKind::disconnected);
-        CHECK(mine.back().reason == DisconnectReason::stopping);
-        CHECK(mine.back().uid == uid);
-    }
+    check_heard_history(players, gate2, conn, {"eve"}, DisconnectReason::stopping, "eve");
+    check_heard_history(players, gate2, guest_conn, {}, DisconnectReason::stopping, "");
 }
 
 TEST_CASE("players: a gate whose drain times out still reports its players disconnected") {
@@ -1007,15 +1009,8 @@ TEST_CASE("players: a gate whose drain times out still reports its players disco
     players.cluster.stop(gate2);
     hold_switch().release();
     await_online(*watcher, "eve", false);
-    for (auto which : {conn, stuck_conn}) {
-        CHECK_MESSAGE(players.events->wait_for([&](const std::vector<SeenEvent>& events) {
-            return count_of(events_of(events, gate2, which), SessionEventKind::disconnected) > 0;
-        }),
-                      "no disconnected event for client ", which, " of the stopped gate-2");
-        auto mine = events_of(players.events->all(), gate2, which);
-        INFO("client ", which, ": ", describe(mine));
-        CHECK(count_of(mine, SessionEventKind::disconnected) == 1);
-        if (!mine.empty() && mine.back().kind == SessionEventKind::disconnected)
-            CHECK(mine.back().reason == DisconnectReason::stopping);
-    }
+    await_disconnected(players, gate2, conn);
+    await_disconnected(players, gate2, stuck_conn);
+    check_heard_history(players, gate2, conn, {"eve"}, DisconnectReason::stopping, "eve");
+    check_heard_history(players, gate2, stuck_conn, {}, DisconnectReason::stopping, "");
 }
