@@ -22,6 +22,30 @@ std::vector<PresenceUpdate> reset() {
     return {{PresenceOp::reset, 0, 0, {}, {}}};
 }
 
+// Gates 1 and 2 and a backend (3) under one policy, each listening to the gates' streams:
+// the backend hears gate 1 over stream_a and gate 2 over stream_b; each gate hears the other
+// over stream_a.
+struct TwoGates {
+    explicit TwoGates(dict::LoginPolicy policy)
+        : gate1(1, policy), gate2(2, policy), backend(3, policy) {
+        gate1.apply(2, stream_a, reset());
+        gate2.apply(1, stream_a, reset());
+        backend.apply(1, stream_a, reset());
+        backend.apply(2, stream_b, reset());
+    }
+    // `updates` of gate `gate_id` (1 or 2), applied on the backend over that gate's stream.
+    std::vector<LoginLoser> to_backend(std::uint32_t gate_id,
+                                       const std::vector<PresenceUpdate>& updates) {
+        return backend.apply(gate_id, gate_id == 1 ? stream_a : stream_b, updates);
+    }
+    // What gate `gate_id` published since it was last asked, applied on the backend.
+    std::vector<LoginLoser> publish(std::uint32_t gate_id) {
+        return to_backend(gate_id, (gate_id == 1 ? gate1 : gate2).take_outbox());
+    }
+
+    Directory gate1, gate2, backend;
+};
+
 }  // namespace
 
 TEST_CASE("a uid bound on a gate is found on another node once its updates arrive") {
@@ -92,24 +116,18 @@ TEST_CASE("refuse_newer: a second login is refused and the first stays") {
 TEST_CASE("across gates the older login loses, whatever order the updates arrive in") {
     for (bool newer_first : {false, true}) {
         CAPTURE(newer_first);
-        Directory gate1(1, dict::LoginPolicy::kick_older);
-        Directory gate2(2, dict::LoginPolicy::kick_older);
-        Directory backend(3, dict::LoginPolicy::kick_older);
-        for (auto* d : {&gate1, &gate2}) d->take_outbox();
-        gate1.apply(2, stream_a, reset());
-        gate2.apply(1, stream_a, reset());
-        backend.apply(1, stream_a, reset());
-        backend.apply(2, stream_b, reset());
+        TwoGates nodes(dict::LoginPolicy::kick_older);
+        auto& [gate1, gate2, backend] = nodes;
         gate1.bind_local("alice", 11);  // the older login
         auto from1 = gate1.take_outbox();
         gate2.bind_local("alice", 21);  // the newer one, before gate 2 heard of the first
         auto from2 = gate2.take_outbox();
         if (newer_first) {
-            backend.apply(2, stream_b, from2);
-            backend.apply(1, stream_a, from1);
+            nodes.to_backend(2, from2);
+            nodes.to_backend(1, from1);
         } else {
-            backend.apply(1, stream_a, from1);
-            backend.apply(2, stream_b, from2);
+            nodes.to_backend(1, from1);
+            nodes.to_backend(2, from2);
         }
         CHECK(backend.find("alice")->gate_id == 2);
         // Gate 1 hears of the newer login and closes its own session; gate 2 keeps its own.
@@ -120,7 +138,7 @@ TEST_CASE("across gates the older login loses, whatever order the updates arrive
         CHECK(gate2.find("alice")->conn_id == 21);
         // The loser's unbind, arriving last, leaves the winner in place.
         gate1.unbind_local("alice", 11);
-        backend.apply(1, stream_a, gate1.take_outbox());
+        nodes.publish(1);
         CHECK(backend.find("alice")->gate_id == 2);
     }
 }
@@ -130,11 +148,8 @@ TEST_CASE("refuse_newer: a login made after the holder left holds, whatever orde
     // before gate 1's unbind (different links): it must not drop the new login for good.
     for (int newer_at = 0; newer_at < 3; ++newer_at) {
         CAPTURE(newer_at);
-        Directory gate1(1, dict::LoginPolicy::refuse_newer);
-        Directory gate2(2, dict::LoginPolicy::refuse_newer);
-        Directory backend(3, dict::LoginPolicy::refuse_newer);
-        backend.apply(1, stream_a, reset());
-        backend.apply(2, stream_b, reset());
+        TwoGates nodes(dict::LoginPolicy::refuse_newer);
+        auto& [gate1, gate2, backend] = nodes;
         gate1.bind_local("alice", 11);
         auto bind1 = gate1.take_outbox();
         gate1.unbind_local("alice", 11);
@@ -144,8 +159,7 @@ TEST_CASE("refuse_newer: a login made after the holder left holds, whatever orde
         std::vector<std::pair<std::uint32_t, std::vector<PresenceUpdate>>> order{{1, bind1},
                                                                                  {1, unbind1}};
         order.insert(order.begin() + newer_at, {2, bind2});
-        for (auto& [gate, updates] : order)
-            CHECK(backend.apply(gate, gate == 1 ? stream_a : stream_b, updates).empty());
+        for (auto& [gate, updates] : order) CHECK(nodes.to_backend(gate, updates).empty());
         auto where = backend.find("alice");
         REQUIRE(where);
         CHECK(where->gate_id == 2);
@@ -154,19 +168,14 @@ TEST_CASE("refuse_newer: a login made after the holder left holds, whatever orde
 }
 
 TEST_CASE("refuse_newer: of two logins racing across gates the newer is closed by its gate") {
-    Directory gate1(1, dict::LoginPolicy::refuse_newer);
-    Directory gate2(2, dict::LoginPolicy::refuse_newer);
-    Directory backend(3, dict::LoginPolicy::refuse_newer);
-    gate1.apply(2, stream_a, reset());
-    gate2.apply(1, stream_a, reset());
-    backend.apply(1, stream_a, reset());
-    backend.apply(2, stream_b, reset());
+    TwoGates nodes(dict::LoginPolicy::refuse_newer);
+    auto& [gate1, gate2, backend] = nodes;
     gate1.bind_local("alice", 11);
     auto from1 = gate1.take_outbox();
     gate2.bind_local("alice", 21);  // before gate 2 heard of gate 1's login
     auto from2 = gate2.take_outbox();
-    backend.apply(2, stream_b, from2);
-    backend.apply(1, stream_a, from1);
+    nodes.to_backend(2, from2);
+    nodes.to_backend(1, from1);
     CHECK(backend.find("alice")->gate_id == 1);
     CHECK(gate1.apply(2, stream_a, from2).empty());
     auto losers2 = gate2.apply(1, stream_a, from1);
@@ -176,11 +185,11 @@ TEST_CASE("refuse_newer: of two logins racing across gates the newer is closed b
     CHECK(gate2.find("alice")->gate_id == 1);
     // The loser's close reaches the backend; the holder is untouched.
     gate2.unbind_local("alice", 21);
-    backend.apply(2, stream_b, gate2.take_outbox());
+    nodes.publish(2);
     CHECK(backend.find("alice")->gate_id == 1);
     // Once the holder leaves, nobody holds alice: no claim is left behind.
     gate1.unbind_local("alice", 11);
-    backend.apply(1, stream_a, gate1.take_outbox());
+    nodes.publish(1);
     CHECK_FALSE(backend.find("alice"));
 }
 
@@ -189,42 +198,36 @@ TEST_CASE(
     // Gate 2's newer alice replaced gate 1's, which gate 1 has not closed yet; gate 2's alice
     // leaves at once. Gate 1's session is still connected, so it holds alice with its rooms
     // until its own unbind arrives.
-    Directory gate1(1, dict::LoginPolicy::kick_older);
-    Directory gate2(2, dict::LoginPolicy::kick_older);
-    Directory backend(3, dict::LoginPolicy::kick_older);
-    backend.apply(1, stream_a, reset());
-    backend.apply(2, stream_b, reset());
+    TwoGates nodes(dict::LoginPolicy::kick_older);
+    auto& [gate1, gate2, backend] = nodes;
     gate1.bind_local("alice", 11);
     gate1.change_room_local(PresenceOp::join, "lobby", "alice", 11);
-    backend.apply(1, stream_a, gate1.take_outbox());
+    nodes.publish(1);
     gate2.bind_local("alice", 21);
-    backend.apply(2, stream_b, gate2.take_outbox());
+    nodes.publish(2);
     CHECK(backend.find("alice")->gate_id == 2);
     CHECK(backend.room_size("lobby") == 0);
     gate2.unbind_local("alice", 21);
-    backend.apply(2, stream_b, gate2.take_outbox());
+    nodes.publish(2);
     REQUIRE(backend.find("alice"));
     CHECK(backend.find("alice")->gate_id == 1);
     CHECK(backend.members("lobby") == std::vector<std::string>{"alice"});
     gate1.unbind_local("alice", 11);
-    backend.apply(1, stream_a, gate1.take_outbox());
+    nodes.publish(1);
     CHECK_FALSE(backend.find("alice"));
     CHECK(backend.room_size("lobby") == 0);
 }
 
 TEST_CASE("a gate's stream closing takes its waiting claims too") {
-    Directory gate1(1, dict::LoginPolicy::refuse_newer);
-    Directory gate2(2, dict::LoginPolicy::refuse_newer);
-    Directory backend(3, dict::LoginPolicy::refuse_newer);
-    backend.apply(1, stream_a, reset());
-    backend.apply(2, stream_b, reset());
+    TwoGates nodes(dict::LoginPolicy::refuse_newer);
+    auto& [gate1, gate2, backend] = nodes;
     gate1.bind_local("alice", 11);
     gate2.bind_local("alice", 21);
-    backend.apply(1, stream_a, gate1.take_outbox());
-    backend.apply(2, stream_b, gate2.take_outbox());
+    nodes.publish(1);
+    nodes.publish(2);
     backend.drop_stream(2, stream_b);  // gate 2 died with its (waiting) alice
     gate1.unbind_local("alice", 11);
-    backend.apply(1, stream_a, gate1.take_outbox());
+    nodes.publish(1);
     CHECK_FALSE(backend.find("alice"));
 }
 
