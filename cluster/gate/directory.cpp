@@ -78,7 +78,7 @@ std::vector<GateTargets> Directory::uid_targets(const std::vector<std::string>& 
     return gather(by_gate);
 }
 
-bool Directory::room_limit_reached(std::string_view uid, const std::string& room) const {
+bool Directory::room_limit_reached(std::string_view uid, std::string_view room) const {
     std::lock_guard lock(mutex_);
     auto it = entries_.find(uid);
     return it != entries_.end() && it->second.rooms.size() >= max_session_rooms &&
@@ -161,22 +161,31 @@ bool Directory::change_room_seen(PresenceOp op, const std::string& room, const s
     return true;
 }
 
-bool Directory::in_room(const Entry& entry, const std::string& room) {
+bool Directory::in_room(const Entry& entry, std::string_view room) {
     return std::find(entry.rooms.begin(), entry.rooms.end(), room) != entry.rooms.end();
 }
 
-bool Directory::add_room(Entry& entry, const std::string& room, const std::string& uid) {
-    if (in_room(entry, room)) return false;
-    if (entry.rooms.size() >= max_session_rooms) return false;
+bool Directory::list_room(Entry& entry, const std::string& room) {
+    if (in_room(entry, room) || entry.rooms.size() >= max_session_rooms) return false;
     entry.rooms.push_back(room);
+    return true;
+}
+
+bool Directory::unlist_room(Entry& entry, const std::string& room) {
+    auto at = std::find(entry.rooms.begin(), entry.rooms.end(), room);
+    if (at == entry.rooms.end()) return false;
+    entry.rooms.erase(at);
+    return true;
+}
+
+bool Directory::add_room(Entry& entry, const std::string& room, const std::string& uid) {
+    if (!list_room(entry, room)) return false;
     rooms_[room].insert(uid);
     return true;
 }
 
 bool Directory::remove_room(Entry& entry, const std::string& room, const std::string& uid) {
-    auto at = std::find(entry.rooms.begin(), entry.rooms.end(), room);
-    if (at == entry.rooms.end()) return false;
-    entry.rooms.erase(at);
+    if (!unlist_room(entry, room)) return false;
     drop_member(room, uid);
     return true;
 }
@@ -255,13 +264,6 @@ void Directory::remove_if(const std::string& uid, std::uint32_t gate_id, std::ui
     if (waiting->second.empty()) waiting_.erase(waiting);
 }
 
-void Directory::change_waiting_room(Entry& claim, PresenceOp op, const std::string& room) {
-    auto at = std::find(claim.rooms.begin(), claim.rooms.end(), room);
-    if (op == PresenceOp::leave && at != claim.rooms.end()) claim.rooms.erase(at);
-    if (op == PresenceOp::join && at == claim.rooms.end() && claim.rooms.size() < max_session_rooms)
-        claim.rooms.push_back(room);
-}
-
 std::vector<LoginLoser> Directory::apply(std::uint32_t gate_id, std::uintptr_t stream,
                                          const std::vector<PresenceUpdate>& updates) {
     std::lock_guard lock(mutex_);
@@ -297,7 +299,11 @@ void Directory::apply_one(std::uint32_t gate_id, const PresenceUpdate& update,
                 else
                     remove_room(*entry, update.room, update.uid);
             } else if (auto* claim = waiting_claim(update.uid, gate_id, update.conn_id)) {
-                change_waiting_room(*claim, update.op, update.room);
+                // A waiting claim's rooms are indexed only once it holds the uid.
+                if (update.op == PresenceOp::join)
+                    list_room(*claim, update.room);
+                else
+                    unlist_room(*claim, update.room);
             }
             return;
         }

@@ -66,7 +66,7 @@ public:
                                          std::vector<std::string>& offline) const;
     /// True when `uid`, as known here, is in max_session_rooms rooms and not in `room`: a
     /// join would be refused by its gate.
-    bool room_limit_reached(std::string_view uid, const std::string& room) const;
+    bool room_limit_reached(std::string_view uid, std::string_view room) const;
     /// Number of uids bound anywhere (as known here).
     std::size_t size() const;
 
@@ -135,7 +135,7 @@ private:
     /// The waiting claim of `uid` by the session (gate, conn), or nullptr.
     Entry* waiting_claim(std::string_view uid, std::uint32_t gate_id, std::uint64_t conn_id);
     /// True when `entry` is in `room`.
-    static bool in_room(const Entry& entry, const std::string& room);
+    static bool in_room(const Entry& entry, std::string_view room);
     /// Takes `uid` out of `room`'s members; an empty room goes.
     void drop_member(const std::string& room, const std::string& uid);
     /// Removes the session (gate, conn)'s claim of `uid`, holding or waiting, with its rooms;
@@ -148,10 +148,15 @@ private:
     /// The best of `uid`'s claims under the policy becomes its holder: a replaced holder of
     /// another gate waits for its gate to close it, one of this gate goes to `losers`.
     void settle(const std::string& uid, std::vector<LoginLoser>* losers);
+    /// Adds `room` to `entry`'s own list (not to the room index); false when it is there
+    /// already or the entry is in max_session_rooms rooms.
+    static bool list_room(Entry& entry, const std::string& room);
+    /// Takes `room` off `entry`'s own list; false when it was not there.
+    static bool unlist_room(Entry& entry, const std::string& room);
+    /// list_room(), and `uid` joins the room's members.
     bool add_room(Entry& entry, const std::string& room, const std::string& uid);
+    /// unlist_room(), and `uid` leaves the room's members.
     bool remove_room(Entry& entry, const std::string& room, const std::string& uid);
-    /// A waiting claim's rooms are kept on it and indexed only once it holds the uid.
-    static void change_waiting_room(Entry& claim, PresenceOp op, const std::string& room);
     void forget_gate(std::uint32_t gate_id);
     void publish(PresenceUpdate update);
 

@@ -237,15 +237,15 @@ bool RequestContext::change_room(SessionOp op, std::string_view room, std::strin
     check_room(room);
     auto presence_op = op == SessionOp::join ? PresenceOp::join : PresenceOp::leave;
     auto& directory = services_.context.directory;
-    const auto& who = uid.empty() ? std::string_view(origin_.uid) : uid;
+    std::string_view who = uid.empty() ? std::string_view(origin_.uid) : uid;
     // The gate enforces the limit; refused here as far as this node can see, so the handler
     // learns of it (a join racing ones this node has not heard of yet is dropped by the gate).
-    if (op == SessionOp::join && directory.room_limit_reached(who, std::string(room))) return false;
+    if (op == SessionOp::join && directory.room_limit_reached(who, room)) return false;
     // A node other than the session's gate shows the change at once; the gate itself applies it
     // through its keeper, which also publishes it (seen early, it would find nothing to publish).
-    auto show_early = [&](std::uint32_t gate_id, const std::string& who) {
+    auto show_early = [&](std::uint32_t gate_id, const std::string& member) {
         if (gate_id != services_.context.node_id())
-            directory.change_room_seen(presence_op, std::string(room), who);
+            directory.change_room_seen(presence_op, std::string(room), member);
     };
     if (uid.empty() || uid == origin_.uid) {
         if (origin_.uid.empty()) return false;
