@@ -427,13 +427,12 @@ targets_table() {
 # Issue 9's target: an idle bound player with 5 session values costs the gate under 1 KiB more
 # than an idle connection.
 bound_target_row() {
-  if [ -z "${bound_extra:-}" ]; then
-    echo "| memory per idle bound player, 5 values (issue 9) | gate | < 1024 B over an idle connection | not measured | **missed** |"
-  elif [ "$bound_extra" -lt 1024 ]; then
-    echo "| memory per idle bound player, 5 values (issue 9) | gate at $bound_n players | < 1024 B over an idle connection | $bound_extra B | met |"
-  else
-    echo "| memory per idle bound player, 5 values (issue 9) | gate at $bound_n players | < 1024 B over an idle connection | $bound_extra B | **missed** |"
+  local where="gate" figure="not measured" verdict="**missed**"
+  if [ -n "${bound_extra:-}" ]; then
+    where="gate at $bound_n players" figure="$bound_extra B"
+    [ "$bound_extra" -lt 1024 ] && verdict="met"
   fi
+  echo "| memory per idle bound player, 5 values (issue 9) | $where | < 1024 B over an idle connection | $figure | $verdict |"
 }
 
 fanout_table() {
