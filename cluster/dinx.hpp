@@ -3,6 +3,7 @@
 // no asio and no internal type: what a game links against is this, App and Context.
 
 #include "cluster/api/app.hpp"
+#include "cluster/api/call.hpp"
 #include "cluster/api/context.hpp"
 #include "cluster/api/error.hpp"
 #include "cluster/api/handler.hpp"
@@ -13,6 +14,19 @@
 
 namespace dinx {
 using cluster::App;
+using cluster::call_failure;
+using cluster::CallError;
+using cluster::CallFailure;
+using cluster::CallReply;
+using cluster::CallTarget;
+using cluster::CoroutineHandler;
+using cluster::Method;
+using cluster::MethodId;
+using cluster::MethodRef;
+using cluster::NodeReply;
+using cluster::PlainMethod;
+using cluster::Result;
+using cluster::Task;
 using cluster::ClientFrame;
 using cluster::DisconnectReason;
 using cluster::Context;

@@ -10,6 +10,7 @@
 
 #include <map>
 #include <set>
+#include <type_traits>
 #include <string>
 #include <vector>
 
@@ -61,6 +62,15 @@ struct RoomFrame {
     SentFrame frame;
 };
 
+/// A call or notify a handler made.
+struct MadeCall {
+    cluster::CallTarget target;        ///< where (for call_all: the group, node_id 0)
+    cluster::MethodId method = 0;      ///< which method
+    std::string payload;               ///< with what
+    std::chrono::milliseconds timeout;  ///< the timeout it gave (0: the default)
+    bool notify = false;               ///< true for notify(): no reply awaited
+};
+
 /// Records replies, pushes, broadcasts, forwards, binds and failures instead of sending them.
 /// Its little world of players is `online_uids` and `rooms`: push, kick, join and members use them.
 class FakeContext final : public Context {
@@ -73,8 +83,36 @@ public:
     /// A cluster of one frontend: gate-1, id 1, group gate.
     static dict::Config one_gate();
 
-    /// Runs `handler` on this context with `payload` (as text), as a node would.
-    void run(const Handler& handler, std::string_view payload);
+    /// Runs `handler` (a Handler, a CoroutineHandler or a Method) on this context with `payload`
+    /// (as text), as a node would, to its end: the fake's calls, sleeps and blocking work
+    /// complete at once. A method's reply or failure is returned.
+    template <class Function>
+    decltype(auto) run(const Function& handler, std::string_view payload) {
+        using Returned = std::invoke_result_t<const Function&, Context&, Bytes>;
+        if constexpr (std::is_same_v<Returned, Task<void>>)
+            run_coroutine(handler, payload);
+        else if constexpr (std::is_same_v<Returned, Task<CallReply>>)
+            return run_method(handler, payload);
+        else
+            run_plain(handler, payload);
+    }
+    /// Runs a plain handler.
+    void run_plain(const Handler& handler, std::string_view payload);
+    /// Runs a coroutine handler to its end; rethrows what it threw.
+    void run_coroutine(const CoroutineHandler& handler, std::string_view payload);
+    /// Runs a method to its end and returns its reply or failure.
+    CallReply run_method(const Method& method, std::string_view payload);
+    /// What a call of `method` (to any target) returns from now on; by default a `no_node`
+    /// failure. Each reply of the list is used once, in order; the last one stays.
+    void on_call(cluster::MethodRef method, std::vector<CallReply> replies) {
+        call_replies_[method.id()] = std::move(replies);
+    }
+    /// The nodes call_all() reaches for `group` (by default the group's nodes in the config).
+    void set_group_nodes(std::string group, std::vector<std::uint32_t> nodes) {
+        group_nodes_[std::move(group)] = std::move(nodes);
+    }
+    /// What remaining() answers.
+    void set_remaining(std::chrono::milliseconds left) { remaining_ = left; }
     /// Makes forwarded_by() name `node_id` (a node of the config).
     void set_forwarded_by(std::uint32_t node_id) { forwarded_by_ = node_id; }
     /// What pick_node() answers for `group` (by default its first node, or nullopt).
@@ -91,6 +129,9 @@ public:
     std::vector<UidPush> uid_pushes;                 ///< push() calls, one per uid that was online
     std::vector<Kick> kicks;                         ///< kick() calls of online uids
     std::vector<RoomFrame> room_frames;              ///< send_to_room() calls
+    std::vector<MadeCall> calls;                     ///< call(), call_all() and notify() calls
+    std::vector<std::chrono::milliseconds> sleeps;   ///< sleep() calls (they end at once)
+    std::size_t blocking_runs = 0;                   ///< blocking() calls (run inline)
     std::set<std::string, std::less<>> online_uids;  ///< uids online (the client's own once bound)
     std::map<std::string, std::set<std::string>, std::less<>> rooms;  ///< room -> uids
 
@@ -112,6 +153,7 @@ public:
     bool online(std::string_view uid) const override { return online_uid(uid); }
     std::vector<std::string> members(std::string_view room) const override;
     std::size_t room_size(std::string_view room) const override;
+    std::chrono::milliseconds remaining() const override { return remaining_; }
 
 private:
     void do_reply(std::uint32_t msg_id, Bytes payload) override;
@@ -130,6 +172,17 @@ private:
     std::size_t do_send_to_room(std::string_view room, std::uint32_t msg_id, Bytes payload,
                                 std::string_view except_uid) override;
     void do_fail(std::string_view code, std::string_view message) override;
+    Task<CallReply> do_call(cluster::CallTarget target, cluster::MethodId method,
+                            std::string payload, std::chrono::milliseconds timeout) override;
+    Task<std::vector<cluster::NodeReply>> do_call_all(std::string group, cluster::MethodId method,
+                                                      std::string payload,
+                                                      std::chrono::milliseconds timeout) override;
+    bool do_notify(const cluster::CallTarget& target, cluster::MethodId method,
+                   Bytes payload) override;
+    Task<void> do_sleep(std::chrono::milliseconds delay) override;
+    Task<void> do_blocking(std::function<void()> work) override;
+    /// The next scripted reply of `method`.
+    CallReply next_reply(cluster::MethodId method);
 
     std::uint32_t msg_id_;
     Origin client_;
@@ -138,6 +191,9 @@ private:
     std::uint32_t node_id_;
     std::uint32_t forwarded_by_ = 0;
     std::map<std::string, std::optional<std::uint32_t>, std::less<>> picks_;
+    std::map<cluster::MethodId, std::vector<CallReply>> call_replies_;
+    std::map<std::string, std::vector<std::uint32_t>, std::less<>> group_nodes_;
+    std::chrono::milliseconds remaining_{3000};
 };
 
 }  // namespace dinx::testing

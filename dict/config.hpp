@@ -42,6 +42,10 @@ struct NodeInfo {
     /// Line of the `link_port` key in dinx.toml; 0 for backends (they have none) and for nodes
     /// built in code.
     int link_port_line = 0;
+    /// Backends only: handlers and methods may run on every io thread at once (they guard their
+    /// own state). false (the default): the node runs on one io thread, so its handlers, calls
+    /// and timers never run concurrently. Frontends always use every io thread.
+    bool parallel = false;
 
     /// True for frontends (gates).
     bool is_frontend() const { return type == NodeType::frontend; }
@@ -91,6 +95,10 @@ struct Settings {
     /// msgID of the frame a client gets just before the gate closes it for a kick or a newer
     /// login; differs from error_msg_id and heartbeat_msg_id so a client can tell them apart
     std::uint32_t kick_msg_id = 0xFFFF'FFFE;
+    /// longest a call between services waits for its reply when the caller gives no timeout
+    std::uint32_t call_timeout_ms = 3000;
+    /// threads per process that run blocking work (Context::blocking), off the io threads
+    std::uint32_t worker_threads = 2;
     std::string secret_file;   ///< as written in dinx.toml, relative to its directory; "" = none
     int secret_file_line = 0;  ///< where secret_file is set, for error messages
     std::string secret;        ///< the cluster secret links prove they know; never logged

@@ -72,8 +72,8 @@ std::vector<Row> collect_rows(const toml::table& doc, std::string_view skip, std
 
 // ---- nodes -------------------------------------------------------------------------------------
 
-constexpr std::array<std::string_view, 6> node_keys{"id",   "name", "type",
-                                                    "host", "port", "link_port"};
+constexpr std::array<std::string_view, 7> node_keys{"id",   "name",      "type",    "host",
+                                                    "port", "link_port", "parallel"};
 
 NodeType read_type(const toml::node& value, const TableReader& reader) {
     std::optional<std::string_view> text = value.value<std::string_view>();
@@ -94,6 +94,19 @@ std::uint16_t read_link_port(const NodeInfo& node, const TableReader& reader) {
     return static_cast<std::uint16_t>(reader.integer(port, "link_port", 0, u16_max));
 }
 
+/// `parallel` is for backends: a frontend's clients are spread over every io thread anyway.
+bool read_parallel(const NodeInfo& node, const TableReader& reader) {
+    const toml::node* value = reader.find("parallel");
+    if (value == nullptr) return false;
+    int line = line_of(value->source());
+    if (node.is_frontend())
+        reader.fail(line, "'parallel' is only for backend nodes; frontend '" + node.name +
+                              "' always runs on every io thread");
+    // is_boolean, not value<bool>: that one would take 1 for true.
+    if (!value->is_boolean()) reader.fail(line, "'parallel' must be true or false");
+    return value->as_boolean()->get();
+}
+
 NodeInfo read_node(const Row& row, const std::string& file) {
     TableReader reader(*row.table, file, "a node of group '" + std::string(row.group) + "'");
     reader.allow_only(node_keys);
@@ -109,6 +122,7 @@ NodeInfo read_node(const Row& row, const std::string& file) {
     node.port_line = reader.key_line("port");
     node.link_port = read_link_port(node, reader);
     node.link_port_line = reader.key_line("link_port");
+    node.parallel = read_parallel(node, reader);
     return node;
 }
 

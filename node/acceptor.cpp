@@ -14,6 +14,10 @@ struct Acceptor::State {
     IoPool& pool;
     asio::ip::tcp::acceptor acceptor;
     OnAccept on_accept;
+    std::optional<std::size_t> only_index;  // every connection goes to this context
+
+    /// The context the next connection goes to.
+    std::size_t next_index() { return only_index ? *only_index : pool.next_index(); }
 
     asio::awaitable<void> accept_loop(std::shared_ptr<State> self);
     /// Accepts, without waiting, every connection the kernel has completed.
@@ -43,9 +47,9 @@ constexpr auto accept_error_pause = std::chrono::milliseconds(100);
 }  // namespace
 
 Acceptor::Acceptor(IoPool& pool, std::size_t home_index, const std::string& host,
-                   std::uint16_t port, OnAccept on_accept)
-    : state_(std::make_shared<State>(
-          State{pool, asio::ip::tcp::acceptor(pool.context(home_index)), std::move(on_accept)})) {
+                   std::uint16_t port, OnAccept on_accept, std::optional<std::size_t> only_index)
+    : state_(std::make_shared<State>(State{pool, asio::ip::tcp::acceptor(pool.context(home_index)),
+                                           std::move(on_accept), only_index})) {
     auto endpoint = resolve_listen(pool.context(home_index), host, port);
     auto& acceptor = state_->acceptor;
     acceptor.open(endpoint.protocol());
@@ -88,7 +92,7 @@ void Acceptor::State::accept_backlog(const std::shared_ptr<State>& self) {
     std::error_code error;
     acceptor.non_blocking(true, error);
     while (!error) {
-        std::size_t index = pool.next_index();
+        std::size_t index = next_index();
         auto socket = acceptor.accept(pool.context(index), error);
         if (!error) hand_over(self, index, std::move(socket));
     }
@@ -106,7 +110,7 @@ asio::awaitable<void> Acceptor::State::accept_loop(std::shared_ptr<State> self) 
     int failures = 0;  // since the last log line
     auto logged_at = std::chrono::steady_clock::time_point{};
     while (acceptor.is_open()) {
-        std::size_t index = pool.next_index();
+        std::size_t index = next_index();
         std::error_code error;
         auto socket = co_await acceptor.async_accept(
             pool.context(index), asio::redirect_error(asio::use_awaitable, error));

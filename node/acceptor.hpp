@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace dinx::node {
@@ -19,9 +20,10 @@ public:
     using OnAccept = std::function<void(std::size_t index, Socket socket)>;
 
     /// Binds and listens at once (throws std::system_error if the address is taken); accepting
-    /// starts with start(). Port 0 picks a free port.
+    /// starts with start(). Port 0 picks a free port. Connections are spread over the pool's
+    /// contexts, or all go to context `only_index` when it is set.
     Acceptor(IoPool& pool, std::size_t home_index, const std::string& host, std::uint16_t port,
-             OnAccept on_accept);
+             OnAccept on_accept, std::optional<std::size_t> only_index = std::nullopt);
     ~Acceptor();
     Acceptor(const Acceptor&) = delete;
     Acceptor& operator=(const Acceptor&) = delete;

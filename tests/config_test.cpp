@@ -288,7 +288,7 @@ prot = 20000
     CHECK(err.line() == 7);
     CHECK(has(err,
               "unknown key 'prot' in a node of group 'im' "
-              "(expected id, name, type, host, port, link_port)"));
+              "(expected id, name, type, host, port, link_port, parallel)"));
 }
 
 TEST_CASE("an unknown key in a route names the key and the expected keys") {
@@ -914,7 +914,7 @@ TEST_CASE("a login_policy other than the two words names its line and the allowe
 TEST_CASE("an unknown key in [cluster] lists login_policy and kick_msg_id among the settings") {
     ConfigError err = expect_error("\n[cluster]\nlogin = \"kick_older\"\n" + std::string(one_gate));
     CHECK(err.line() == 3);
-    CHECK(has(err, "kick_msg_id, secret_file, login_policy)"));
+    CHECK(has(err, "kick_msg_id, call_timeout_ms, worker_threads, secret_file, login_policy)"));
 }
 
 TEST_CASE("kick_msg_id equal to error_msg_id is refused at kick_msg_id, or at the key written") {
@@ -1398,4 +1398,28 @@ TEST_CASE("a secret_file of 64 KiB is read and one byte more is refused at its l
     CHECK(err->problem() ==
           "secret_file 'big.key': cannot read file: it is 65537 bytes, larger than the limit of "
           "64 KiB");
+}
+
+TEST_CASE("parallel is read on a backend and refused on a frontend or when not a boolean") {
+    std::string parallel_im = std::string(one_gate) + "parallel = true\n";
+    Config config = parse_config(parallel_im, gate_routes);
+    CHECK(config.find_node(2)->parallel);
+    CHECK_FALSE(parse_config(one_gate, gate_routes).find_node(2)->parallel);
+
+    ConfigError err = expect_error(std::string(one_gate) + "parallel = 1\n");
+    CHECK(err.line() == 16);
+    CHECK(has(err, "'parallel' must be true or false"));
+
+    err = expect_error(R"(
+[[gate]]
+id = 1
+name = "gate-1"
+type = "frontend"
+host = "127.0.0.1"
+port = 10000
+link_port = 10100
+parallel = false
+)");
+    CHECK(err.line() == 9);
+    CHECK(has(err, "'parallel' is only for backend nodes; frontend 'gate-1'"));
 }

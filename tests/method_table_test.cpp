@@ -1,6 +1,6 @@
 // MethodTable: methods by number or by name, and every clash refused at registration.
 
-#include "cluster/rpc/method_table.hpp"
+#include "cluster/api/method_table.hpp"
 
 #include <doctest/doctest.h>
 

@@ -4,8 +4,12 @@
 #include "cluster/api/handler.hpp"
 #include "dict/config.hpp"
 
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace dinx::cluster {
@@ -27,8 +31,29 @@ public:
     App(const App&) = delete;
     App& operator=(const App&) = delete;
 
-    /// Registers the handler of `msg_id` on every node of this process.
-    void handle(std::uint32_t msg_id, Handler handler);
+    /// Registers the handler of `msg_id` on every node of this process: a plain function
+    /// (Handler) or a coroutine returning Task<void> (CoroutineHandler).
+    template <class Function>
+    void handle(std::uint32_t msg_id, Function handler) {
+        if constexpr (std::is_same_v<std::invoke_result_t<Function&, Context&, Bytes>, Task<void>>)
+            handle_coroutine(msg_id, CoroutineHandler(std::move(handler)));
+        else
+            handle_plain(msg_id, Handler(std::move(handler)));
+    }
+    /// Registers a method other services call, by number or by name: a coroutine returning
+    /// Task<CallReply> (Method), or a plain function returning CallReply (PlainMethod).
+    template <class Function>
+    void method(MethodRef method, Function run) {
+        using Returned = std::invoke_result_t<Function&, Context&, Bytes>;
+        if constexpr (std::is_same_v<Returned, Task<CallReply>>)
+            add_method(method, Method(std::move(run)));
+        else
+            add_method(method, plain_method(PlainMethod(std::move(run))));
+    }
+    /// Runs `run` every `period` on each node of `group` in this process, on the node's thread
+    /// (so it may touch the node's state like its handlers do).
+    void every(std::string group, std::chrono::milliseconds period,
+               std::function<void(Context&)> run);
     /// Appends an interceptor to the chain every gate of this process runs on client frames.
     void intercept(Interceptor interceptor);
     /// Registers the handler of session events, run on nodes of the groups that listen to
@@ -38,6 +63,10 @@ public:
     int run();
 
 private:
+    void handle_plain(std::uint32_t msg_id, Handler handler);
+    void handle_coroutine(std::uint32_t msg_id, CoroutineHandler handler);
+    void add_method(MethodRef method, Method run);
+
     /// Fills in every node when no --id was given; a mistake in the ids, or "".
     std::string check_ids(const dict::Config& config);
     /// Runs the nodes until a stop signal, then drains and stops them.

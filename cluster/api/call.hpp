@@ -4,6 +4,7 @@
 // README's RPC table lists when each happens.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -27,6 +28,49 @@ constexpr MethodId method_id(std::string_view name) {
     }
     return hash;
 }
+
+/// A method as a caller names it: by number, or by name (which becomes its id).
+class MethodRef {
+public:
+    /// Method number `id`.
+    constexpr MethodRef(MethodId id) : id_(id) {}
+    /// The method called `name`.
+    constexpr MethodRef(std::string_view name) : id_(method_id(name)), name_(name) {}
+    /// The method called `name`.
+    constexpr MethodRef(const char* name) : MethodRef(std::string_view(name)) {}
+    /// Its id on the wire.
+    constexpr MethodId id() const { return id_; }
+    /// True when it was named (not numbered).
+    constexpr bool named() const { return !name_.empty(); }
+    /// The name it was given ("" when numbered).
+    constexpr std::string_view name() const { return name_; }
+    /// Its name for messages: the name it was given, or "#id".
+    std::string label() const {
+        return name_.empty() ? "#" + std::to_string(id_) : std::string(name_);
+    }
+
+private:
+    MethodId id_;
+    std::string_view name_;
+};
+
+/// Where a call goes: one node of a group, or one node by id.
+struct CallTarget {
+    std::string group;               ///< a node of this group (when node_id is 0)
+    std::uint32_t node_id = 0;       ///< this node, when not 0
+    std::optional<std::string> key;  ///< sticky key: calls with one key go to one node
+
+    /// A live node of `group`: the client's own node of it when the call is made for a client
+    /// (so its calls stay in order with its requests), else any.
+    static CallTarget any(std::string_view group) { return CallTarget{std::string(group), 0, {}}; }
+    /// A live node of `group` chosen by `key`: every call with that key goes to the same node
+    /// while it lives (a player's rank shard, a room's battle node).
+    static CallTarget any(std::string_view group, std::string_view key) {
+        return CallTarget{std::string(group), 0, std::string(key)};
+    }
+    /// Node `id`, and no other.
+    static CallTarget node(std::uint32_t id) { return CallTarget{{}, id, {}}; }
+};
 
 /// Why a call returned no reply.
 enum class CallError : std::uint8_t {
@@ -81,6 +125,12 @@ private:
 
 /// What a call of raw bytes returns: the reply payload.
 using CallReply = Result<std::string>;
+
+/// One node's outcome of a call to every node of a group.
+struct NodeReply {
+    std::uint32_t node_id = 0;  ///< the node
+    CallReply reply;            ///< its reply, or why there is none
+};
 
 /// Makes the failure for `error` with its standard code and `message`.
 inline CallFailure call_failure(CallError error, std::string message) {

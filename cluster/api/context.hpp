@@ -3,14 +3,19 @@
 // gate or on a backend that got the message in an envelope. An interface: the runtime gives a
 // handler its implementation, and dinx::testing::FakeContext records what a handler did.
 
+#include "cluster/api/call.hpp"
 #include "cluster/api/error.hpp"
 #include "cluster/api/origin.hpp"
 #include "cluster/api/session.hpp"
+#include "cluster/api/task.hpp"
 #include "dict/config.hpp"
 #include "node/bytes.hpp"
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
+#include <type_traits>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -134,6 +139,52 @@ public:
     /// fail() with a code of the application's own (its clients must know it).
     void fail(std::string_view app_code, std::string_view message) { do_fail(app_code, message); }
 
+    /// Calls `method` on `target` (co_await it): the reply payload, or a CallFailure saying why
+    /// there is none. It waits at most `timeout` (0: [cluster] call_timeout_ms) and never past
+    /// this message's own deadline (remaining()). The payload is copied at once.
+    Task<CallReply> call(CallTarget target, MethodRef method, Bytes payload,
+                         std::chrono::milliseconds timeout = {}) {
+        return do_call(std::move(target), method.id(), std::string(as_text(payload)), timeout);
+    }
+    /// call() with text.
+    Task<CallReply> call(CallTarget target, MethodRef method, std::string_view text,
+                         std::chrono::milliseconds timeout = {}) {
+        return do_call(std::move(target), method.id(), std::string(text), timeout);
+    }
+    /// Calls `method` on every node of `group` at once (co_await it): one NodeReply per node of
+    /// the group, in dinx.toml order, each a reply or a failure. Empty when there is no such
+    /// group.
+    Task<std::vector<NodeReply>> call_all(std::string_view group, MethodRef method,
+                                          std::string_view payload,
+                                          std::chrono::milliseconds timeout = {}) {
+        return do_call_all(std::string(group), method.id(), std::string(payload), timeout);
+    }
+    /// Sends `method` to `target` and waits for nothing: no reply, no error, delivered at most
+    /// once. False when no node could be chosen (unknown, down or leaving).
+    bool notify(const CallTarget& target, MethodRef method, std::string_view payload) {
+        return do_notify(target, method.id(), as_bytes(payload));
+    }
+    /// Resumes the awaiting coroutine after `delay`, on this node's thread (co_await it).
+    Task<void> sleep(std::chrono::milliseconds delay) { return do_sleep(delay); }
+    /// Runs `work` on a worker thread and resumes on this node's thread with its result or
+    /// what it threw (co_await it): for work that blocks, such as a database query. `work` must
+    /// not touch the node's state; copy what it needs into it.
+    template <class Work>
+    Task<std::invoke_result_t<Work&>> blocking(Work work) {
+        using Result = std::invoke_result_t<Work&>;
+        if constexpr (std::is_void_v<Result>) {
+            co_await do_blocking(std::function<void()>(std::move(work)));
+        } else {
+            std::optional<Result> result;
+            co_await do_blocking([&result, &work] { result.emplace(work()); });
+            co_return std::move(*result);
+        }
+    }
+    /// Time left before this message's deadline: a called method's share of its caller's
+    /// deadline, or call_timeout_ms from the arrival of a client's message. Calls made from
+    /// here never wait longer.
+    virtual std::chrono::milliseconds remaining() const = 0;
+
 protected:
     Context() = default;
 
@@ -154,6 +205,14 @@ private:
     virtual std::size_t do_send_to_room(std::string_view room, std::uint32_t msg_id, Bytes payload,
                                         std::string_view except_uid) = 0;
     virtual void do_fail(std::string_view code, std::string_view message) = 0;
+    virtual Task<CallReply> do_call(CallTarget target, MethodId method, std::string payload,
+                                    std::chrono::milliseconds timeout) = 0;
+    virtual Task<std::vector<NodeReply>> do_call_all(std::string group, MethodId method,
+                                                     std::string payload,
+                                                     std::chrono::milliseconds timeout) = 0;
+    virtual bool do_notify(const CallTarget& target, MethodId method, Bytes payload) = 0;
+    virtual Task<void> do_sleep(std::chrono::milliseconds delay) = 0;
+    virtual Task<void> do_blocking(std::function<void()> work) = 0;
 };
 
 }  // namespace dinx::cluster

@@ -26,8 +26,89 @@ dict::Config FakeContext::one_gate() {
     return config;
 }
 
-void FakeContext::run(const Handler& handler, std::string_view payload) {
+void FakeContext::run_plain(const Handler& handler, std::string_view payload) {
     handler(*this, as_bytes(payload));
+}
+
+void FakeContext::run_coroutine(const CoroutineHandler& handler, std::string_view payload) {
+    std::exception_ptr failure;
+    bool ended = false;
+    cluster::run_detached(handler(*this, as_bytes(payload)), [&](std::exception_ptr error) {
+        failure = error;
+        ended = true;
+    });
+    // Every await of the fake completes at once, so the handler is over by now.
+    if (!ended) throw std::logic_error("FakeContext: the coroutine handler did not end");
+    if (failure) std::rethrow_exception(failure);
+}
+
+namespace {
+
+cluster::Task<void> store_reply(const Method& method, Context& ctx, Bytes payload,
+                                std::optional<CallReply>& out) {
+    out.emplace(co_await method(ctx, payload));
+}
+
+}  // namespace
+
+CallReply FakeContext::run_method(const Method& method, std::string_view payload) {
+    std::optional<CallReply> reply;
+    std::exception_ptr failure;
+    cluster::run_detached(store_reply(method, *this, as_bytes(payload), reply),
+                          [&](std::exception_ptr error) { failure = error; });
+    if (failure) std::rethrow_exception(failure);
+    if (!reply) throw std::logic_error("FakeContext: the method did not end");
+    return std::move(*reply);
+}
+
+CallReply FakeContext::next_reply(cluster::MethodId method) {
+    auto it = call_replies_.find(method);
+    if (it == call_replies_.end() || it->second.empty())
+        return cluster::call_failure(CallError::no_node, "FakeContext: no reply set for method #" +
+                                                             std::to_string(method));
+    CallReply reply = it->second.front();
+    if (it->second.size() > 1) it->second.erase(it->second.begin());
+    return reply;
+}
+
+Task<CallReply> FakeContext::do_call(cluster::CallTarget target, cluster::MethodId method,
+                                     std::string payload, std::chrono::milliseconds timeout) {
+    calls.push_back({std::move(target), method, std::move(payload), timeout, false});
+    co_return next_reply(method);
+}
+
+Task<std::vector<cluster::NodeReply>> FakeContext::do_call_all(std::string group,
+                                                              cluster::MethodId method,
+                                                              std::string payload,
+                                                              std::chrono::milliseconds timeout) {
+    std::vector<std::uint32_t> nodes;
+    if (auto it = group_nodes_.find(group); it != group_nodes_.end()) {
+        nodes = it->second;
+    } else {
+        for (const auto& node : config_.nodes)
+            if (node.group == group) nodes.push_back(node.id);
+    }
+    calls.push_back({cluster::CallTarget::any(group), method, std::move(payload), timeout, false});
+    std::vector<cluster::NodeReply> replies;
+    for (auto id : nodes) replies.push_back({id, next_reply(method)});
+    co_return replies;
+}
+
+bool FakeContext::do_notify(const cluster::CallTarget& target, cluster::MethodId method,
+                            Bytes payload) {
+    calls.push_back({target, method, std::string(as_text(payload)), {}, true});
+    return true;
+}
+
+Task<void> FakeContext::do_sleep(std::chrono::milliseconds delay) {
+    sleeps.push_back(delay);
+    co_return;
+}
+
+Task<void> FakeContext::do_blocking(std::function<void()> work) {
+    ++blocking_runs;
+    work();
+    co_return;
 }
 
 const dict::NodeInfo& FakeContext::node() const {

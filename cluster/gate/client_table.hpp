@@ -19,6 +19,11 @@ public:
         auto it = sessions_.find(conn_id);
         return it == sessions_.end() ? nullptr : it->second.get();
     }
+    /// The session of `conn_id`, shared (for work that outlives the current frame), or null.
+    std::shared_ptr<ClientSession> share(std::uint64_t conn_id) const {
+        auto it = sessions_.find(conn_id);
+        return it == sessions_.end() ? nullptr : it->second;
+    }
     /// Holds `session` until remove().
     void add(std::shared_ptr<ClientSession> session) {
         sessions_.emplace(session->conn_id(), std::move(session));

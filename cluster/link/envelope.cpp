@@ -56,7 +56,7 @@ protected:
 constexpr std::size_t fixed_header_size = 8 + 4 + 8 + 4 + 4 + 2 + 2;
 
 bool known_kind(std::uint32_t kind) {
-    return kind >= std::uint32_t(EnvelopeKind::hello) && kind <= std::uint32_t(EnvelopeKind::event);
+    return kind >= std::uint32_t(EnvelopeKind::hello) && kind <= std::uint32_t(EnvelopeKind::call_reply);
 }
 
 void check_limits(const Envelope& envelope) {

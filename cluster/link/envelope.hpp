@@ -48,7 +48,17 @@ enum class EnvelopeKind : std::uint32_t {
     /// a session event about client `origin` for a node of a listening group; `msg_id` = the
     /// SessionEventKind | DisconnectReason << 8
     event = 17,
+    /// run method `msg_id` for the caller (link protocol 4); `seq` = the caller's call id (0: a
+    /// notify, answered by nothing), `via` = the caller's remaining budget in ms, `values` = the
+    /// absolute deadline (call_deadline_size bytes), `origin` = the client it is made for
+    call = 18,
+    /// the outcome of call `seq`; `msg_id` = 0 with the reply as payload, or 1 + CallError with
+    /// the failure (rpc/call_wire.hpp) as payload
+    call_reply = 19,
 };
+
+/// The first link protocol version that carries calls.
+inline constexpr std::uint16_t first_call_protocol_version = 4;
 
 /// Largest payload an envelope carries. Replies and pushes to clients may be larger than what
 /// clients may send (max_packet_size), so links have their own, larger limit.

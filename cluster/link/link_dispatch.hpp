@@ -28,7 +28,7 @@ public:
     }
 
 private:
-    std::array<Action, static_cast<std::size_t>(EnvelopeKind::event) + 1> actions_;
+    std::array<Action, static_cast<std::size_t>(EnvelopeKind::call_reply) + 1> actions_;
 };
 
 }  // namespace dinx::cluster

@@ -16,7 +16,7 @@ namespace dinx::cluster {
 
 /// The link protocol version this release sends. Version 1 is every release before it, whose
 /// hello and challenge carried no version (told apart by their size).
-inline constexpr std::uint16_t link_protocol_version = 3;
+inline constexpr std::uint16_t link_protocol_version = 4;
 /// The oldest link protocol version this node speaks; a peer announcing an older one is refused.
 inline constexpr std::uint16_t min_link_protocol_version = 3;
 /// The newest link protocol version this node speaks; a peer announcing a newer one is refused.

@@ -181,6 +181,7 @@ void LinkTable::on_dial_failed(std::uint32_t node_id, const std::string& reason,
     auto delay = p.backoff.next_delay();
     p.retry_at = Clock::now() + delay;
     auto queue = take_queue(p);
+    if (node_lost_) node_lost_(node_id, false, reason);
     if (expected)
         context_.log.info("node {} left ({}); next dial in {} ms", context_.node_name(node_id),
                           reason, delay.count());
@@ -245,13 +246,17 @@ void LinkTable::forget(Link& link) {
     auto it = peers_.find(link.peer_id());
     if (it != peers_.end()) {
         Peer& p = it->second;
-        std::erase_if(p.links, [&](const auto& l) { return l.get() == &link; });
+        bool carried = std::erase_if(p.links, [&](const auto& l) { return l.get() == &link; }) > 0;
         if (p.handshaking.get() == &link) {
             p.handshaking.reset();
             if (!closing_)
                 on_dial_failed(link.peer_id(),
                                "handshake failed: " + link.transport().close_reason());
         } else if (p.links.empty() && !closing_) {
+            // First: what went out on this link may have arrived, which outranks the dial
+            // failure that follows.
+            if (node_lost_ && carried)
+                node_lost_(link.peer_id(), true, link.transport().close_reason());
             bool left = p.state == PeerState::leaving;
             // A peer that stopped answering, or left, is skipped until a dial reaches it again;
             // one whose link merely closed is dialed again at its next use.

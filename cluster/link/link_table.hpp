@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <unordered_map>
@@ -83,6 +84,12 @@ public:
     void mark_leaving(std::uint32_t node_id);
     /// Closes every link and abandons dials (the node is stopping).
     void close_all();
+    /// What hears that a node became unreachable or lost its last link: `maybe_received` when
+    /// what was sent to it on a link may have arrived (the calls in flight to it end).
+    using NodeLost =
+        std::function<void(std::uint32_t node_id, bool maybe_received, const std::string& why)>;
+    /// Sets what hears of lost nodes.
+    void on_node_lost(NodeLost listener) { node_lost_ = std::move(listener); }
 
 private:
     struct Peer {
@@ -114,6 +121,7 @@ private:
     ShardContext& context_;
     const LinkSetup& setup_;
     RequestSink& sink_;
+    NodeLost node_lost_;
     std::unordered_map<std::uint32_t, Peer> peers_;
     bool closing_ = false;
 };

@@ -36,11 +36,15 @@ std::size_t CallTable::end_all(const std::vector<std::uint64_t>& ids, const Call
     return ending.size();
 }
 
-std::size_t CallTable::fail_node(std::uint32_t node_id, const CallFailure& failure) {
+std::vector<std::uint64_t> CallTable::ids_of(std::uint32_t node_id) const {
     std::vector<std::uint64_t> ids;
     for (const auto& [id, call] : calls_)
         if (call.node_id == node_id) ids.push_back(id);
-    return end_all(ids, failure);
+    return ids;
+}
+
+std::size_t CallTable::fail_node(std::uint32_t node_id, const CallFailure& failure) {
+    return end_all(ids_of(node_id), failure);
 }
 
 std::size_t CallTable::expire(Clock::time_point now) {

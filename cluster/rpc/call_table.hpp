@@ -29,6 +29,8 @@ public:
     /// Call `id` got `reply` (a payload or a failure): it ends. False when it had ended already
     /// (a late reply, dropped).
     bool complete(std::uint64_t id, CallReply reply);
+    /// The calls in flight to `node_id`.
+    std::vector<std::uint64_t> ids_of(std::uint32_t node_id) const;
     /// Node `node_id` is gone with the calls it had: each ends with `failure`.
     std::size_t fail_node(std::uint32_t node_id, const CallFailure& failure);
     /// Calls whose deadline is at or before `now` end with deadline_exceeded.

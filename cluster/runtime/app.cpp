@@ -40,7 +40,7 @@ std::string missing_handler(const dict::Config& config, const std::vector<std::u
         bool served = std::any_of(ids.begin(), ids.end(), [&](std::uint32_t id) {
             return config.find_node(id)->group == route.group;
         });
-        if (served && !handlers.contains(route.msg_id))
+        if (served && !handlers.handles(route.msg_id))
             return config.routes_file + ":" + std::to_string(route.line) + ": msg_id " +
                    std::to_string(route.msg_id) + " (" + route.name + ") is routed to group '" +
                    route.group + "', but this program registers no handler for it";
@@ -104,8 +104,22 @@ App::App(int argc, char** argv, std::string program, std::string help_footer)
 
 App::~App() = default;
 
-void App::handle(std::uint32_t msg_id, Handler handler) {
+void App::handle_plain(std::uint32_t msg_id, Handler handler) {
     handlers_->add(msg_id, std::move(handler));
+}
+
+void App::handle_coroutine(std::uint32_t msg_id, CoroutineHandler handler) {
+    handlers_->add_coroutine(msg_id, std::move(handler));
+}
+
+void App::add_method(MethodRef method, Method run) {
+    handlers_->add_method(method, std::move(run));
+}
+
+void App::every(std::string group, std::chrono::milliseconds period,
+                std::function<void(Context&)> run) {
+    if (period.count() <= 0) throw std::invalid_argument("a timer's period must be positive");
+    handlers_->timers.push_back({std::move(group), period, std::move(run)});
 }
 
 void App::intercept(Interceptor interceptor) {

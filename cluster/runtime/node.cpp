@@ -3,24 +3,39 @@
 #include "cluster/runtime/node_shard.hpp"
 
 namespace dinx::cluster {
+namespace {
+
+// The io threads a node's shards run on: every one for a gate (its clients spread over them) or
+// a parallel backend, else the one home thread, which serialises the node's handlers.
+std::vector<std::size_t> shard_threads(const dict::NodeInfo& info, std::size_t pool_size,
+                                       std::size_t home_thread) {
+    if (!info.is_frontend() && !info.parallel) return {home_thread % pool_size};
+    std::vector<std::size_t> threads(pool_size);
+    for (std::size_t i = 0; i < pool_size; ++i) threads[i] = i;
+    return threads;
+}
+
+}  // namespace
 
 Node::Node(const dict::NodeInfo& info, std::shared_ptr<const dict::Topology> topology,
            std::shared_ptr<const HandlerTable> handlers, std::shared_ptr<AddressBook> addresses,
-           node::IoPool& pool, std::shared_ptr<node::MemoryBudget> budget,
-           std::shared_ptr<spdlog::logger> log)
+           node::IoPool& pool, asio::thread_pool& workers, std::size_t home_thread,
+           std::shared_ptr<node::MemoryBudget> budget, std::shared_ptr<spdlog::logger> log)
     : info_(info),
       topology_(std::move(topology)),
       handlers_(std::move(handlers)),
       addresses_(std::move(addresses)),
       pool_(pool),
+      workers_(workers),
+      threads_(shard_threads(info, pool.size(), home_thread)),
       budget_(std::move(budget)),
       log_(std::move(log)),
-      unproven_(std::make_unique<std::atomic<std::uint32_t>[]>(pool.size())),
+      unproven_(std::make_unique<std::atomic<std::uint32_t>[]>(threads_.size())),
       directory_(info.id, topology_->settings().login_policy) {
-    for (std::size_t i = 0; i < pool_.size(); ++i)
-        shards_.push_back(std::make_unique<NodeShard>(*this, info_, topology_, i, pool_.size(),
-                                                      pool_.context(i), *log_, *addresses_, budget_,
-                                                      directory_));
+    for (std::size_t i = 0; i < threads_.size(); ++i)
+        shards_.push_back(std::make_unique<NodeShard>(
+            *this, info_, topology_, i, threads_.size(), threads_[i], pool_.context(threads_[i]),
+            *log_, *addresses_, budget_, directory_));
     // A gate's sessions change on any shard; shard 0 sends the changes out, in order.
     if (info_.is_frontend())
         directory_.on_outbox(
@@ -33,22 +48,27 @@ void Node::listen() {
     // A port 0 in the config was resolved by an earlier start; keep it so peers still find us.
     if (info_.is_frontend()) {
         auto port = info_.port != 0 ? info_.port : addresses_->client_port(info_.id);
-        bind_listener(client_acceptor_, "clients", port, [this](std::size_t i, auto socket) {
-            shards_[i]->accept_client(std::move(socket));
+        bind_listener(client_acceptor_, "clients", port, [](NodeShard& shard, node::Socket socket) {
+            shard.accept_client(std::move(socket));
         });
         addresses_->set_client_port(info_.id, client_acceptor_->port());
     }
     auto configured = addresses_->link_address(info_.id);
-    bind_listener(
-        link_acceptor_, "links", configured ? configured->port : 0,
-        [this](std::size_t i, auto socket) { shards_[i]->accept_link(std::move(socket)); });
+    bind_listener(link_acceptor_, "links", configured ? configured->port : 0,
+                  [](NodeShard& shard, node::Socket socket) { shard.accept_link(std::move(socket)); });
     addresses_->set_link_port(info_.id, link_acceptor_->port());
 }
 
 void Node::bind_listener(std::optional<node::Acceptor>& slot, std::string_view what,
-                         std::uint16_t port, node::Acceptor::OnAccept on_accept) {
+                         std::uint16_t port, std::function<void(NodeShard&, node::Socket)> take) {
+    // With one shard every connection is accepted onto its thread; else thread i is shard i.
+    std::optional<std::size_t> only;
+    if (threads_.size() == 1) only = threads_[0];
+    auto on_accept = [this, take = std::move(take)](std::size_t thread, node::Socket socket) {
+        take(*shards_[threads_.size() == 1 ? 0 : thread], std::move(socket));
+    };
     try {
-        slot.emplace(pool_, 0, info_.host, port, std::move(on_accept));
+        slot.emplace(pool_, 0, info_.host, port, std::move(on_accept), only);
     } catch (const std::system_error& error) {
         throw std::system_error(error.code(), info_.name + " cannot listen for " +
                                                   std::string(what) + " on " + info_.host + ":" +
@@ -88,7 +108,7 @@ bool Node::evict_elsewhere(std::size_t from, node::Socket&& socket,
 }
 
 void Node::post_to_shard(std::size_t index, std::function<void(NodeShard&)> work) {
-    asio::post(pool_.context(index),
+    asio::post(pool_.context(threads_[index]),
                [this, index, work = std::move(work)] { work(*shards_[index]); });
 }
 

@@ -24,14 +24,16 @@ namespace dinx::cluster {
 class NodeShard;
 
 /// A running node: a frontend (client listener + link listener) or a backend (link listener).
+/// A frontend, or a backend marked `parallel`, has one shard per io thread; any other backend
+/// has one shard, on io thread `home_thread`, so its handlers never run concurrently.
 class Node final : public ShardHost {
 public:
-    /// Node `info` of `topology`, using `pool`'s threads and counting its buffers in `budget`.
-    /// Nothing listens until listen().
+    /// Node `info` of `topology`, using `pool`'s threads (and `workers` for blocking work) and
+    /// counting its buffers in `budget`. Nothing listens until listen().
     Node(const dict::NodeInfo& info, std::shared_ptr<const dict::Topology> topology,
          std::shared_ptr<const HandlerTable> handlers, std::shared_ptr<AddressBook> addresses,
-         node::IoPool& pool, std::shared_ptr<node::MemoryBudget> budget,
-         std::shared_ptr<spdlog::logger> log);
+         node::IoPool& pool, asio::thread_pool& workers, std::size_t home_thread,
+         std::shared_ptr<node::MemoryBudget> budget, std::shared_ptr<spdlog::logger> log);
     ~Node() override;
     Node(const Node&) = delete;
     Node& operator=(const Node&) = delete;
@@ -57,7 +59,7 @@ public:
     AddressBook& addresses() { return *addresses_; }
     /// The node's logger, named after it.
     spdlog::logger& log() { return *log_; }
-    /// Number of shards (= io threads).
+    /// Number of shards: every io thread, or one.
     std::size_t shard_count() const { return shards_.size(); }
     /// The port clients connect to (frontends), once listening.
     std::uint16_t client_port() const { return client_acceptor_ ? client_acceptor_->port() : 0; }
@@ -81,17 +83,21 @@ public:
     bool evict_elsewhere(std::size_t from, node::Socket&& socket,
                          std::function<void(node::Socket)> then) override;
     void post_to_shard(std::size_t index, std::function<void(NodeShard&)> work) override;
+    asio::thread_pool& workers() override { return workers_; }
 
 private:
     /// Binds one listener into `slot`; the error names the node, `what` it is for and the port.
+    /// Its connections go to this node's shards.
     void bind_listener(std::optional<node::Acceptor>& slot, std::string_view what,
-                       std::uint16_t port, node::Acceptor::OnAccept on_accept);
+                       std::uint16_t port, std::function<void(NodeShard&, node::Socket)> take);
 
     dict::NodeInfo info_;
     std::shared_ptr<const dict::Topology> topology_;
     std::shared_ptr<const HandlerTable> handlers_;
     std::shared_ptr<AddressBook> addresses_;
     node::IoPool& pool_;
+    asio::thread_pool& workers_;
+    std::vector<std::size_t> threads_;  // shard index -> io thread
     std::shared_ptr<node::MemoryBudget> budget_;
     std::shared_ptr<spdlog::logger> log_;
     std::unique_ptr<std::atomic<std::uint32_t>[]> unproven_;  // per shard

@@ -1,6 +1,7 @@
 #include "cluster/runtime/node_shard.hpp"
 
 #include "cluster/rpc/balancer.hpp"
+#include "cluster/rpc/call_wire.hpp"
 #include "cluster/rpc/error_frame.hpp"
 #include "node/tcp_transport.hpp"
 
@@ -44,11 +45,11 @@ milliseconds heartbeat_tick(const dict::Settings& settings) {
 
 NodeShard::NodeShard(ShardHost& host, const dict::NodeInfo& info,
                      std::shared_ptr<const dict::Topology> topology, std::size_t index,
-                     std::size_t shard_count, asio::io_context& io, spdlog::logger& log,
-                     AddressBook& addresses, std::shared_ptr<node::MemoryBudget> budget,
-                     Directory& directory)
+                     std::size_t shard_count, std::size_t thread, asio::io_context& io,
+                     spdlog::logger& log, AddressBook& addresses,
+                     std::shared_ptr<node::MemoryBudget> budget, Directory& directory)
     : host_(host),
-      context_{info,      index,  shard_count,         io,        log,
+      context_{info,      index,  shard_count,         thread,    io, log,
                addresses, budget, std::move(topology), directory, {}},
       link_setup_{info.id,
                   context_.settings().secret,
@@ -56,7 +57,7 @@ NodeShard::NodeShard(ShardHost& host, const dict::NodeInfo& info,
                       return topology->node(id) != nullptr;
                   },
                   budget,
-                  index,
+                  thread,
                   this,
                   &context_.drain},
       client_rules_(ClientRules::from_settings(context_.settings(), info.id)),
@@ -77,7 +78,9 @@ NodeShard::NodeShard(ShardHost& host, const dict::NodeInfo& info,
                  std::string why) {
               delivery_.end_session(context_.node_id(), conn_id, uid, reason, std::move(why));
           }),
-      services_{context_, delivery_, requests_, keeper_},
+      calls_(context_, links_),
+      waits_(io, host.workers()),
+      services_{context_, delivery_, requests_, keeper_, calls_, waits_},
       guard_(host.unproven_count(index)),
       refused_links_("link connections refused before their handshake", summary_interval),
       heartbeat_(io, [this] { heartbeat_links(); }),
@@ -85,13 +88,20 @@ NodeShard::NodeShard(ShardHost& host, const dict::NodeInfo& info,
     client_rules_.events = this;
     client_rules_.drain = &context_.drain;
     delivery_.set_keeper(&keeper_);
+    links_.on_node_lost([this](std::uint32_t node_id, bool maybe_received, const std::string& why) {
+        calls_.on_node_lost(node_id, maybe_received, why);
+    });
+    calls_.serve_local_with([this](MethodId method, const Origin& origin, std::string payload,
+                                   CallClient::Clock::time_point deadline,
+                                   std::function<void(CallReply)> reply) {
+        serve_call(method, origin, std::move(payload), deadline, std::move(reply));
+    });
     if (info.is_frontend() && index == 0) publisher_.emplace(context_, links_);
     if (info.is_frontend()) {
         router_.emplace(
             context_, clients_, links_, requests_, delivery_,
             [this](ClientSession& session, std::uint32_t msg_id, Bytes payload) {
-                RequestContext ctx(services_, session, msg_id);
-                run_handler(ctx, payload);
+                on_gate_request(session, msg_id, payload);
             },
             host.handlers().interceptors);
         requests_.set_listener(&*router_);
@@ -103,9 +113,12 @@ NodeShard::~NodeShard() = default;
 
 void NodeShard::wire_dispatch() {
     dispatch_.on(EnvelopeKind::request, [this](Link& link, const Envelope& request) {
-        RequestContext ctx(services_, link, request);
-        run_handler(ctx, request.payload);
+        on_link_request(link, request);
     });
+    dispatch_.on(EnvelopeKind::call,
+                 [this](Link& link, const Envelope& call) { on_call(link, call); });
+    dispatch_.on(EnvelopeKind::call_reply,
+                 [this](Link&, const Envelope& reply) { calls_.on_reply(reply); });
     dispatch_.on(EnvelopeKind::to_client, [this](Link& link, const Envelope& frame) {
         if (frame.seq != 0)
             requests_.on_answer(link, frame, true);
@@ -169,7 +182,7 @@ void NodeShard::start_client(node::Socket socket) {
     limits.pause_reading_above = settings.client_send_queue_bytes / 4;
     limits.pressure_send_queue_bytes = pressure_send_queue;
     auto transport = std::make_shared<node::TcpTransport>(std::move(socket), limits,
-                                                          context_.budget, context_.index);
+                                                          context_.budget, context_.thread);
     auto session =
         std::make_shared<ClientSession>(client_rules_, std::move(transport), conn_id, Clock::now());
     clients_.add(session);
@@ -302,6 +315,161 @@ void NodeShard::on_link_closed(Link& link) {
 
 // --- handlers --------------------------------------------------------------------------------
 
+struct NodeShard::HeldRequest {
+    std::shared_ptr<Link> upstream;         // a request from a link, or
+    std::shared_ptr<ClientSession> client;  // a message of this gate's own client
+    Envelope request;                       // payload and values point into the strings below
+    std::string payload;
+    std::string values;
+
+    /// The context a handler of this request gets.
+    void make_context(std::optional<RequestContext>& ctx, HandlerServices& services) {
+        if (upstream)
+            ctx.emplace(services, *upstream, request);
+        else
+            ctx.emplace(services, *client, request.msg_id);
+    }
+};
+
+namespace {
+
+// Requests of one client that may wait behind its running coroutine handler. The gate lets a
+// client have client_max_in_flight requests out, so this is reached only by a forwarding node.
+constexpr std::size_t max_held_per_client = 1024;
+
+Task<void> run_coroutine_handler(const CoroutineHandler& handler, Context& ctx, Bytes payload) {
+    co_await handler(ctx, payload);
+}
+
+Task<void> run_method(const Method& method, Context& ctx, Bytes payload,
+                      std::optional<CallReply>& out) {
+    out.emplace(co_await method(ctx, payload));
+}
+
+}  // namespace
+
+std::size_t NodeShard::ClientKeyHash::operator()(const ClientKey& key) const {
+    return static_cast<std::size_t>(sticky_key(key.gate_id, key.conn_id));
+}
+
+void NodeShard::on_link_request(Link& link, const Envelope& request) {
+    ClientKey key{request.origin.gate_id, request.origin.conn_id};
+    bool coroutine = host_.handlers().coroutines.contains(request.msg_id);
+    if (!coroutine && (busy_.empty() || !busy_.contains(key))) {
+        RequestContext ctx(services_, link, request);
+        run_handler(ctx, request.payload);
+        return;
+    }
+    auto held = std::make_unique<HeldRequest>(
+        HeldRequest{link.self(), nullptr, request, std::string(as_text(request.payload)),
+                    std::string(as_text(request.values))});
+    held->request.payload = as_bytes(held->payload);
+    held->request.values = as_bytes(held->values);
+    if (auto it = busy_.find(key); it != busy_.end()) {
+        hold_back(it->second, std::move(held));
+        return;
+    }
+    if (!start_coroutine(key, std::move(held))) busy_.erase(key);
+}
+
+void NodeShard::on_gate_request(ClientSession& session, std::uint32_t msg_id, Bytes payload) {
+    ClientKey key{context_.node_id(), session.conn_id()};
+    bool coroutine = host_.handlers().coroutines.contains(msg_id);
+    if (!coroutine && (busy_.empty() || !busy_.contains(key))) {
+        RequestContext ctx(services_, session, msg_id);
+        run_handler(ctx, payload);
+        return;
+    }
+    auto held = std::make_unique<HeldRequest>(
+        HeldRequest{nullptr, clients_.share(session.conn_id()),
+                    Envelope{EnvelopeKind::request, 0, session.origin(), msg_id, 0, {}},
+                    std::string(as_text(payload)),
+                    {}});
+    held->request.payload = as_bytes(held->payload);
+    if (auto it = busy_.find(key); it != busy_.end()) {
+        hold_back(it->second, std::move(held));
+        return;
+    }
+    if (!start_coroutine(key, std::move(held))) busy_.erase(key);
+}
+
+void NodeShard::hold_back(std::deque<std::unique_ptr<HeldRequest>>& queue,
+                          std::unique_ptr<HeldRequest> held) {
+    if (queue.size() < max_held_per_client) {
+        queue.push_back(std::move(held));
+        return;
+    }
+    std::optional<RequestContext> ctx;
+    held->make_context(ctx, services_);
+    ctx->fail(Error::overloaded, "too many requests of this client wait for its running handler");
+    ctx->finish();
+}
+
+bool NodeShard::run_held(const ClientKey& key, std::unique_ptr<HeldRequest> held) {
+    if (host_.handlers().coroutines.contains(held->request.msg_id))
+        return start_coroutine(key, std::move(held));
+    std::optional<RequestContext> ctx;
+    held->make_context(ctx, services_);
+    run_handler(*ctx, held->request.payload);
+    return false;
+}
+
+bool NodeShard::start_coroutine(const ClientKey& key, std::unique_ptr<HeldRequest> held) {
+    struct Running {
+        std::unique_ptr<HeldRequest> held;
+        std::optional<RequestContext> ctx;
+    };
+    auto running = std::make_unique<Running>();
+    running->held = std::move(held);
+    running->held->make_context(running->ctx, services_);
+    const auto& handler = *host_.handlers().coroutines.find(running->held->request.msg_id);
+    busy_.try_emplace(key);  // the client's next requests wait for this one
+    context_.drain.enter();  // a drain waits for it
+    bool starting = true;
+    bool ended_at_once = false;
+    auto* state = running.release();
+    run_detached(run_coroutine_handler(handler, *state->ctx, state->held->request.payload),
+                 [this, state, key, &starting, &ended_at_once](std::exception_ptr error) {
+                     auto& ctx = *state->ctx;
+                     if (error) {
+                         try {
+                             std::rethrow_exception(error);
+                         } catch (const std::exception& thrown) {
+                             context_.log.error("handler of msg_id {} threw: {}", ctx.msg_id(),
+                                                thrown.what());
+                         } catch (...) {
+                             context_.log.error("handler of msg_id {} threw", ctx.msg_id());
+                         }
+                         if (!ctx.answered()) ctx.fail(Error::handler_error, "the handler failed");
+                     }
+                     ctx.finish();
+                     delete state;
+                     context_.drain.leave();
+                     if (starting) {
+                         ended_at_once = true;
+                         return;
+                     }
+                     // Posted: the next request must not run inside this one's last frame.
+                     asio::post(context_.io, [this, key] { release(key); });
+                 });
+    starting = false;
+    return !ended_at_once;
+}
+
+void NodeShard::release(const ClientKey& key) {
+    for (;;) {
+        auto it = busy_.find(key);
+        if (it == busy_.end()) return;
+        if (it->second.empty()) {
+            busy_.erase(it);
+            return;
+        }
+        auto held = std::move(it->second.front());
+        it->second.pop_front();
+        if (run_held(key, std::move(held))) return;  // a coroutine runs: the rest waits for it
+    }
+}
+
 void NodeShard::run_handler(RequestContext& ctx, Bytes payload) {
     const Handler* handler = host_.handlers().find(ctx.msg_id());
     if (!handler) {
@@ -317,6 +485,112 @@ void NodeShard::run_handler(RequestContext& ctx, Bytes payload) {
         }
     }
     ctx.finish();
+}
+
+// --- calls -----------------------------------------------------------------------------------
+
+namespace {
+
+// When a call must end on this node: its budget counted from now, or its caller's wall-clock
+// deadline if that is earlier (the call waited in a socket, or on a stopped node).
+CallClient::Clock::time_point callee_deadline(const Envelope& call) {
+    auto now = CallClient::Clock::now();
+    auto deadline = now + std::chrono::milliseconds(call.via);
+    if (auto wall = decode_call_deadline(call.values)) {
+        auto left = *wall - std::chrono::system_clock::now();
+        deadline = std::min(
+            deadline, now + std::chrono::duration_cast<CallClient::Clock::duration>(left));
+    }
+    return deadline;
+}
+
+// Sends the outcome of call `id` back over `link`, if the caller waits for one and can hear it.
+void send_call_reply(Link& link, std::uint64_t id, const CallReply& outcome) {
+    if (id == 0 || !link.is_open()) return;
+    std::string failure;
+    if (!outcome) failure = encode_call_failure(outcome.error());
+    Bytes body = outcome ? as_bytes(*outcome) : as_bytes(failure);
+    try {
+        link.send(Envelope{EnvelopeKind::call_reply, id, {}, call_reply_status(outcome), 0, body});
+    } catch (const std::length_error& error) {  // a reply over the link's limit
+        send_call_reply(link, id,
+                        CallFailure{CallError::application, "reply_too_large", error.what()});
+    }
+}
+
+}  // namespace
+
+void NodeShard::on_call(Link& link, const Envelope& call) {
+    serve_call(call.msg_id, call.origin, std::string(as_text(call.payload)),
+               callee_deadline(call),
+               [link = link.self(), id = call.seq](CallReply outcome) {
+                   send_call_reply(*link, id, outcome);
+               });
+}
+
+void NodeShard::serve_call(MethodId method_id, const Origin& origin, std::string payload,
+                           CallClient::Clock::time_point deadline,
+                           std::function<void(CallReply)> reply) {
+    const Method* method = host_.handlers().methods.find(method_id);
+    if (!method) {
+        reply(call_failure(CallError::no_such_method, "node " + context_.info.name +
+                                                          " has no method #" +
+                                                          std::to_string(method_id)));
+        return;
+    }
+    if (deadline <= CallClient::Clock::now()) {
+        reply(call_failure(CallError::deadline_exceeded,
+                           "the deadline passed before the method started; it did not run"));
+        return;
+    }
+    struct Serving {
+        Serving(HandlerServices& services, const Origin& origin, std::string bytes,
+                CallClient::Clock::time_point deadline, std::function<void(CallReply)> answer)
+            : payload(std::move(bytes)), ctx(services, origin, deadline), reply(std::move(answer)) {}
+        std::string payload;
+        RequestContext ctx;
+        std::function<void(CallReply)> reply;
+        std::optional<CallReply> outcome;
+    };
+    auto* serving = new Serving(services_, origin, std::move(payload), deadline, std::move(reply));
+    context_.drain.enter();  // a drain waits for the methods it runs
+    run_detached(run_method(*method, serving->ctx, as_bytes(serving->payload), serving->outcome),
+                 [this, serving, method_id](std::exception_ptr error) {
+                     if (error) {
+                         std::string why = "the method threw";
+                         try {
+                             std::rethrow_exception(error);
+                         } catch (const std::exception& thrown) {
+                             why += std::string(": ") + thrown.what();
+                         } catch (...) {
+                         }
+                         context_.log.error("method #{} threw: {}", method_id, why);
+                         serving->reply(CallFailure{CallError::application, "method_failed", why});
+                     } else {
+                         serving->reply(std::move(*serving->outcome));
+                     }
+                     serving->ctx.finish();
+                     delete serving;
+                     context_.drain.leave();
+                 });
+}
+
+void NodeShard::start_service_timers() {
+    if (context_.index != 0) return;  // once per node
+    for (const auto& timer : host_.handlers().timers) {
+        if (timer.group != context_.info.group) continue;
+        auto ticker = std::make_unique<node::Ticker>(context_.io, [this, &timer] {
+            RequestContext ctx(services_, Origin{});
+            try {
+                timer.run(ctx);
+            } catch (const std::exception& error) {
+                context_.log.error("timer of group {} threw: {}", timer.group, error.what());
+            }
+            ctx.finish();
+        });
+        ticker->start(timer.period);
+        service_timers_.push_back(std::move(ticker));
+    }
 }
 
 // --- players ---------------------------------------------------------------------------------
@@ -384,6 +658,7 @@ void NodeShard::run_event_handler(const Origin& client, SessionEventKind kind,
 void NodeShard::start_timers() {
     heartbeat_.start(heartbeat_tick(context_.settings()));
     if (router_) client_check_.start(client_rules_.check_interval());
+    start_service_timers();
 }
 
 void NodeShard::heartbeat_links() {
@@ -453,7 +728,11 @@ void NodeShard::close_all() {
     stopping_ = true;
     heartbeat_.stop();
     client_check_.stop();
+    for (auto& timer : service_timers_) timer->stop();
     context_.drain.abandon();
+    // Coroutines waiting on calls or timers go on now, and end while the links still exist.
+    calls_.cancel_all();
+    waits_.wake_all();
     // A drain that finished reported these already (first_farewell); one that timed out did
     // not, so the players' disconnects are queued on the links before they close after a flush.
     clients_.for_each([&](ClientSession& session) {

@@ -15,28 +15,35 @@
 #include "cluster/link/link_dispatch.hpp"
 #include "cluster/link/link_events.hpp"
 #include "cluster/link/link_table.hpp"
+#include "cluster/rpc/call_client.hpp"
 #include "cluster/rpc/request_lifecycle.hpp"
 #include "cluster/runtime/delivery.hpp"
 #include "cluster/runtime/request_context.hpp"
 #include "cluster/runtime/shard_context.hpp"
 #include "cluster/runtime/shard_host.hpp"
+#include "cluster/runtime/shard_waits.hpp"
 #include "node/event_summary.hpp"
 #include "node/ticker.hpp"
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <unordered_map>
+#include <vector>
 
 namespace dinx::cluster {
 
 /// One node's state on one io thread.
 class NodeShard final : public LinkEvents, public ClientEvents {
 public:
-    /// Shard `index` of node `info` (of `topology`), running on `io` for `host`.
+    /// Shard `index` of the `shard_count` of node `info` (of `topology`), running on io thread
+    /// `thread`, whose context is `io`, for `host`.
     NodeShard(ShardHost& host, const dict::NodeInfo& info,
               std::shared_ptr<const dict::Topology> topology, std::size_t index,
-              std::size_t shard_count, asio::io_context& io, spdlog::logger& log,
+              std::size_t shard_count, std::size_t thread, asio::io_context& io,
+              spdlog::logger& log,
               AddressBook& addresses, std::shared_ptr<node::MemoryBudget> budget,
               Directory& directory);
     ~NodeShard() override;
@@ -85,8 +92,40 @@ private:
     void accept_client_after_eviction(node::Socket socket);
     /// Closes a client beyond max_connections.
     void refuse_client(node::Socket& socket);
-    /// Runs the handler of `ctx`'s message; its answer or error frame goes by the context.
+    /// A client's request, from a link or from this gate's own client: run now, or queued
+    /// behind the client's coroutine handler that is still running.
+    struct HeldRequest;
+    /// Who a request is from: gate and connection.
+    struct ClientKey {
+        std::uint32_t gate_id = 0;
+        std::uint64_t conn_id = 0;
+        bool operator==(const ClientKey&) const = default;
+    };
+    struct ClientKeyHash {
+        std::size_t operator()(const ClientKey& key) const;
+    };
+    /// A request that arrived over `link`.
+    void on_link_request(Link& link, const Envelope& request);
+    /// A message of this gate's own client, routed to a handler here.
+    void on_gate_request(ClientSession& session, std::uint32_t msg_id, Bytes payload);
+    /// Runs the plain handler of `ctx`'s message; its answer or error frame goes by the context.
     void run_handler(RequestContext& ctx, Bytes payload);
+    /// Starts the coroutine handler of `held`; true when it is still running (suspended).
+    bool start_coroutine(const ClientKey& key, std::unique_ptr<HeldRequest> held);
+    /// Runs `held` now: a coroutine or a plain handler. True when a coroutine still runs.
+    bool run_held(const ClientKey& key, std::unique_ptr<HeldRequest> held);
+    /// Queues `held` behind its client's running coroutine (or refuses it when too many wait).
+    void hold_back(std::deque<std::unique_ptr<HeldRequest>>& queue,
+                   std::unique_ptr<HeldRequest> held);
+    /// The client's coroutine ended: its queued requests run, in order.
+    void release(const ClientKey& key);
+    /// A call envelope arrived over `link`.
+    void on_call(Link& link, const Envelope& call);
+    /// Runs method `method` for `origin` and gives its outcome to `reply`, once.
+    void serve_call(MethodId method, const Origin& origin, std::string payload,
+                    CallClient::Clock::time_point deadline, std::function<void(CallReply)> reply);
+    /// Starts this node's service timers (shard 0 of each node of their group).
+    void start_service_timers();
     /// Tells a node of each group that listens to session events about `client`.
     void report_event(const Origin& client, SessionEventKind kind, DisconnectReason reason);
     /// Runs the session event handler (a node of a listening group).
@@ -111,6 +150,8 @@ private:
     RequestLifecycle requests_;
     Delivery delivery_;
     SessionKeeper keeper_;
+    CallClient calls_;
+    ShardWaits waits_;
     HandlerServices services_;
     std::optional<PresencePublisher> publisher_;  // shard 0 of a gate
     std::optional<ClientRouter> router_;          // gates only
@@ -123,6 +164,9 @@ private:
     std::uint64_t next_conn_seq_ = 0;
     node::Ticker heartbeat_;
     node::Ticker client_check_;
+    std::vector<std::unique_ptr<node::Ticker>> service_timers_;
+    // Clients with a coroutine handler running here, and their requests that wait for it.
+    std::unordered_map<ClientKey, std::deque<std::unique_ptr<HeldRequest>>, ClientKeyHash> busy_;
     bool stopping_ = false;
     std::uint64_t late_answers_logged_ = 0;
 };

@@ -31,12 +31,17 @@ Process::Process(std::shared_ptr<const dict::Topology> topology,
     // Buffers get half of the budget: the rest is for sessions, code and allocator slack.
     budget_ =
         node::MemoryBudget::create(pool_->size(), topology->settings().memory_budget_bytes / 2);
+    workers_ = std::make_unique<asio::thread_pool>(topology->settings().worker_threads);
+    // Single-threaded backends take turns over the io threads, so two of them in one process
+    // do not share a thread while another idles.
+    std::size_t next_home = 0;
     for (auto id : node_ids) {
         const auto* info = topology->node(id);
         if (!info)
             throw std::out_of_range("no node with id " + std::to_string(id) + " in the config");
         nodes_.push_back(std::make_unique<Node>(*info, topology, handlers, addresses_, *pool_,
-                                                budget_, make_node_logger(info->name)));
+                                                *workers_, next_home++, budget_,
+                                                make_node_logger(info->name)));
     }
 }
 
@@ -81,11 +86,15 @@ void Process::stop(std::chrono::milliseconds grace) {
         spdlog::warn("io threads still busy after {} ms; stopping them", grace.count());
     pool_->stop();
     pool_->join();
+    // Blocking work not started is dropped; work running now finishes, its result unused.
+    workers_->stop();
+    workers_->join();
     // Sockets must die before their io_context, so the nodes (which own the registries) go
     // first. Connections still held by abandoned handlers in the pool's queues die with the
     // pool; their destructors do not touch their (gone) shards.
     nodes_.clear();
     pool_.reset();
+    workers_.reset();
 }
 
 Node& Process::node(std::uint32_t id) {

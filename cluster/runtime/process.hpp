@@ -7,6 +7,8 @@
 #include "dict/topology.hpp"
 #include "node/io_pool.hpp"
 
+#include <asio/thread_pool.hpp>
+
 #include <chrono>
 #include <memory>
 #include <vector>
@@ -50,6 +52,7 @@ private:
     std::shared_ptr<node::MemoryBudget> budget_;
     // The pool outlives the nodes: connections still queued in it refer to their shards.
     std::unique_ptr<node::IoPool> pool_;
+    std::unique_ptr<asio::thread_pool> workers_;  // blocking work of handlers
     std::vector<std::unique_ptr<Node>> nodes_;
     bool running_ = false;
 };

@@ -3,9 +3,11 @@
 #include "cluster/gate/client_session.hpp"
 #include "cluster/gate/session_keeper.hpp"
 #include "cluster/rpc/balancer.hpp"
+#include "cluster/rpc/call_client.hpp"
 #include "cluster/rpc/error_frame.hpp"
 #include "cluster/rpc/request_lifecycle.hpp"
 #include "cluster/runtime/delivery.hpp"
+#include "cluster/runtime/shard_waits.hpp"
 
 #include <stdexcept>
 
@@ -37,8 +39,9 @@ RequestContext::RequestContext(HandlerServices& services, Link& upstream, const 
       origin_(request.origin),
       session_(origin_, decode_values(request.values)) {}
 
-RequestContext::RequestContext(HandlerServices& services, const Origin& client)
-    : services_(services), msg_id_(0), origin_(client), session_(origin_, {}) {
+RequestContext::RequestContext(HandlerServices& services, const Origin& client,
+                               std::optional<std::chrono::steady_clock::time_point> deadline)
+    : services_(services), msg_id_(0), origin_(client), session_(origin_, {}), deadline_(deadline) {
     finished_ = true;  // nobody waits for it to finish
 }
 
@@ -283,6 +286,163 @@ std::size_t RequestContext::do_send_to_room(std::string_view room, std::uint32_t
 void RequestContext::do_fail(std::string_view code, std::string_view message) {
     auto body = error_payload(msg_id_, code, message);
     do_reply(services_.context.settings().error_msg_id, as_bytes(body));
+}
+
+// --- calls -------------------------------------------------------------------------------------
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Awaiting it makes one call; the coroutine resumes with its outcome.
+class CallAwaiter {
+public:
+    CallAwaiter(CallClient& calls, std::uint32_t node_id, OutgoingCall call)
+        : calls_(calls), node_id_(node_id), call_(std::move(call)) {}
+    bool await_ready() const noexcept { return false; }
+    // A call that fails at once ends inside start(): then the coroutine does not suspend.
+    bool await_suspend(std::coroutine_handle<> waiting) {
+        starting_ = true;
+        calls_.start(node_id_, call_, [this, waiting](CallReply reply) {
+            result_.emplace(std::move(reply));
+            if (!starting_) waiting.resume();
+        });
+        starting_ = false;
+        return !result_;
+    }
+    CallReply await_resume() { return std::move(*result_); }
+
+private:
+    CallClient& calls_;
+    std::uint32_t node_id_;
+    OutgoingCall call_;
+    bool starting_ = false;
+    std::optional<CallReply> result_;
+};
+
+// Awaiting it calls every node of a group at once; the coroutine resumes when all have ended.
+class CallAllAwaiter {
+public:
+    CallAllAwaiter(CallClient& calls, const std::vector<std::uint32_t>& nodes, OutgoingCall call)
+        : calls_(calls), call_(std::move(call)) {
+        for (auto id : nodes)
+            replies_.push_back({id, call_failure(CallError::cancelled, "not started")});
+        remaining_ = replies_.size();
+    }
+    bool await_ready() const noexcept { return replies_.empty(); }
+    bool await_suspend(std::coroutine_handle<> waiting) {
+        starting_ = true;
+        for (std::size_t i = 0; i < replies_.size(); ++i) {
+            calls_.start(replies_[i].node_id, call_, [this, i, waiting](CallReply reply) {
+                replies_[i].reply = std::move(reply);
+                if (--remaining_ == 0 && !starting_) waiting.resume();
+            });
+        }
+        starting_ = false;
+        return remaining_ != 0;
+    }
+    std::vector<NodeReply> await_resume() { return std::move(replies_); }
+
+private:
+    CallClient& calls_;
+    OutgoingCall call_;
+    std::vector<NodeReply> replies_;
+    std::size_t remaining_ = 0;
+    bool starting_ = false;
+};
+
+// A stable hash of a sticky key: every node of the cluster must map a key to the same node.
+std::uint64_t key_hash(std::string_view key) {
+    std::uint64_t hash = 14695981039346656037ull;
+    for (char c : key) {
+        hash ^= static_cast<std::uint8_t>(c);
+        hash *= 1099511628211ull;
+    }
+    return mix64(hash);
+}
+
+}  // namespace
+
+Clock::time_point RequestContext::deadline() const {
+    if (!deadline_)
+        deadline_ = Clock::now() +
+                    std::chrono::milliseconds(services_.context.settings().call_timeout_ms);
+    return *deadline_;
+}
+
+std::chrono::milliseconds RequestContext::remaining() const {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline() - Clock::now());
+    return std::max(left, std::chrono::milliseconds(0));
+}
+
+Clock::time_point RequestContext::call_deadline(std::chrono::milliseconds timeout) const {
+    if (timeout.count() <= 0)
+        timeout = std::chrono::milliseconds(services_.context.settings().call_timeout_ms);
+    return std::min(Clock::now() + timeout, deadline());
+}
+
+std::optional<std::uint32_t> RequestContext::call_node(const CallTarget& target,
+                                                       CallFailure& why) const {
+    const auto& topology = *services_.context.topology;
+    if (target.node_id != 0) {
+        if (topology.node(target.node_id)) return target.node_id;
+        why = call_failure(CallError::no_node,
+                           "no node with id " + std::to_string(target.node_id) + " in dinx.toml");
+        return std::nullopt;
+    }
+    auto group = topology.find_group(target.group);
+    if (!group || topology.group(*group).nodes.empty()) {
+        why = call_failure(CallError::no_node, "no group named '" + target.group + "' in dinx.toml");
+        return std::nullopt;
+    }
+    std::uint64_t key = 0;
+    if (target.key)
+        key = key_hash(*target.key);
+    else if (origin_.conn_id != 0)
+        key = sticky_key(origin_.gate_id, origin_.conn_id);
+    else
+        key = services_.calls.next_spread();
+    auto node = services_.requests.pick_node(*group, key, std::nullopt);
+    if (!node)
+        why = call_failure(CallError::unavailable,
+                           "no node of group '" + target.group + "' is reachable; not sent");
+    return node;
+}
+
+Task<CallReply> RequestContext::do_call(CallTarget target, MethodId method, std::string payload,
+                                        std::chrono::milliseconds timeout) {
+    CallFailure why;
+    auto node = call_node(target, why);
+    if (!node) co_return why;
+    co_return co_await CallAwaiter(
+        services_.calls, *node,
+        OutgoingCall{method, origin_, as_bytes(payload), call_deadline(timeout)});
+}
+
+Task<std::vector<NodeReply>> RequestContext::do_call_all(std::string group, MethodId method,
+                                                         std::string payload,
+                                                         std::chrono::milliseconds timeout) {
+    const auto& topology = *services_.context.topology;
+    auto id = topology.find_group(group);
+    if (!id) co_return std::vector<NodeReply>{};
+    co_return co_await CallAllAwaiter(
+        services_.calls, topology.group(*id).nodes,
+        OutgoingCall{method, origin_, as_bytes(payload), call_deadline(timeout)});
+}
+
+bool RequestContext::do_notify(const CallTarget& target, MethodId method, Bytes payload) {
+    CallFailure why;
+    auto node = call_node(target, why);
+    return node &&
+           services_.calls.notify(*node, OutgoingCall{method, origin_, payload, call_deadline({})});
+}
+
+Task<void> RequestContext::do_sleep(std::chrono::milliseconds delay) {
+    co_await SleepAwaiter{services_.waits, delay};
+}
+
+Task<void> RequestContext::do_blocking(std::function<void()> work) {
+    co_await BlockingAwaiter{services_.waits, std::move(work)};
 }
 
 void RequestContext::finish() {

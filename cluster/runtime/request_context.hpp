@@ -7,6 +7,7 @@
 #include "cluster/link/link.hpp"
 #include "dict/config.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -14,8 +15,10 @@
 
 namespace dinx::cluster {
 
+class CallClient;
 class ClientSession;
 class Delivery;
+class ShardWaits;
 class SessionKeeper;
 class Link;
 class RequestLifecycle;
@@ -27,6 +30,8 @@ struct HandlerServices {
     Delivery& delivery;          ///< frames and session updates to clients anywhere
     RequestLifecycle& requests;  ///< forwards
     SessionKeeper& keeper;       ///< session changes of this gate's own clients
+    CallClient& calls;           ///< calls to methods
+    ShardWaits& waits;           ///< timers and blocking work
 };
 
 /// The Context a handler gets from the runtime. Valid during the handler call.
@@ -36,9 +41,10 @@ public:
     RequestContext(HandlerServices& services, ClientSession& client, std::uint32_t msg_id);
     /// For a request that arrived over a link.
     RequestContext(HandlerServices& services, Link& upstream, const Envelope& request);
-    /// For no request (a session event): replies go to `client` as pushes, session changes
-    /// to its gate.
-    RequestContext(HandlerServices& services, const Origin& client);
+    /// For no request (a session event, a timer, a method): replies go to `client` as pushes,
+    /// session changes to its gate. `deadline`: a method's share of its caller's deadline.
+    RequestContext(HandlerServices& services, const Origin& client,
+                   std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt);
 
     const dict::NodeInfo& node() const override;
     const dict::Config& config() const override;
@@ -51,6 +57,7 @@ public:
     bool online(std::string_view uid) const override;
     std::vector<std::string> members(std::string_view room) const override;
     std::size_t room_size(std::string_view room) const override;
+    std::chrono::milliseconds remaining() const override;
 
     /// Called once the handler returned: tells the sender the request is finished unless a
     /// reply already did or a forwarded request will.
@@ -79,6 +86,21 @@ private:
     /// Joins or leaves a room, for this client or another online uid.
     bool change_room(SessionOp op, std::string_view room, std::string_view uid);
     void do_fail(std::string_view code, std::string_view message) override;
+    Task<CallReply> do_call(CallTarget target, MethodId method, std::string payload,
+                            std::chrono::milliseconds timeout) override;
+    Task<std::vector<NodeReply>> do_call_all(std::string group, MethodId method,
+                                             std::string payload,
+                                             std::chrono::milliseconds timeout) override;
+    bool do_notify(const CallTarget& target, MethodId method, Bytes payload) override;
+    Task<void> do_sleep(std::chrono::milliseconds delay) override;
+    Task<void> do_blocking(std::function<void()> work) override;
+
+    /// This message's deadline: set by a caller, or call_timeout_ms from its first use.
+    std::chrono::steady_clock::time_point deadline() const;
+    /// When a call made now with `timeout` (0: the default) must end.
+    std::chrono::steady_clock::time_point call_deadline(std::chrono::milliseconds timeout) const;
+    /// The node `target` names, or nullopt with `why` filled.
+    std::optional<std::uint32_t> call_node(const CallTarget& target, CallFailure& why) const;
 
     /// True when the link the request came from ends at the client's gate, which then is the
     /// end of the way back; otherwise (a forwarded request) answers retrace the forwarding.
@@ -98,6 +120,8 @@ private:
     bool answered_ = false;   // a reply or error frame went to the client
     bool finished_ = false;   // the sender was told the request is finished
     bool forwarded_ = false;  // a forwarded request carries the finishing on
+    // Set on first use: most messages make no call, and a clock read per message costs.
+    mutable std::optional<std::chrono::steady_clock::time_point> deadline_;
 };
 
 }  // namespace dinx::cluster

@@ -20,8 +20,9 @@ namespace dinx::cluster {
 /// One shard's place in the process, shared by its roles.
 struct ShardContext {
     const dict::NodeInfo& info;                      ///< this node's dinx.toml row
-    std::size_t index;                               ///< this shard's io thread
-    std::size_t shard_count;                         ///< io threads of the process
+    std::size_t index;                               ///< this shard's number in its node
+    std::size_t shard_count;                         ///< shards of the node
+    std::size_t thread;                              ///< the process io thread it runs on
     asio::io_context& io;                            ///< this shard's io_context
     spdlog::logger& log;                             ///< this node's logger
     AddressBook& addresses;                          ///< where other nodes listen
@@ -35,7 +36,7 @@ struct ShardContext {
     /// Cluster-wide settings.
     const dict::Settings& settings() const { return topology->settings(); }
     /// This io thread's count in the budget.
-    node::MemoryBudget::Account& account() { return budget->account(index); }
+    node::MemoryBudget::Account& account() { return budget->account(thread); }
     /// Name of node `id` (or "#id" when unknown), for messages.
     std::string node_name(std::uint32_t id) const {
         const auto* node = topology->node(id);

@@ -6,6 +6,8 @@
 #include "cluster/api/handler.hpp"
 #include "node/socket.hpp"
 
+#include <asio/thread_pool.hpp>
+
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -33,6 +35,8 @@ public:
                                  std::function<void(node::Socket)> then) = 0;
     /// Runs `work(shard)` on shard `index`'s thread.
     virtual void post_to_shard(std::size_t index, std::function<void(NodeShard&)> work) = 0;
+    /// The process's threads for blocking work (Context::blocking).
+    virtual asio::thread_pool& workers() = 0;
 };
 
 }  // namespace dinx::cluster
