@@ -8,6 +8,7 @@ packages=(
   build-essential cmake util-linux python3
   libasio-dev libcereal-dev libtomlplusplus-dev libspdlog-dev libfmt-dev doctest-dev libcli11-dev libssl-dev
   nlohmann-json3-dev  # optional for dinx itself: the typed JSON adapter (cluster/typed/json.hpp)
+  libprotobuf-dev protobuf-compiler  # optional for dinx itself: the protobuf adapter (cluster/typed/protobuf.hpp)
 )
 for option in "$@"; do
   case "$option" in

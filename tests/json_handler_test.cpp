@@ -1,5 +1,5 @@
 // json_handler: typed JSON requests and replies, bad_request for what does not decode, one
-// answer per request.
+// answer per request; decode_json_reply for the replies of calls between services.
 
 #include "cluster/testing.hpp"
 #include "cluster/typed/json.hpp"
@@ -77,4 +77,40 @@ TEST_CASE("a function returning void replies nothing, and a push can carry JSON"
     CHECK(ctx.failures.empty());
     REQUIRE(ctx.uid_pushes.size() == 1);
     CHECK(nlohmann::json::parse(ctx.uid_pushes[0].frame.payload)["visits"] == 2);
+}
+
+TEST_CASE("decode_json_reply passes a call's failure through unchanged") {
+    CallReply failed(CallFailure{CallError::application, "not_found", "no such player"});
+    auto greeting = decode_json_reply<Greeting>(failed);
+    REQUIRE_FALSE(greeting);
+    CHECK(greeting.error().error == CallError::application);
+    CHECK(greeting.error().code == "not_found");
+    CHECK(greeting.error().message == "no such player");
+
+    auto timed_out = decode_json_reply<Greeting>(
+        CallReply(call_failure(CallError::deadline_exceeded, "no reply in 2000 ms")));
+    REQUIRE_FALSE(timed_out);
+    CHECK(timed_out.error().error == CallError::deadline_exceeded);
+    CHECK(timed_out.error().code == "deadline_exceeded");
+    CHECK(timed_out.error().message == "no reply in 2000 ms");
+}
+
+TEST_CASE("decode_json_reply decodes a good reply") {
+    auto greeting = decode_json_reply<Greeting>(CallReply(to_json_payload(Greeting{"hi", 3})));
+    REQUIRE(greeting);
+    CHECK(greeting->text == "hi");
+    CHECK(greeting->visits == 3);
+}
+
+TEST_CASE("decode_json_reply turns a reply that is not the Reply's JSON into bad_reply") {
+    for (std::string payload : {"not json", R"({"text": 7})", R"({"txt": "x"})", "", "[1,2"}) {
+        CAPTURE(payload);
+        auto greeting = decode_json_reply<Greeting>(CallReply(payload));
+        REQUIRE_FALSE(greeting);
+        CHECK(greeting.error().error == CallError::application);
+        CHECK(greeting.error().code == "bad_reply");
+        CHECK(
+            greeting.error().message.starts_with("the reply is not the JSON this call expects: "));
+        CHECK(greeting.error().message.size() < 300);  // the decoder's complaint, cut short
+    }
 }

@@ -15,7 +15,13 @@
 // A payload that is not JSON, or not of the request's shape, gets a `bad_request` error frame
 // and the function does not run. A function that answered itself (ctx.fail, ctx.reply) has its
 // result dropped: one answer per request. One returning void replies nothing.
+//
+// Calls between services decode their replies with decode_json_reply:
+//
+//   auto greeting = decode_json_reply<Greeting>(reply);  // reply: a CallReply
+//   if (!greeting) log(greeting.error().code);           // the call's failure, or "bad_reply"
 
+#include "cluster/api/call.hpp"
 #include "cluster/api/context.hpp"
 #include "cluster/api/handler.hpp"
 
@@ -69,6 +75,22 @@ Handler json_handler(Function function) {
             if (!ctx.answered()) ctx.reply(ctx.msg_id(), to_json_payload(reply));
         }
     };
+}
+
+/// A call's reply decoded as a Reply. A failure passes through unchanged; a payload that is not
+/// JSON of the Reply's shape becomes an `application` failure with code "bad_reply": the callee
+/// ran but answered something this caller cannot read, so retrying elsewhere would not help.
+template <class Reply>
+Result<Reply> decode_json_reply(const CallReply& reply) {
+    if (!reply) return reply.error();
+    try {
+        return nlohmann::json::parse(reply->begin(), reply->end()).template get<Reply>();
+    } catch (const nlohmann::json::exception& error) {
+        std::string why = error.what();
+        if (why.size() > max_json_error_quote) why.resize(max_json_error_quote);
+        return CallFailure{CallError::application, "bad_reply",
+                           "the reply is not the JSON this call expects: " + why};
+    }
 }
 
 }  // namespace dinx::cluster
