@@ -27,6 +27,7 @@ using cluster::NodeReply;
 using cluster::PlainMethod;
 using cluster::Result;
 using cluster::Task;
+using cluster::when_all;
 using cluster::ClientFrame;
 using cluster::DisconnectReason;
 using cluster::Context;

@@ -10,8 +10,8 @@
 
 #include <map>
 #include <set>
-#include <type_traits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace dinx::testing {
@@ -64,11 +64,11 @@ struct RoomFrame {
 
 /// A call or notify a handler made.
 struct MadeCall {
-    cluster::CallTarget target;        ///< where (for call_all: the group, node_id 0)
-    cluster::MethodId method = 0;      ///< which method
-    std::string payload;               ///< with what
+    cluster::CallTarget target;         ///< where (for call_all: the group, node_id 0)
+    cluster::MethodId method = 0;       ///< which method
+    std::string payload;                ///< with what
     std::chrono::milliseconds timeout;  ///< the timeout it gave (0: the default)
-    bool notify = false;               ///< true for notify(): no reply awaited
+    bool notify = false;                ///< true for notify(): no reply awaited
 };
 
 /// Records replies, pushes, broadcasts, forwards, binds and failures instead of sending them.

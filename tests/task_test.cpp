@@ -178,3 +178,48 @@ TEST_CASE(
     REQUIRE(got);
     CHECK(*got == 42);
 }
+
+namespace {
+
+// A task that ends when its gate opens (or at once when it is open).
+struct Gate {
+    bool open = false;
+    std::coroutine_handle<> waiting;
+    bool await_ready() const noexcept { return open; }
+    void await_suspend(std::coroutine_handle<> h) { waiting = h; }
+    void await_resume() const noexcept {}
+    void release() {
+        open = true;
+        if (auto h = std::exchange(waiting, {})) h.resume();
+    }
+};
+
+Task<int> wait_then(Gate& gate, int value) {
+    co_await gate;
+    co_return value;
+}
+
+Task<void> collect(std::vector<Task<int>> tasks, std::vector<int>& out) {
+    out = co_await dinx::cluster::when_all(std::move(tasks));
+}
+
+}  // namespace
+
+TEST_CASE("when_all runs its tasks together and gives their results in order once all ended") {
+    Gate first, second;
+    std::vector<Task<int>> tasks;
+    tasks.push_back(wait_then(first, 1));
+    tasks.push_back(wait_then(second, 2));
+    std::vector<int> results;
+    bool ended = false;
+    dinx::cluster::run_detached(collect(std::move(tasks), results),
+                                [&](std::exception_ptr) { ended = true; });
+    // Both started: each waits at its own gate.
+    CHECK(first.waiting);
+    CHECK(second.waiting);
+    second.release();
+    CHECK_FALSE(ended);
+    first.release();
+    CHECK(ended);
+    CHECK(results == std::vector<int>{1, 2});
+}

@@ -38,6 +38,8 @@ public:
     constexpr MethodRef(std::string_view name) : id_(method_id(name)), name_(name) {}
     /// The method called `name`.
     constexpr MethodRef(const char* name) : MethodRef(std::string_view(name)) {}
+    /// The method called `name` (which must outlive this reference).
+    MethodRef(const std::string& name) : MethodRef(std::string_view(name)) {}
     /// Its id on the wire.
     constexpr MethodId id() const { return id_; }
     /// True when it was named (not numbered).

@@ -64,8 +64,8 @@ CallReply FakeContext::run_method(const Method& method, std::string_view payload
 CallReply FakeContext::next_reply(cluster::MethodId method) {
     auto it = call_replies_.find(method);
     if (it == call_replies_.end() || it->second.empty())
-        return cluster::call_failure(CallError::no_node, "FakeContext: no reply set for method #" +
-                                                             std::to_string(method));
+        return cluster::call_failure(
+            CallError::no_node, "FakeContext: no reply set for method #" + std::to_string(method));
     CallReply reply = it->second.front();
     if (it->second.size() > 1) it->second.erase(it->second.begin());
     return reply;
@@ -78,9 +78,9 @@ Task<CallReply> FakeContext::do_call(cluster::CallTarget target, cluster::Method
 }
 
 Task<std::vector<cluster::NodeReply>> FakeContext::do_call_all(std::string group,
-                                                              cluster::MethodId method,
-                                                              std::string payload,
-                                                              std::chrono::milliseconds timeout) {
+                                                               cluster::MethodId method,
+                                                               std::string payload,
+                                                               std::chrono::milliseconds timeout) {
     std::vector<std::uint32_t> nodes;
     if (auto it = group_nodes_.find(group); it != group_nodes_.end()) {
         nodes = it->second;

@@ -5,9 +5,9 @@
 
 #include "cluster/api/call.hpp"
 #include "cluster/api/interceptor.hpp"
+#include "cluster/api/method_table.hpp"
 #include "cluster/api/session_event.hpp"
 #include "cluster/api/task.hpp"
-#include "cluster/api/method_table.hpp"
 #include "node/bytes.hpp"
 #include "node/router.hpp"
 

@@ -7,10 +7,12 @@
 // what it needs goes in as parameters (they are copied into the coroutine's frame).
 
 #include <coroutine>
+#include <cstddef>
 #include <exception>
 #include <functional>
 #include <optional>
 #include <utility>
+#include <vector>
 
 namespace dinx::cluster {
 
@@ -148,6 +150,69 @@ inline detail::Detached run_detached(Task<void> task,
         error = std::current_exception();
     }
     on_end(error);
+}
+
+namespace detail {
+
+/// What when_all's tasks share: their results, how many still run, who waits.
+template <class T>
+struct AllState {
+    std::vector<std::optional<T>> results;
+    std::exception_ptr error;  // the first thing a task threw
+    std::size_t running = 0;
+    bool starting = true;  // still inside the awaiter's await_suspend
+    std::coroutine_handle<> waiting;
+
+    void one_ended() {
+        if (--running == 0 && !starting) waiting.resume();
+    }
+};
+
+template <class T>
+Detached run_into(Task<T> task, AllState<T>& state, std::size_t index) {
+    try {
+        state.results[index].emplace(co_await std::move(task));
+    } catch (...) {
+        if (!state.error) state.error = std::current_exception();
+    }
+    state.one_ended();
+}
+
+/// Awaiting it starts every task at once and resumes when the last one ends.
+template <class T>
+struct AllAwaiter {
+    explicit AllAwaiter(std::vector<Task<T>> to_run) : tasks(std::move(to_run)) {}
+    std::vector<Task<T>> tasks;
+    AllState<T> state;
+
+    bool await_ready() const noexcept { return tasks.empty(); }
+    bool await_suspend(std::coroutine_handle<> waiting) {
+        state.waiting = waiting;
+        state.results.resize(tasks.size());
+        state.running = tasks.size();
+        for (std::size_t i = 0; i < tasks.size(); ++i) run_into(std::move(tasks[i]), state, i);
+        state.starting = false;
+        return state.running != 0;
+    }
+    std::vector<T> await_resume() {
+        if (state.error) std::rethrow_exception(state.error);
+        std::vector<T> out;
+        out.reserve(state.results.size());
+        for (auto& result : state.results) out.push_back(std::move(*result));
+        return out;
+    }
+};
+
+}  // namespace detail
+
+/// Runs `tasks` at once (co_await it: each starts in turn, and the ones that suspend, such as
+/// calls, are then in flight together) and gives their results in the same order once every
+/// one has ended. If any threw, the first exception is rethrown after all have ended.
+template <class T>
+Task<std::vector<T>> when_all(std::vector<Task<T>> tasks) {
+    // A named awaiter: g++ 12 mishandles a braced temporary awaiter holding the moved vector.
+    detail::AllAwaiter<T> all(std::move(tasks));
+    co_return co_await all;
 }
 
 }  // namespace dinx::cluster

@@ -36,9 +36,9 @@ std::optional<CallFailure> CallClient::refusal(std::uint32_t node_id) {
                             "the link to node " + name + " has too much unsent; not sent");
     auto link = links_.ready_link(node_id);
     if (link && link->peer_version() < first_call_protocol_version)
-        return call_failure(CallError::unavailable,
-                            "node " + name + " speaks link protocol " +
-                                std::to_string(link->peer_version()) + ", which has no calls");
+        return call_failure(CallError::unavailable, "node " + name + " speaks link protocol " +
+                                                        std::to_string(link->peer_version()) +
+                                                        ", which has no calls");
     return std::nullopt;
 }
 
@@ -114,13 +114,13 @@ void CallClient::on_reply(const Envelope& reply) {
 void CallClient::on_node_lost(std::uint32_t node_id, bool maybe_ran, const std::string& why) {
     auto ids = table_.ids_of(node_id);
     if (ids.empty()) return;
-    auto failure = maybe_ran ? call_failure(CallError::deadline_exceeded,
-                                            "node " + context_.node_name(node_id) +
-                                                " was lost during the call (" + why +
-                                                "); it may have run")
-                             : call_failure(CallError::unavailable,
-                                            "node " + context_.node_name(node_id) +
-                                                " cannot be reached (" + why + "); not sent");
+    auto failure =
+        maybe_ran ? call_failure(CallError::deadline_exceeded,
+                                 "node " + context_.node_name(node_id) +
+                                     " was lost during the call (" + why + "); it may have run")
+                  : call_failure(CallError::unavailable, "node " + context_.node_name(node_id) +
+                                                             " cannot be reached (" + why +
+                                                             "); not sent");
     // Only the calls in flight now: a call made after this, on a new link, is not failed.
     asio::post(context_.io, [this, ids = std::move(ids), failure = std::move(failure)] {
         for (auto id : ids) table_.complete(id, failure);

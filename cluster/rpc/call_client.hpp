@@ -34,9 +34,9 @@ public:
     /// What runs with a call's outcome, once.
     using Done = CallTable::Done;
     /// Runs a call of this node to itself (no link): `reply` must be called once with its outcome.
-    using ServeLocal = std::function<void(MethodId method, const Origin& origin, std::string payload,
-                                          Clock::time_point deadline,
-                                          std::function<void(CallReply)> reply)>;
+    using ServeLocal =
+        std::function<void(MethodId method, const Origin& origin, std::string payload,
+                           Clock::time_point deadline, std::function<void(CallReply)> reply)>;
 
     /// Calls of the shard `context` describes, sent over `links`.
     CallClient(ShardContext& context, LinkTable& links);

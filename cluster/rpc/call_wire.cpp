@@ -11,8 +11,8 @@ constexpr auto last_error = static_cast<std::uint32_t>(CallError::cancelled);
 
 std::array<std::byte, call_deadline_size> encode_call_deadline(
     std::chrono::system_clock::time_point deadline) {
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline.time_since_epoch())
-                  .count();
+    auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline.time_since_epoch()).count();
     auto bits = static_cast<std::uint64_t>(ms);
     std::array<std::byte, call_deadline_size> out{};
     for (std::size_t i = 0; i < out.size(); ++i) out[i] = std::byte((bits >> (8 * i)) & 0xff);

@@ -33,9 +33,9 @@ Node::Node(const dict::NodeInfo& info, std::shared_ptr<const dict::Topology> top
       unproven_(std::make_unique<std::atomic<std::uint32_t>[]>(threads_.size())),
       directory_(info.id, topology_->settings().login_policy) {
     for (std::size_t i = 0; i < threads_.size(); ++i)
-        shards_.push_back(std::make_unique<NodeShard>(
-            *this, info_, topology_, i, threads_.size(), threads_[i], pool_.context(threads_[i]),
-            *log_, *addresses_, budget_, directory_));
+        shards_.push_back(std::make_unique<NodeShard>(*this, info_, topology_, i, threads_.size(),
+                                                      threads_[i], pool_.context(threads_[i]),
+                                                      *log_, *addresses_, budget_, directory_));
     // A gate's sessions change on any shard; shard 0 sends the changes out, in order.
     if (info_.is_frontend())
         directory_.on_outbox(
@@ -54,8 +54,9 @@ void Node::listen() {
         addresses_->set_client_port(info_.id, client_acceptor_->port());
     }
     auto configured = addresses_->link_address(info_.id);
-    bind_listener(link_acceptor_, "links", configured ? configured->port : 0,
-                  [](NodeShard& shard, node::Socket socket) { shard.accept_link(std::move(socket)); });
+    bind_listener(
+        link_acceptor_, "links", configured ? configured->port : 0,
+        [](NodeShard& shard, node::Socket socket) { shard.accept_link(std::move(socket)); });
     addresses_->set_link_port(info_.id, link_acceptor_->port());
 }
 

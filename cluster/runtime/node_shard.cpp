@@ -112,9 +112,8 @@ NodeShard::NodeShard(ShardHost& host, const dict::NodeInfo& info,
 NodeShard::~NodeShard() = default;
 
 void NodeShard::wire_dispatch() {
-    dispatch_.on(EnvelopeKind::request, [this](Link& link, const Envelope& request) {
-        on_link_request(link, request);
-    });
+    dispatch_.on(EnvelopeKind::request,
+                 [this](Link& link, const Envelope& request) { on_link_request(link, request); });
     dispatch_.on(EnvelopeKind::call,
                  [this](Link& link, const Envelope& call) { on_call(link, call); });
     dispatch_.on(EnvelopeKind::call_reply,
@@ -360,9 +359,9 @@ void NodeShard::on_link_request(Link& link, const Envelope& request) {
         run_handler(ctx, request.payload);
         return;
     }
-    auto held = std::make_unique<HeldRequest>(
-        HeldRequest{link.self(), nullptr, request, std::string(as_text(request.payload)),
-                    std::string(as_text(request.values))});
+    auto held = std::make_unique<HeldRequest>(HeldRequest{link.self(), nullptr, request,
+                                                          std::string(as_text(request.payload)),
+                                                          std::string(as_text(request.values))});
     held->request.payload = as_bytes(held->payload);
     held->request.values = as_bytes(held->values);
     if (auto it = busy_.find(key); it != busy_.end()) {
@@ -381,7 +380,8 @@ void NodeShard::on_gate_request(ClientSession& session, std::uint32_t msg_id, By
         return;
     }
     auto held = std::make_unique<HeldRequest>(
-        HeldRequest{nullptr, clients_.share(session.conn_id()),
+        HeldRequest{nullptr,
+                    clients_.share(session.conn_id()),
                     Envelope{EnvelopeKind::request, 0, session.origin(), msg_id, 0, {}},
                     std::string(as_text(payload)),
                     {}});
@@ -415,45 +415,48 @@ bool NodeShard::run_held(const ClientKey& key, std::unique_ptr<HeldRequest> held
 }
 
 bool NodeShard::start_coroutine(const ClientKey& key, std::unique_ptr<HeldRequest> held) {
+    // Lives until the handler ends, which may be long after this function returned.
     struct Running {
         std::unique_ptr<HeldRequest> held;
         std::optional<RequestContext> ctx;
+        bool starting = true;  // still inside run_detached below
     };
-    auto running = std::make_unique<Running>();
-    running->held = std::move(held);
-    running->held->make_context(running->ctx, services_);
-    const auto& handler = *host_.handlers().coroutines.find(running->held->request.msg_id);
+    auto* state = new Running{std::move(held), {}};
+    state->held->make_context(state->ctx, services_);
+    const auto& handler = *host_.handlers().coroutines.find(state->held->request.msg_id);
     busy_.try_emplace(key);  // the client's next requests wait for this one
     context_.drain.enter();  // a drain waits for it
-    bool starting = true;
     bool ended_at_once = false;
-    auto* state = running.release();
+    auto* ended_flag = &ended_at_once;
     run_detached(run_coroutine_handler(handler, *state->ctx, state->held->request.payload),
-                 [this, state, key, &starting, &ended_at_once](std::exception_ptr error) {
-                     auto& ctx = *state->ctx;
-                     if (error) {
-                         try {
-                             std::rethrow_exception(error);
-                         } catch (const std::exception& thrown) {
-                             context_.log.error("handler of msg_id {} threw: {}", ctx.msg_id(),
-                                                thrown.what());
-                         } catch (...) {
-                             context_.log.error("handler of msg_id {} threw", ctx.msg_id());
-                         }
-                         if (!ctx.answered()) ctx.fail(Error::handler_error, "the handler failed");
-                     }
-                     ctx.finish();
+                 [this, state, key, ended_flag](std::exception_ptr error) {
+                     finish_coroutine(*state->ctx, error);
+                     bool at_once = state->starting;
                      delete state;
                      context_.drain.leave();
-                     if (starting) {
-                         ended_at_once = true;
+                     if (at_once) {
+                         *ended_flag = true;  // still in start_coroutine: the flag lives
                          return;
                      }
                      // Posted: the next request must not run inside this one's last frame.
                      asio::post(context_.io, [this, key] { release(key); });
                  });
-    starting = false;
+    if (!ended_at_once) state->starting = false;  // `state` lives while the handler runs
     return !ended_at_once;
+}
+
+void NodeShard::finish_coroutine(RequestContext& ctx, std::exception_ptr error) {
+    if (error) {
+        try {
+            std::rethrow_exception(error);
+        } catch (const std::exception& thrown) {
+            context_.log.error("handler of msg_id {} threw: {}", ctx.msg_id(), thrown.what());
+        } catch (...) {
+            context_.log.error("handler of msg_id {} threw", ctx.msg_id());
+        }
+        if (!ctx.answered()) ctx.fail(Error::handler_error, "the handler failed");
+    }
+    ctx.finish();
 }
 
 void NodeShard::release(const ClientKey& key) {
@@ -498,8 +501,8 @@ CallClient::Clock::time_point callee_deadline(const Envelope& call) {
     auto deadline = now + std::chrono::milliseconds(call.via);
     if (auto wall = decode_call_deadline(call.values)) {
         auto left = *wall - std::chrono::system_clock::now();
-        deadline = std::min(
-            deadline, now + std::chrono::duration_cast<CallClient::Clock::duration>(left));
+        deadline =
+            std::min(deadline, now + std::chrono::duration_cast<CallClient::Clock::duration>(left));
     }
     return deadline;
 }
@@ -521,10 +524,11 @@ void send_call_reply(Link& link, std::uint64_t id, const CallReply& outcome) {
 }  // namespace
 
 void NodeShard::on_call(Link& link, const Envelope& call) {
-    serve_call(call.msg_id, call.origin, std::string(as_text(call.payload)),
-               callee_deadline(call),
-               [link = link.self(), id = call.seq](CallReply outcome) {
-                   send_call_reply(*link, id, outcome);
+    serve_call(call.msg_id, call.origin, std::string(as_text(call.payload)), callee_deadline(call),
+               [this, link = link.self(), id = call.seq](CallReply outcome) {
+                   // A stopped node answers nothing more: like a killed one, its callers see
+                   // the link drop (a drain lets its methods finish before it stops).
+                   if (!stopping_) send_call_reply(*link, id, outcome);
                });
 }
 
@@ -533,9 +537,9 @@ void NodeShard::serve_call(MethodId method_id, const Origin& origin, std::string
                            std::function<void(CallReply)> reply) {
     const Method* method = host_.handlers().methods.find(method_id);
     if (!method) {
-        reply(call_failure(CallError::no_such_method, "node " + context_.info.name +
-                                                          " has no method #" +
-                                                          std::to_string(method_id)));
+        reply(call_failure(
+            CallError::no_such_method,
+            "node " + context_.info.name + " has no method #" + std::to_string(method_id)));
         return;
     }
     if (deadline <= CallClient::Clock::now()) {
@@ -546,7 +550,9 @@ void NodeShard::serve_call(MethodId method_id, const Origin& origin, std::string
     struct Serving {
         Serving(HandlerServices& services, const Origin& origin, std::string bytes,
                 CallClient::Clock::time_point deadline, std::function<void(CallReply)> answer)
-            : payload(std::move(bytes)), ctx(services, origin, deadline), reply(std::move(answer)) {}
+            : payload(std::move(bytes)),
+              ctx(services, origin, deadline),
+              reply(std::move(answer)) {}
         std::string payload;
         RequestContext ctx;
         std::function<void(CallReply)> reply;

@@ -43,9 +43,8 @@ public:
     NodeShard(ShardHost& host, const dict::NodeInfo& info,
               std::shared_ptr<const dict::Topology> topology, std::size_t index,
               std::size_t shard_count, std::size_t thread, asio::io_context& io,
-              spdlog::logger& log,
-              AddressBook& addresses, std::shared_ptr<node::MemoryBudget> budget,
-              Directory& directory);
+              spdlog::logger& log, AddressBook& addresses,
+              std::shared_ptr<node::MemoryBudget> budget, Directory& directory);
     ~NodeShard() override;
 
     /// Frames to clients, for work posted here by a sibling shard.
@@ -112,6 +111,8 @@ private:
     void run_handler(RequestContext& ctx, Bytes payload);
     /// Starts the coroutine handler of `held`; true when it is still running (suspended).
     bool start_coroutine(const ClientKey& key, std::unique_ptr<HeldRequest> held);
+    /// A coroutine handler ended (having thrown `error`, if not null): its request is finished.
+    void finish_coroutine(RequestContext& ctx, std::exception_ptr error);
     /// Runs `held` now: a coroutine or a plain handler. True when a coroutine still runs.
     bool run_held(const ClientKey& key, std::unique_ptr<HeldRequest> held);
     /// Queues `held` behind its client's running coroutine (or refuses it when too many wait).

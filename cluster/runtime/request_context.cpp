@@ -365,8 +365,8 @@ std::uint64_t key_hash(std::string_view key) {
 
 Clock::time_point RequestContext::deadline() const {
     if (!deadline_)
-        deadline_ = Clock::now() +
-                    std::chrono::milliseconds(services_.context.settings().call_timeout_ms);
+        deadline_ =
+            Clock::now() + std::chrono::milliseconds(services_.context.settings().call_timeout_ms);
     return *deadline_;
 }
 
@@ -392,7 +392,8 @@ std::optional<std::uint32_t> RequestContext::call_node(const CallTarget& target,
     }
     auto group = topology.find_group(target.group);
     if (!group || topology.group(*group).nodes.empty()) {
-        why = call_failure(CallError::no_node, "no group named '" + target.group + "' in dinx.toml");
+        why =
+            call_failure(CallError::no_node, "no group named '" + target.group + "' in dinx.toml");
         return std::nullopt;
     }
     std::uint64_t key = 0;
@@ -414,9 +415,10 @@ Task<CallReply> RequestContext::do_call(CallTarget target, MethodId method, std:
     CallFailure why;
     auto node = call_node(target, why);
     if (!node) co_return why;
-    co_return co_await CallAwaiter(
-        services_.calls, *node,
-        OutgoingCall{method, origin_, as_bytes(payload), call_deadline(timeout)});
+    // Named awaiters throughout: g++ 12 mishandles some temporaries in a co_await expression.
+    CallAwaiter call(services_.calls, *node,
+                     OutgoingCall{method, origin_, as_bytes(payload), call_deadline(timeout)});
+    co_return co_await call;
 }
 
 Task<std::vector<NodeReply>> RequestContext::do_call_all(std::string group, MethodId method,
@@ -425,9 +427,9 @@ Task<std::vector<NodeReply>> RequestContext::do_call_all(std::string group, Meth
     const auto& topology = *services_.context.topology;
     auto id = topology.find_group(group);
     if (!id) co_return std::vector<NodeReply>{};
-    co_return co_await CallAllAwaiter(
-        services_.calls, topology.group(*id).nodes,
-        OutgoingCall{method, origin_, as_bytes(payload), call_deadline(timeout)});
+    CallAllAwaiter calls(services_.calls, topology.group(*id).nodes,
+                         OutgoingCall{method, origin_, as_bytes(payload), call_deadline(timeout)});
+    co_return co_await calls;
 }
 
 bool RequestContext::do_notify(const CallTarget& target, MethodId method, Bytes payload) {
@@ -438,11 +440,13 @@ bool RequestContext::do_notify(const CallTarget& target, MethodId method, Bytes 
 }
 
 Task<void> RequestContext::do_sleep(std::chrono::milliseconds delay) {
-    co_await SleepAwaiter{services_.waits, delay};
+    SleepAwaiter sleeping{services_.waits, delay};
+    co_await sleeping;
 }
 
 Task<void> RequestContext::do_blocking(std::function<void()> work) {
-    co_await BlockingAwaiter{services_.waits, std::move(work)};
+    BlockingAwaiter blocked{services_.waits, std::move(work)};
+    co_await blocked;
 }
 
 void RequestContext::finish() {

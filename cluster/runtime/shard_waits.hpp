@@ -43,7 +43,7 @@ private:
 
 /// Awaiting it suspends the coroutine for a while (Context::sleep).
 struct SleepAwaiter {
-    ShardWaits& waits;               ///< the shard's waits
+    ShardWaits& waits;                ///< the shard's waits
     std::chrono::milliseconds delay;  ///< how long
     bool await_ready() const noexcept { return delay.count() <= 0; }
     void await_suspend(std::coroutine_handle<> waiting) { waits.sleep(delay, waiting); }
@@ -52,9 +52,9 @@ struct SleepAwaiter {
 
 /// Awaiting it runs work on a worker thread (Context::blocking).
 struct BlockingAwaiter {
-    ShardWaits& waits;            ///< the shard's waits
-    std::function<void()> work;   ///< what runs on the worker
-    std::exception_ptr error{};   ///< what it threw
+    ShardWaits& waits;           ///< the shard's waits
+    std::function<void()> work;  ///< what runs on the worker
+    std::exception_ptr error{};  ///< what it threw
     bool await_ready() const noexcept { return false; }
     void await_suspend(std::coroutine_handle<> waiting) {
         waits.blocking(std::move(work), error, waiting);
