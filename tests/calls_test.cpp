@@ -63,7 +63,8 @@ std::atomic<int> meeting{0};
 std::atomic<int> ticks{0};
 std::mutex outcome_mutex;
 std::condition_variable outcome_changed;
-std::string last_outcome;  // the last outcome a make_call saw (after its reply went)
+std::string last_outcome;     // the last outcome a make_call saw (after its reply went)
+std::string starter_outcome;  // what svc-1's starter's call returned
 
 std::string describe(const CallReply& reply) {
     if (reply) return "ok " + *reply;
@@ -155,6 +156,19 @@ Task<void> on_off_thread(Context& ctx, Bytes) {
                               (back ? ", resumed here" : ", resumed elsewhere"));
 }
 
+// A starter: on svc-1's start, one call to rank-1 (the node may start before rank-1 listens,
+// so it tries for a while).
+Task<void> on_svc_start(Context& ctx) {
+    CallReply reply = cluster::call_failure(CallError::unavailable, "not tried");
+    for (int i = 0; i < 100 && !reply; ++i) {
+        reply = co_await ctx.call(CallTarget::node(rank1), "echo", "started", 1s);
+        if (!reply) co_await ctx.sleep(20ms);
+    }
+    std::lock_guard lock(outcome_mutex);
+    starter_outcome = describe(reply);
+    outcome_changed.notify_all();
+}
+
 // --- methods (every node registers them; the tests call them on rank nodes) ------------------
 
 std::map<std::string, int> scores;  // rank-1's state: plain, guarded by nothing but its strand
@@ -226,6 +240,7 @@ void register_handlers(cluster::HandlerTable& table) {
     table.add(timer_ticks,
               [](Context& ctx, Bytes) { ctx.reply(timer_ticks, std::to_string(ticks.load())); });
     table.timers.push_back({"svc", 20ms, [](Context&) { ++ticks; }});
+    table.starters.push_back({"svc", on_svc_start});
     register_methods(table);
 }
 
@@ -430,4 +445,29 @@ TEST_CASE("a single-threaded service keeps plain state under concurrent calls fr
     CHECK(ok.load() == clients * each);
     // Read by rank-1 itself, on its thread: 800 updates of 8 players, none lost.
     CHECK(c.ask(make_call, "n:3 total 2000") == "ok 800 8");
+}
+
+TEST_CASE("a starter runs once when its node starts, and its calls work like a handler's") {
+    {
+        std::lock_guard lock(outcome_mutex);
+        starter_outcome.clear();
+    }
+    CallCluster c({rank1});
+    std::unique_lock lock(outcome_mutex);
+    CHECK(outcome_changed.wait_for(lock, 5s, [] { return !starter_outcome.empty(); }));
+    CHECK(starter_outcome == "ok rank-1:started");
+}
+
+TEST_CASE("a backend runs on one io thread unless marked parallel; a gate uses every one") {
+    auto config = calls_config();
+    for (auto& node : config.nodes)
+        if (node.id == rank2) node.parallel = true;
+    TestCluster cluster(std::move(config));
+    register_handlers(cluster.handlers());
+    cluster.start({rank1}, 2);
+    cluster.start({rank2}, 2);
+    cluster.start({gate1}, 2);
+    CHECK(cluster.process_of(rank1).node(rank1).shard_count() == 1);
+    CHECK(cluster.process_of(rank2).node(rank2).shard_count() == 2);
+    CHECK(cluster.process_of(gate1).node(gate1).shard_count() == 2);
 }

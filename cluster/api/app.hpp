@@ -54,6 +54,9 @@ public:
     /// (so it may touch the node's state like its handlers do).
     void every(std::string group, std::chrono::milliseconds period,
                std::function<void(Context&)> run);
+    /// Starts `run` once on each node of `group` in this process when it starts, on the node's
+    /// thread, with a context that lives until it ends (a game loop, a load generator).
+    void on_start(std::string group, std::function<Task<void>(Context&)> run);
     /// Appends an interceptor to the chain every gate of this process runs on client frames.
     void intercept(Interceptor interceptor);
     /// Registers the handler of session events, run on nodes of the groups that listen to

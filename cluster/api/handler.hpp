@@ -57,6 +57,15 @@ struct ServiceTimer {
 /// event; `ctx.client()` is the client concerned. Must not block.
 using SessionEventHandler = std::function<void(Context& ctx, const SessionEvent& event)>;
 
+/// A coroutine a service starts once on each of its nodes when they start (a game loop, a
+/// load generator): it gets a context of its own, which lives until the coroutine ends. A drain
+/// does not wait for it; when the node stops, its calls and sleeps end at once, and it should
+/// return.
+struct ServiceStarter {
+    std::string group;                        ///< it starts on each node of this group
+    std::function<Task<void>(Context&)> run;  ///< what it runs, on the node's thread
+};
+
 /// Everything a process registered, shared read-only by every node of the process: msgID ->
 /// Handler, the gate's interceptor chain in order, and the session event handler.
 class HandlerTable : public node::Router<Handler> {
@@ -84,6 +93,8 @@ public:
     MethodTable<Method> methods;
     /// Timers of services.
     std::vector<ServiceTimer> timers;
+    /// Coroutines services start with their nodes.
+    std::vector<ServiceStarter> starters;
     /// Interceptors, run in this order on every client frame of a gate before routing.
     std::vector<Interceptor> interceptors;
     /// The session event handler; empty when none was registered.

@@ -122,6 +122,10 @@ void App::every(std::string group, std::chrono::milliseconds period,
     handlers_->timers.push_back({std::move(group), period, std::move(run)});
 }
 
+void App::on_start(std::string group, std::function<Task<void>(Context&)> run) {
+    handlers_->starters.push_back({std::move(group), std::move(run)});
+}
+
 void App::intercept(Interceptor interceptor) {
     handlers_->interceptors.push_back(std::move(interceptor));
 }

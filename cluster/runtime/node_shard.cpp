@@ -597,6 +597,17 @@ void NodeShard::start_service_timers() {
         ticker->start(timer.period);
         service_timers_.push_back(std::move(ticker));
     }
+    for (const auto& starter : host_.handlers().starters) {
+        if (starter.group != context_.info.group) continue;
+        // Not counted in the drain: a game loop may never end.
+        auto* ctx = new RequestContext(services_, Origin{});
+        run_detached(starter.run(*ctx),
+                     [this, ctx, group = starter.group](std::exception_ptr error) {
+                         if (error) context_.log.error("the starter of group {} threw", group);
+                         ctx->finish();
+                         delete ctx;
+                     });
+    }
 }
 
 // --- players ---------------------------------------------------------------------------------

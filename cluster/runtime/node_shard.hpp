@@ -125,7 +125,7 @@ private:
     /// Runs method `method` for `origin` and gives its outcome to `reply`, once.
     void serve_call(MethodId method, const Origin& origin, std::string payload,
                     CallClient::Clock::time_point deadline, std::function<void(CallReply)> reply);
-    /// Starts this node's service timers (shard 0 of each node of their group).
+    /// Starts this node's service timers and starters (on shard 0 of each node of their group).
     void start_service_timers();
     /// Tells a node of each group that listens to session events about `client`.
     void report_event(const Origin& client, SessionEventKind kind, DisconnectReason reason);
