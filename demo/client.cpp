@@ -2,6 +2,7 @@
 
 #include "demo/conversation.hpp"
 #include "demo/handlers.hpp"
+#include "demo/services.hpp"
 #include "node/blocking_client.hpp"
 
 #include <CLI/CLI.hpp>
@@ -34,6 +35,7 @@ struct ClientOptions {
     std::optional<std::uint16_t> port2;  // set: --script runs the two-gate conversation
     std::optional<std::string> host2;    // unset: gate 2 is on --host
     std::string name2 = "bob";
+    bool services = false;  // --script also signs in, scores and reads the leaderboard
 };
 
 std::mutex print_mutex;
@@ -59,14 +61,24 @@ struct Step {
     std::regex expected;  // matched against the whole payload of a frame with msg_id
 };
 
-std::vector<Step> script_steps(const std::string& name) {
-    return {
+std::vector<Step> script_steps(const std::string& name, bool services) {
+    std::vector<Step> steps{
         {"login", login, name, std::regex("welcome " + name)},
         {"send", send, "hello", std::regex(R"(\S+: hello)")},
         {"broadcast", broadcast, "hi all", std::regex(name + ": hi all")},
         {"relay", relay, "ping", std::regex(R"(\S+ via \S+: ping)")},
-        {"logout", logout, "", std::regex("bye " + name)},
     };
+    if (services) {  // the gate calls account and rank services, then every rank node
+        steps.push_back({"sign in", sign_in, name,
+                         std::regex("welcome " + name +
+                                    R"(: level \d+, visit \d+, rank \d+ of \d+)")});
+        steps.push_back({"score", score, "30",
+                         std::regex(name + R"( \+30: score \d+, rank \d+ of \d+ on \S+)")});
+        steps.push_back(
+            {"leaderboard", leaderboard, "", std::regex("top: (.*, )?" + name + R"( \d+.*)")});
+    }
+    steps.push_back({"logout", logout, "", std::regex("bye " + name)});
+    return steps;
 }
 
 // Waits for the frame a step expects; prints everything that arrives meanwhile (other
@@ -92,7 +104,7 @@ bool await_reply(BlockingClient& client, const Step& step, const ClientOptions& 
 
 int run_script(BlockingClient& client, const ClientOptions& options) {
     int passed = 0;
-    auto steps = script_steps(options.name);
+    auto steps = script_steps(options.name, options.services);
     for (const auto& step : steps) {
         print_sent(step.msg_id, step.payload);
         client.send(step.msg_id, step.payload);
@@ -211,6 +223,10 @@ int run_client(int argc, char** argv) {
         "run login, send, broadcast, relay, logout (with --port2: the two-gate conversation); "
         "exit 0 only if every reply arrived");
     cli.add_option("--name", options.name, "login name used by --script")->capture_default_str();
+    cli.add_flag("--services", options.services,
+                 "with --script: also sign in (14), score (15) and read the leaderboard (16), "
+                 "which call the account and rank services")
+        ->needs(script);
     cli.add_option("--timeout-ms", options.timeout_ms, "wait per reply (per step) in --script")
         ->capture_default_str();
     cli.add_option("--linger-ms", options.linger_ms,

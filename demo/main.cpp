@@ -5,6 +5,7 @@
 #include "cluster/dinx.hpp"
 #include "demo/client.hpp"
 #include "demo/handlers.hpp"
+#include "demo/services.hpp"
 
 #include <string_view>
 
@@ -15,6 +16,7 @@ int main(int argc, char** argv) {
     dinx::demo::register_demo_handlers([&](std::uint32_t msg_id, dinx::Handler handler) {
         app.handle(msg_id, std::move(handler));
     });
+    dinx::demo::register_services(app);
     dinx::demo::register_demo_interceptors(
         [&](dinx::Interceptor interceptor) { app.intercept(std::move(interceptor)); });
     return app.run();

@@ -138,9 +138,13 @@ for attempt in $(seq 100); do
 done
 
 echo
-echo "$ $demo client --script --host $gate_host --port $gate_port"
+# With account and rank nodes in the conf, the script also signs in, scores and reads the
+# leaderboard: handlers on the gate that call those services.
+services=()
+for name in "${names[@]}"; do [[ "$name" == rank-* ]] && services=(--services); done
+echo "$ $demo client --script ${services[*]} --host $gate_host --port $gate_port"
 client_status=0
-"$demo" client --script --host "$gate_host" --port "$gate_port" || client_status=$?
+"$demo" client --script "${services[@]}" --host "$gate_host" --port "$gate_port" || client_status=$?
 echo
 # With a second gate (and the gates on one host, as the client takes one --host): players on
 # both gates whisper, share a room, and one is replaced by a newer login on the other gate.

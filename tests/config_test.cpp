@@ -92,7 +92,7 @@ bool has(const ConfigError& err, std::string_view part) {
 TEST_CASE("the demo conf loads with its nodes, routes and settings") {
     Config config = load_config(std::filesystem::path(DINX_SOURCE_DIR) / "conf");
 
-    REQUIRE(config.nodes.size() == 4);
+    REQUIRE(config.nodes.size() == 7);
     const NodeInfo& gate = config.nodes[0];
     CHECK(gate.id == 1);
     CHECK(gate.name == "gate-1");
@@ -109,9 +109,12 @@ TEST_CASE("the demo conf loads with its nodes, routes and settings") {
     CHECK(config.nodes[3].name == "gate-2");
     CHECK(config.nodes[3].port == 10001);
     CHECK(config.group_nodes("gate") == std::vector<std::uint32_t>{1, 4});
+    CHECK(config.group_nodes("account") == std::vector<std::uint32_t>{5});
+    CHECK(config.group_nodes("rank") == std::vector<std::uint32_t>{6, 7});
     for (const NodeInfo& node : config.nodes) CHECK(node.line > 0);
 
-    CHECK(config.routes.size() == 13);
+    CHECK(config.routes.size() == 16);
+    CHECK(config.find_route(16)->name == "leaderboard");
     CHECK(config.find_route(6)->name == "echo");
     CHECK(config.find_route(9)->name == "say");
     CHECK(config.find_route(13)->group == "gate");
