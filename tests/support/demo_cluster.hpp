@@ -120,6 +120,22 @@ name = "get"
 groups = ["im"]
 )";
 
+/// The services' part of conf/route.toml (issue 10), to append to demo_routes: sign in (14),
+/// score (15) and leaderboard (16) on the gates, which call the account and rank groups.
+constexpr std::string_view demo_service_routes = R"(
+[[gate]]
+msg_id = 14
+name = "sign_in"
+
+[[gate]]
+msg_id = 15
+name = "score"
+
+[[gate]]
+msg_id = 16
+name = "leaderboard"
+)";
+
 /// True when `part` occurs in `text`.
 inline bool contains(std::string_view text, std::string_view part) {
     return text.find(part) != std::string_view::npos;
@@ -170,18 +186,24 @@ struct DemoConf {
     std::uint16_t gate2_port = 0;     ///< gate-2's client port
     /// gate-2's link port
     std::uint16_t gate2_link_port = 0;
+    /// true adds account-1 (id 5, group account) and rank-1 (id 6, group rank)
+    bool with_services = false;
+    std::uint16_t account_port = 0;  ///< account-1's link port
+    std::uint16_t rank_port = 0;     ///< rank-1's link port
     /// lines of dinx.toml's [cluster] table ("" writes no table)
     std::string settings;
 
-    /// Picks six distinct free ports (the last two for gate-2).
+    /// Picks eight distinct free ports (gate-2's, then the services').
     DemoConf() {
-        auto ports = free_ports(6);
+        auto ports = free_ports(8);
         gate_port = ports[0];
         link_port = ports[1];
         im1_port = ports[2];
         im2_port = ports[3];
         gate2_port = ports[4];
         gate2_link_port = ports[5];
+        account_port = ports[6];
+        rank_port = ports[7];
     }
 
     /// dinx.toml.
@@ -193,13 +215,29 @@ struct DemoConf {
         if (with_gate2)
             text += node_table("gate", 4, "gate-2", "frontend", gate2_port) +
                     "link_port = " + std::to_string(gate2_link_port) + "\n";
+        if (with_services)
+            text += node_table("account", 5, "account-1", "backend", account_port) +
+                    node_table("rank", 6, "rank-1", "backend", rank_port);
         if (!settings.empty()) text = "[cluster]\n" + settings + "\n" + text;
         return text;
     }
 
     /// The port a node listens on first: the client port of the gate, the link port of a backend.
     std::uint16_t port_of(std::uint32_t id) const {
-        return id == 1 ? gate_port : id == 2 ? im1_port : id == 4 ? gate2_port : im2_port;
+        switch (id) {
+            case 1:
+                return gate_port;
+            case 2:
+                return im1_port;
+            case 4:
+                return gate2_port;
+            case 5:
+                return account_port;
+            case 6:
+                return rank_port;
+            default:
+                return im2_port;
+        }
     }
 
     /// Writes dinx.toml and route.toml into `dir`.
@@ -255,6 +293,7 @@ public:
         auto waited = ids.empty() ? std::vector<std::uint32_t>{1, 2, 3} : ids;
         if (!conf_.with_im2) std::erase(waited, 3u);
         if (conf_.with_gate2 && ids.empty()) waited.push_back(4);
+        if (conf_.with_services && ids.empty()) waited.insert(waited.end(), {5, 6});
         for (auto id : waited) {
             INFO(logs());
             REQUIRE_MESSAGE(wait_for_port(conf_.port_of(id), start_timeout),
@@ -267,13 +306,22 @@ public:
         return process;
     }
 
-    /// Runs `dinx-demo client --script` against the gate and waits for it to finish.
-    ScriptRun run_script() {
-        auto& client = spawn({demo_path(), "client", "--script", "--host", "127.0.0.1", "--port",
-                              std::to_string(conf_.gate_port), "--timeout-ms", "3000"},
-                             "client");
-        // 5 replies of at most 3 s each, plus the connect.
-        auto exit_code = client.wait_for_exit(20s);
+    /// Runs `dinx-demo client --script` (and `extra` options) against the gate and waits for it
+    /// to finish.
+    ScriptRun run_script(const std::vector<std::string>& extra = {}) {
+        std::vector<std::string> argv{demo_path(),
+                                      "client",
+                                      "--script",
+                                      "--host",
+                                      "127.0.0.1",
+                                      "--port",
+                                      std::to_string(conf_.gate_port),
+                                      "--timeout-ms",
+                                      "3000"};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        auto& client = spawn(std::move(argv), "client");
+        // 5 replies (8 with --services) of at most 3 s each, plus the connect.
+        auto exit_code = client.wait_for_exit(30s);
         return {exit_code, client.read_output()};
     }
 
