@@ -315,6 +315,12 @@ void NodeShard::on_link_closed(Link& link) {
 // --- handlers --------------------------------------------------------------------------------
 
 struct NodeShard::HeldRequest {
+    // A gate's own client owes it an answer until it is destroyed, which bounds what a client
+    // can pile up here by client_max_in_flight like its requests to other nodes.
+    ~HeldRequest() {
+        if (client) client->end_request(static_cast<std::uint32_t>(payload.size()));
+    }
+
     std::shared_ptr<Link> upstream;         // a request from a link, or
     std::shared_ptr<ClientSession> client;  // a message of this gate's own client
     Envelope request;                       // payload and values point into the strings below
@@ -359,9 +365,10 @@ void NodeShard::on_link_request(Link& link, const Envelope& request) {
         run_handler(ctx, request.payload);
         return;
     }
-    auto held = std::make_unique<HeldRequest>(HeldRequest{link.self(), nullptr, request,
-                                                          std::string(as_text(request.payload)),
-                                                          std::string(as_text(request.values))});
+    // Built in place: a copy would end a gate client's count twice.
+    auto held = std::unique_ptr<HeldRequest>(new HeldRequest{link.self(), nullptr, request,
+                                                             std::string(as_text(request.payload)),
+                                                             std::string(as_text(request.values))});
     held->request.payload = as_bytes(held->payload);
     held->request.values = as_bytes(held->values);
     if (auto it = busy_.find(key); it != busy_.end()) {
@@ -379,13 +386,14 @@ void NodeShard::on_gate_request(ClientSession& session, std::uint32_t msg_id, By
         run_handler(ctx, payload);
         return;
     }
-    auto held = std::make_unique<HeldRequest>(
-        HeldRequest{nullptr,
-                    clients_.share(session.conn_id()),
-                    Envelope{EnvelopeKind::request, 0, session.origin(), msg_id, 0, {}},
-                    std::string(as_text(payload)),
-                    {}});
+    auto held = std::unique_ptr<HeldRequest>(
+        new HeldRequest{nullptr,
+                        clients_.share(session.conn_id()),
+                        Envelope{EnvelopeKind::request, 0, session.origin(), msg_id, 0, {}},
+                        std::string(as_text(payload)),
+                        {}});
     held->request.payload = as_bytes(held->payload);
+    session.begin_request(static_cast<std::uint32_t>(payload.size()));  // ended by ~HeldRequest
     if (auto it = busy_.find(key); it != busy_.end()) {
         hold_back(it->second, std::move(held));
         return;
