@@ -471,3 +471,17 @@ TEST_CASE("a backend runs on one io thread unless marked parallel; a gate uses e
     CHECK(cluster.process_of(rank2).node(rank2).shard_count() == 2);
     CHECK(cluster.process_of(gate1).node(gate1).shard_count() == 2);
 }
+
+TEST_CASE(
+    "a callee that freezes midway fails the call within the heartbeat limit, not at the deadline") {
+    auto config = calls_config();
+    config.settings.heartbeat_interval_ms = 100;  // a silent link dies after 250-300 ms
+    CallCluster c({rank1}, std::move(config));
+    auto start = steady_clock::now();
+    // stall blocks rank-1's only thread for 3 s: it neither answers nor pings.
+    auto reply = c.ask(make_call, "n:3 stall 3000 20000");
+    auto took = since(start);
+    INFO(reply);
+    CHECK(starts_with(reply, "err deadline_exceeded node rank-1 was lost during the call"));
+    CHECK(took < 3000ms);
+}
