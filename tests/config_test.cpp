@@ -1413,16 +1413,9 @@ TEST_CASE("parallel is read on a backend and refused on a frontend or when not a
     CHECK(err.line() == 16);
     CHECK(has(err, "'parallel' must be true or false"));
 
-    err = expect_error(R"(
-[[gate]]
-id = 1
-name = "gate-1"
-type = "frontend"
-host = "127.0.0.1"
-port = 10000
-link_port = 10100
-parallel = false
-)");
+    std::string parallel_gate(one_gate);
+    parallel_gate.insert(parallel_gate.find("\n\n[[im]]"), "\nparallel = false");
+    err = expect_error(parallel_gate);
     CHECK(err.line() == 9);
     CHECK(has(err, "'parallel' is only for backend nodes; frontend 'gate-1'"));
 }

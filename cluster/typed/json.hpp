@@ -24,6 +24,7 @@
 #include "cluster/api/call.hpp"
 #include "cluster/api/context.hpp"
 #include "cluster/api/handler.hpp"
+#include "cluster/typed/typed_handler.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -64,17 +65,9 @@ std::string to_json_payload(const Value& value) {
 /// returned void or answered by itself, replies with its result as JSON under the same msgID.
 template <class Request, class Function>
 Handler json_handler(Function function) {
-    return [function = std::move(function)](Context& ctx, Bytes payload) {
-        auto request = decode_json<Request>(ctx, payload);
-        if (!request) return;
-        using Reply = std::invoke_result_t<const Function&, Context&, const Request&>;
-        if constexpr (std::is_void_v<Reply>) {
-            function(ctx, *request);
-        } else {
-            Reply reply = function(ctx, *request);
-            if (!ctx.answered()) ctx.reply(ctx.msg_id(), to_json_payload(reply));
-        }
-    };
+    return detail::typed_handler<Request>(
+        [](Context& ctx, Bytes payload) { return decode_json<Request>(ctx, payload); },
+        [](const auto& reply) { return to_json_payload(reply); }, std::move(function));
 }
 
 /// A call's reply decoded as a Reply. A failure passes through unchanged; a payload that is not

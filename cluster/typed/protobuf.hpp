@@ -29,6 +29,7 @@
 #include "cluster/api/call.hpp"
 #include "cluster/api/context.hpp"
 #include "cluster/api/handler.hpp"
+#include "cluster/typed/typed_handler.hpp"
 
 #include <climits>
 #include <optional>
@@ -76,17 +77,9 @@ std::string to_proto_payload(const Message& message) {
 /// or answered by itself, replies with its result serialized under the same msgID.
 template <class Request, class Function>
 Handler proto_handler(Function function) {
-    return [function = std::move(function)](Context& ctx, Bytes payload) {
-        auto request = decode_proto<Request>(ctx, payload);
-        if (!request) return;
-        using Reply = std::invoke_result_t<const Function&, Context&, const Request&>;
-        if constexpr (std::is_void_v<Reply>) {
-            function(ctx, *request);
-        } else {
-            Reply reply = function(ctx, *request);
-            if (!ctx.answered()) ctx.reply(ctx.msg_id(), to_proto_payload(reply));
-        }
-    };
+    return detail::typed_handler<Request>(
+        [](Context& ctx, Bytes payload) { return decode_proto<Request>(ctx, payload); },
+        [](const auto& reply) { return to_proto_payload(reply); }, std::move(function));
 }
 
 /// A call's reply parsed as a Reply. A failure passes through unchanged; bytes that do not
