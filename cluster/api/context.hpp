@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -21,6 +22,17 @@
 #include <vector>
 
 namespace dinx::cluster {
+
+namespace detail {
+
+/// Awaits `done`, then gives what it left in `result`.
+template <class Result>
+Task<Result> take_result(Task<void> done, std::shared_ptr<std::optional<Result>> result) {
+    co_await done;
+    co_return std::move(**result);
+}
+
+}  // namespace detail
 
 /// The message a handler runs for, and the ways to answer it. Valid during the handler call.
 class Context {
@@ -171,13 +183,16 @@ public:
     /// not touch the node's state; copy what it needs into it.
     template <class Work>
     Task<std::invoke_result_t<Work&>> blocking(Work work) {
+        // Not a coroutine itself: g++ 12 destroys a lambda passed by value to a coroutine from
+        // inside a co_await expression twice, so `work` becomes a std::function here first.
         using Result = std::invoke_result_t<Work&>;
         if constexpr (std::is_void_v<Result>) {
-            co_await do_blocking(std::function<void()>(std::move(work)));
+            return do_blocking(std::function<void()>(std::move(work)));
         } else {
-            std::optional<Result> result;
-            co_await do_blocking([&result, &work] { result.emplace(work()); });
-            co_return std::move(*result);
+            auto result = std::make_shared<std::optional<Result>>();
+            auto done = do_blocking(
+                [result, work = std::move(work)]() mutable { result->emplace(work()); });
+            return detail::take_result(std::move(done), std::move(result));
         }
     }
     /// Time left before this message's deadline: a called method's share of its caller's

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -203,6 +204,21 @@ struct AllAwaiter {
     }
 };
 
+/// Awaits the AllAwaiter it points to: g++ 12 would copy an awaiter named by an lvalue.
+template <class T>
+struct AllAwaiterRef {
+    AllAwaiter<T>* all;
+    bool await_ready() const noexcept { return all->await_ready(); }
+    bool await_suspend(std::coroutine_handle<> waiting) { return all->await_suspend(waiting); }
+    std::vector<T> await_resume() { return all->await_resume(); }
+};
+
+/// Awaits `all` (owned here, so it outlives every task it started).
+template <class T>
+Task<std::vector<T>> run_all(std::unique_ptr<AllAwaiter<T>> all) {
+    co_return co_await AllAwaiterRef<T>{all.get()};
+}
+
 }  // namespace detail
 
 /// Runs `tasks` at once (co_await it: each starts in turn, and the ones that suspend, such as
@@ -210,9 +226,9 @@ struct AllAwaiter {
 /// one has ended. If any threw, the first exception is rethrown after all have ended.
 template <class T>
 Task<std::vector<T>> when_all(std::vector<Task<T>> tasks) {
-    // A named awaiter: g++ 12 mishandles a braced temporary awaiter holding the moved vector.
-    detail::AllAwaiter<T> all(std::move(tasks));
-    co_return co_await all;
+    // Not a coroutine itself: g++ 12 mishandles an argument of a coroutine made inside a
+    // co_await expression, which is where when_all is called from.
+    return detail::run_all<T>(std::make_unique<detail::AllAwaiter<T>>(std::move(tasks)));
 }
 
 }  // namespace dinx::cluster
