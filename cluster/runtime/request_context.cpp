@@ -41,7 +41,12 @@ RequestContext::RequestContext(HandlerServices& services, Link& upstream, const 
 
 RequestContext::RequestContext(HandlerServices& services, const Origin& client,
                                std::optional<std::chrono::steady_clock::time_point> deadline)
-    : services_(services), msg_id_(0), origin_(client), session_(origin_, {}), deadline_(deadline) {
+    : services_(services),
+      msg_id_(0),
+      origin_(client),
+      session_(origin_, {}),
+      deadline_(deadline),
+      open_ended_(!deadline) {
     finished_ = true;  // nobody waits for it to finish
 }
 
@@ -364,9 +369,12 @@ std::uint64_t key_hash(std::string_view key) {
 }  // namespace
 
 Clock::time_point RequestContext::deadline() const {
-    if (!deadline_)
-        deadline_ =
-            Clock::now() + std::chrono::milliseconds(services_.context.settings().call_timeout_ms);
+    auto fresh =
+        Clock::now() + std::chrono::milliseconds(services_.context.settings().call_timeout_ms);
+    // A timer's, a starter's or an event's context answers no message: each call gets its
+    // whole timeout, or a game loop's calls would all fail once its first deadline passed.
+    if (open_ended_) return fresh;
+    if (!deadline_) deadline_ = fresh;
     return *deadline_;
 }
 

@@ -95,7 +95,8 @@ private:
     Task<void> do_sleep(std::chrono::milliseconds delay) override;
     Task<void> do_blocking(std::function<void()> work) override;
 
-    /// This message's deadline: set by a caller, or call_timeout_ms from its first use.
+    /// This message's deadline: set by a caller, or call_timeout_ms from its first use (from
+    /// now, each time, for a context that answers no message).
     std::chrono::steady_clock::time_point deadline() const;
     /// When a call made now with `timeout` (0: the default) must end.
     std::chrono::steady_clock::time_point call_deadline(std::chrono::milliseconds timeout) const;
@@ -122,6 +123,7 @@ private:
     bool forwarded_ = false;  // a forwarded request carries the finishing on
     // Set on first use: most messages make no call, and a clock read per message costs.
     mutable std::optional<std::chrono::steady_clock::time_point> deadline_;
+    bool open_ended_ = false;  // no message, so no deadline of its own (timers, starters, events)
 };
 
 }  // namespace dinx::cluster
