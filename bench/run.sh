@@ -5,6 +5,8 @@
 #   cluster1  gate-1 + im-1, one process per node: client -> gate -> im -> gate -> client
 #   cluster2  gate-1 + im-1 + im-2, one process per node
 # at 1x1, 64x1, 64x16 and 256x16 (connections x requests in flight), 64-byte payloads, then
+# calls between two backends (bench/call_bench.cpp: caller -> callee -> caller, one process per
+# node) at 64x1 and 64x16 (callers x calls in flight each), against the ceiling and cluster1, then
 # the gate's memory per idle connection at 10,000 and 50,000 connections, then what hostile
 # clients (bench/hostile.cpp) cost honest ones and the gate's memory, then room broadcast
 # fan-out (bench/fanout.cpp: 1,000 members of one room over two gates + one im, against a raw
@@ -31,6 +33,7 @@ fanout_members=1000
 # senders, says in flight per sender, and when a say is complete: "all" when every member got it
 # (the window bounds the deliveries in flight), "reply" when its sender got its own frame back.
 fanout_loads=("1 1 all" "4 16 all" "4 16 reply")
+call_loads=("64 1" "64 16")  # callers x calls in flight per caller
 bound_count=10000            # idle bound players for the memory row
 bound_values=5
 
@@ -44,13 +47,15 @@ build=${DINX_BENCH_BUILD:-build-release}
 out=${DINX_BENCH_OUT:-$root}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DDINX_BUILD_TESTS=OFF >/dev/null
 cmake --build "$build" -j"$(nproc)" \
-  --target dinx-demo dinx-load dinx-ceiling dinx-hostile dinx-fanout dinx-fanout-ceiling >/dev/null
+  --target dinx-demo dinx-load dinx-ceiling dinx-hostile dinx-fanout dinx-fanout-ceiling \
+  dinx-callbench >/dev/null
 demo=$root/$build/demo/dinx-demo
 load=$root/$build/bench/dinx-load
 ceiling=$root/$build/bench/dinx-ceiling
 hostile=$root/$build/bench/dinx-hostile
 fanout=$root/$build/bench/dinx-fanout
 fanout_ceiling=$root/$build/bench/dinx-fanout-ceiling
+callbench=$root/$build/bench/dinx-callbench
 
 # Idle runs need one open file per connection in the gate and in the load tool.
 ulimit -Hn 1048576 2>/dev/null || true
@@ -200,6 +205,63 @@ for backends in 1 2; do
   write_conf "$work/cluster$backends" 1 im "$backends"
   ids=(1); for i in $(seq "$backends"); do ids+=($((i + 1))); done
   start_nodes "$work/cluster$backends" "${ids[@]}"; run_loads "cluster-${backends}im" "$gate_port"; stop_all
+done
+
+# ---- calls between two backends ----------------------------------------------------------------
+# gate-1 (in the conf because a cluster needs a frontend; not started), callee-1 (id 2, serves
+# echo) and caller-1 (id 3, its on_start coroutine keeps callers x depth calls in flight, prints
+# a RESULT line and stops).
+# load conns depth calls_per_s p50 p99 p999 errors errors_by_code one_conn_load one_conn_rps one_conn_p99
+calls_results=$work/calls.tsv
+: >"$calls_results"
+# All the calls share one link, so the ceiling is also measured over one connection with as
+# many requests in flight as the calls (1 x callers*depth).
+declare -A one_conn_rps one_conn_p99
+echo "ceiling (raw epoll echo) over one connection, as many in flight as the calls below"
+"$ceiling" --port "$gate_port" >/dev/null & pids+=($!)
+wait_port "$gate_port"
+for load_spec in "${call_loads[@]}"; do
+  set -- $load_spec
+  line=$("$load" --port "$gate_port" -c 1 -d $(($1 * $2)) -s "$payload" --warmup "$warmup" \
+      --duration "$duration" | grep '^RESULT') || {
+    echo "bench: ceiling at 1x$(($1 * $2)) failed" >&2; line="RESULT rps=0 p99_us=0 errors=1"; }
+  echo "  ceiling 1x$(($1 * $2)): ${line#RESULT }"
+  read -r one_conn_rps["${1}x${2}"] one_conn_p99["${1}x${2}"] < <(awk '{
+      for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+      print v["rps"], v["p99_us"] }' <<<"$line")
+done
+stop_all
+write_calls_conf() {
+  local dir=$1
+  mkdir -p "$dir"
+  {
+    printf '[cluster]\nio_threads = 1\n\n'
+    printf '[[gate]]\nid = 1\nname = "gate-1"\ntype = "frontend"\nhost = "127.0.0.1"\nport = %s\nlink_port = %s\n\n' \
+      "$gate_port" $((base + 100))
+    printf '[[callee]]\nid = 2\nname = "callee-1"\ntype = "backend"\nhost = "127.0.0.1"\nport = %s\n\n' $((base + 1))
+    printf '[[caller]]\nid = 3\nname = "caller-1"\ntype = "backend"\nhost = "127.0.0.1"\nport = %s\n' $((base + 2))
+  } >"$dir/dinx.toml"
+  : >"$dir/route.toml"  # no client msgIDs: nothing is routed
+}
+echo "dinx calls: caller-1 -> callee-1 -> caller-1, one process per node"
+write_calls_conf "$work/calls"
+for load_spec in "${call_loads[@]}"; do
+  set -- $load_spec
+  "$callbench" --conf "$work/calls" --id 2 --log-level warn 2>>"$work/nodes.log" & pids+=($!)
+  wait_port $((base + 1))
+  line=$(timeout $((${duration%.*} + 60)) "$callbench" --conf "$work/calls" --id 3 --log-level warn \
+      --callers "$1" --depth "$2" --size "$payload" --warmup "$warmup" --seconds "$duration" \
+      2>>"$work/nodes.log" | grep '^RESULT') || {
+    echo "bench: calls at ${1}x${2} failed (see the callbench lines of the nodes' log)" >&2
+    line="RESULT calls_per_s=0 errors=1 errors_by_code=failed"
+  }
+  echo "  calls ${1}x${2}: ${line#RESULT }"
+  awk -v c="$1" -v d="$2" -v r="${one_conn_rps[${1}x${2}]}" -v q="${one_conn_p99[${1}x${2}]}" '{
+      for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+      printf "%sx%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t1x%s\t%s\t%s\n", c, d, c, d, v["calls_per_s"],
+             v["p50_us"], v["p99_us"], v["p999_us"], v["errors"], v["errors_by_code"], c * d, r, q
+    }' <<<"$line" >>"$calls_results"
+  stop_all
 done
 
 # ---- memory per idle connection -----------------------------------------------------------------
@@ -464,6 +526,21 @@ ratio_table() {
     }' "$results"
 }
 
+# Calls against the ceiling and cluster-1im at the same load (connections x depth there, callers
+# x depth here: the same number of requests in flight).
+calls_table() {
+  awk -F'\t' '
+    FNR == NR { rps[$1, $2] = $5; p99[$1, $2] = $7; next }
+    {
+      c = rps["ceiling", $1]; k = rps["cluster-1im", $1]; pc = p99["ceiling", $1]; pk = p99["cluster-1im", $1]
+      printf "| calls | %s | %d | %.2fx | %.2fx | %.2fx | %.2fx (%s: %d/s, p99 %s us) | %s | %s (%.2fx, %.2fx) | %s | %s |\n",
+             $1, $4, (c > 0 ? $4 / c : 0), (c > 0 ? k / c : 0), (k > 0 ? $4 / k : 0),
+             ($11 > 0 ? $4 / $11 : 0), $10, $11, $12, $5, $6,
+             (pc > 0 ? $6 / pc : 0), (pk > 0 ? $6 / pk : 0), $7,
+             ($8 + 0 == 0 ? "0" : $8 " (" $9 ")")
+    }' "$results" "$calls_results"
+}
+
 cpu=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)
 mem=$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
 {
@@ -502,6 +579,23 @@ $(ratio_table)
   per node (\`io_threads = 1\` each), so every round trip is client → gate → im → gate → client.
 
 ![p99 latency versus load]($chart)
+
+## Calls between two backends (issue 10)
+
+\`dinx-callbench --callers C --depth D --size $payload --warmup $warmup --seconds $duration\`:
+caller-1's \`on_start\` coroutine keeps C x D calls of method \`echo\` ($payload-byte payload) in
+flight to callee-1, each of C x D loops making one call at a time; latency is \`ctx.call\` to its
+reply. One \`dinx-callbench\` process per node (\`io_threads = 1\`), so every call is caller →
+callee → caller over one link: one hop less than cluster-1im's client → gate → im → gate →
+client. Ratios are to the ceiling's and to cluster-1im's round trips at the same load (C
+connections x D there), in the same run; and, since all the calls share one link, to the
+ceiling over one connection with as many requests in flight (\`dinx-load -c 1 -d C*D\`).
+
+| what | load | calls/s | vs ceiling | cluster-1im vs ceiling | vs cluster-1im | vs ceiling on one connection | p50 us | p99 us (vs ceiling, vs cluster-1im) | p999 us | errors |
+|---|---|---|---|---|---|---|---|---|---|---|
+$(calls_table)
+
+skynet's \`cluster.call\` between two nodes: not produced here (see the notes below).
 
 ## Memory per idle connection
 
