@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
 
 namespace dinx::chaos {
@@ -35,21 +36,26 @@ ChaosCluster::ChaosCluster(std::string demo_path, std::filesystem::path dir, std
       dir_(std::move(dir)),
       heartbeat_ms_(heartbeat_ms),
       random_(seed) {
-    auto ports = test::free_ports(7);
-    auto add = [&](std::uint32_t id, std::string name, bool gate, std::uint16_t port,
+    auto ports = test::free_ports(10);
+    auto add = [&](std::uint32_t id, std::string name, std::string group, std::uint16_t port,
                    std::uint16_t link_port) {
         auto& node = nodes_.emplace_back();
         node.id = id;
         node.name = std::move(name);
-        node.gate = gate;
+        node.gate = group == "gate";
+        node.group = std::move(group);
         node.port = port;
         node.link_port = link_port;
     };
-    add(1, "gate-1", true, ports[0], ports[1]);
-    add(2, "gate-2", true, ports[2], ports[3]);
-    add(3, "im-1", false, ports[4], 0);
-    add(4, "im-2", false, ports[5], 0);
-    add(5, "im-3", false, ports[6], 0);
+    add(1, "gate-1", "gate", ports[0], ports[1]);
+    add(2, "gate-2", "gate", ports[2], ports[3]);
+    add(3, "im-1", "im", ports[4], 0);
+    add(4, "im-2", "im", ports[5], 0);
+    add(5, "im-3", "im", ports[6], 0);
+    // The services the gates' coroutine handlers call (demo/services.cpp).
+    add(6, "account-1", "account", ports[7], 0);
+    add(7, "rank-1", "rank", ports[8], 0);
+    add(8, "rank-2", "rank", ports[9], 0);
     write_conf();
     for (auto& node : nodes_) start(node);
     for (const auto& node : nodes_) wait_listening(node);
@@ -63,15 +69,18 @@ void ChaosCluster::write_conf() const {
     nodes << "[cluster]\nheartbeat_interval_ms = " << heartbeat_ms_
           << "\ndrain_timeout_ms = 2000\n";
     for (const auto& node : nodes_) {
-        nodes << "\n[[" << (node.gate ? "gate" : "im") << "]]\nid = " << node.id << "\nname = \""
-              << node.name << "\"\ntype = \"" << (node.gate ? "frontend" : "backend")
+        nodes << "\n[[" << node.group << "]]\nid = " << node.id << "\nname = \"" << node.name
+              << "\"\ntype = \"" << (node.gate ? "frontend" : "backend")
               << "\"\nhost = \"127.0.0.1\"\nport = " << node.port << "\n";
         if (node.gate) nodes << "link_port = " << node.link_port << "\n";
     }
     std::ofstream routes(dir_ / "route.toml");
     routes << "[[gate]]\nmsg_id = 1\nname = \"login\"\n\n"
            << "[[im]]\nmsg_id = 5\nname = \"relay\"\n\n"
-           << "[[im]]\nmsg_id = 6\nname = \"echo\"\n";
+           << "[[im]]\nmsg_id = 6\nname = \"echo\"\n\n"
+           << "[[gate]]\nmsg_id = 14\nname = \"sign_in\"\n\n"
+           << "[[gate]]\nmsg_id = 15\nname = \"score\"\n\n"
+           << "[[gate]]\nmsg_id = 16\nname = \"leaderboard\"\n";
 }
 
 std::vector<std::uint16_t> ChaosCluster::gate_ports() const {
@@ -117,11 +126,12 @@ void ChaosCluster::step(Clock::time_point now) {
 }
 
 // One act in four is done to a gate: killing a gate cuts half the clients, so it is kept
-// rarer than the acts on the im nodes, which are what most requests go through.
+// rarer than the acts on the backends (im nodes and services alike), which are what the
+// requests go through.
 ChaosNode& ChaosCluster::pick_target() {
-    std::vector<ChaosNode*> gates, ims;
-    for (auto& node : nodes_) (node.gate ? gates : ims).push_back(&node);
-    auto& kind = std::uniform_int_distribution<int>(0, 3)(random_) == 0 ? gates : ims;
+    std::vector<ChaosNode*> gates, backends;
+    for (auto& node : nodes_) (node.gate ? gates : backends).push_back(&node);
+    auto& kind = std::uniform_int_distribution<int>(0, 3)(random_) == 0 ? gates : backends;
     return *kind[std::uniform_int_distribution<std::size_t>(0, kind.size() - 1)(random_)];
 }
 
@@ -130,13 +140,17 @@ void ChaosCluster::account(Clock::time_point now) {
     using State = ChaosNode::State;
     auto since_last = last_step_ == Clock::time_point{} ? Clock::duration{} : now - last_step_;
     last_step_ = now;
-    bool any_im_running = std::any_of(nodes_.begin(), nodes_.end(), [](const ChaosNode& node) {
-        return !node.gate && node.state == State::running;
-    });
+    auto any_running = [&](std::string_view group) {
+        return std::any_of(nodes_.begin(), nodes_.end(), [&](const ChaosNode& node) {
+            return node.group == group && node.state == State::running;
+        });
+    };
     bool gate_dead = std::any_of(nodes_.begin(), nodes_.end(), [](const ChaosNode& node) {
         return node.gate && node.state == State::killed;
     });
-    if (!any_im_running) events_.all_down += since_last;
+    if (!any_running("im")) events_.all_down += since_last;
+    if (!any_running("account")) events_.account_down += since_last;
+    if (!any_running("rank")) events_.rank_down += since_last;
     if (gate_dead) events_.gate_down += since_last;
 }
 
@@ -150,12 +164,14 @@ bool ChaosCluster::is_up(ChaosNode& node) {
 }
 
 void ChaosCluster::act(ChaosNode& node, Clock::time_point now) {
+    auto& acts = events_.by_group[node.group];
     switch (std::uniform_int_distribution<int>(0, 2)(random_)) {
         case 0:
             node.process->send_signal(SIGKILL);
             node.state = ChaosNode::State::killed;
             node.recover_at = now + between(random_, 200, 1500);
             ++events_.kills;
+            ++acts.kills;
             break;
         case 1:
             // Sometimes shorter, sometimes longer than it takes to be declared dead.
@@ -163,12 +179,14 @@ void ChaosCluster::act(ChaosNode& node, Clock::time_point now) {
             node.state = ChaosNode::State::stopped;
             node.recover_at = now + between(random_, heartbeat_ms_ / 2, heartbeat_ms_ * 6);
             ++events_.stops;
+            ++acts.stops;
             break;
         default:
             node.process->send_signal(SIGTERM);
             node.state = ChaosNode::State::terminating;
             node.recover_at = now + between(random_, 100, 1000);
             ++events_.terms;
+            ++acts.terms;
     }
 }
 

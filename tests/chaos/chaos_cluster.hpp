@@ -1,8 +1,9 @@
 #pragma once
-// The processes of the chaos test: 2 gates and 3 im nodes, one dinx-demo process per node, and
-// the chaos done to them at random moments drawn from a seed: to the im nodes SIGKILL then
-// restart, SIGSTOP then SIGCONT, SIGTERM then restart; to the gates SIGKILL then restart, one
-// gate at a time so that the clients always have one.
+// The processes of the chaos test: 2 gates, 3 im nodes and the demo's services (account-1, rank-1,
+// rank-2: the gates' sign in, score and leaderboard call them), one dinx-demo process per node,
+// and the chaos done to them at random moments drawn from a seed: to the backends (im, account and
+// rank nodes) SIGKILL then restart, SIGSTOP then SIGCONT, SIGTERM then restart; to the gates
+// SIGKILL then restart, one gate at a time so that the clients always have one.
 
 #include "tests/support/child_process.hpp"
 
@@ -24,8 +25,9 @@ using Clock = std::chrono::steady_clock;
 struct ChaosNode {
     std::uint32_t id = 0;
     std::string name;
+    std::string group;  ///< "gate", "im", "account" or "rank"
     bool gate = false;
-    std::uint16_t port = 0;       ///< client port (gates) or link port (ims)
+    std::uint16_t port = 0;       ///< client port (gates) or link port (backends)
     std::uint16_t link_port = 0;  ///< gates only
     std::optional<test::ChildProcess> process;
     enum class State { running, stopped, killed, terminating } state = State::running;
@@ -35,14 +37,25 @@ struct ChaosNode {
     bool listening = false;  ///< its current process was seen listening (so it handles SIGTERM)
 };
 
+/// What the chaos did to the nodes of one backend group.
+struct GroupActs {
+    int kills = 0, stops = 0, terms = 0;
+};
+
 /// Counts of what the chaos did and found.
 struct ChaosEvents {
-    int kills = 0, stops = 0, terms = 0, restarts = 0;  ///< done to the im nodes, restarts to all
+    int kills = 0, stops = 0, terms = 0, restarts = 0;  ///< done to the backends, restarts to all
+    std::map<std::string, GroupActs> by_group;          ///< the same by backend group
     int gate_kills = 0;                                 ///< SIGKILLs of a gate
     /// How long no im node was running (killed, stopped or draining). Requests then can only
     /// get `unavailable`; so can they while the gates have yet to re-dial nodes that came back
     /// (up to reconnect_max_ms after a failed dial), which this does not count.
     std::chrono::duration<double> all_down{};
+    /// How long account-1 was not running, so that every sign in failed.
+    std::chrono::duration<double> account_down{};
+    /// How long no rank node was running, so that every score failed and every leaderboard
+    /// named both nodes as missing.
+    std::chrono::duration<double> rank_down{};
     /// How long one gate was dead (from its SIGKILL to its restart, not counting its start).
     std::chrono::duration<double> gate_down{};
     std::vector<std::string> crashes;  ///< processes that ended in a way we did not cause
