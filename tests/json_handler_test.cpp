@@ -114,3 +114,32 @@ TEST_CASE("decode_json_reply turns a reply that is not the Reply's JSON into bad
         CHECK(greeting.error().message.size() < 300);  // the decoder's complaint, cut short
     }
 }
+
+TEST_CASE("json_method: a typed request in, a typed reply out; a bad payload fails the call") {
+    auto method = dinx::cluster::json_method<Greet>([](dinx::Context&, const Greet& in) {
+        return Greeting{"hello " + in.name, 2};
+    });
+    dinx::testing::FakeContext ctx(0);
+    auto reply = ctx.run(method, R"({"name": "ann"})");
+    REQUIRE(reply.has_value());
+    auto greeting = dinx::cluster::decode_json_reply<Greeting>(reply);
+    REQUIRE(greeting.has_value());
+    CHECK(greeting->text == "hello ann");
+    CHECK(greeting->visits == 2);
+
+    auto bad = ctx.run(method, "not json");
+    REQUIRE_FALSE(bad.has_value());
+    CHECK(bad.error().error == dinx::cluster::CallError::application);
+    CHECK(bad.error().code == "bad_request");
+}
+
+TEST_CASE("json_method: a function returning a failure fails the call with it") {
+    auto method = dinx::cluster::json_method<Greet>([](dinx::Context&, const Greet&)
+                                                        -> dinx::cluster::Result<Greeting> {
+        return dinx::cluster::CallFailure{dinx::cluster::CallError::application, "nope", "refused"};
+    });
+    dinx::testing::FakeContext ctx(0);
+    auto reply = ctx.run(method, R"({"name": "ann"})");
+    REQUIRE_FALSE(reply.has_value());
+    CHECK(reply.error().code == "nope");
+}

@@ -134,3 +134,22 @@ TEST_CASE("decode_proto_reply turns a reply that does not parse into bad_reply")
         CHECK(greeting.error().message == "the reply is not a dinx.test.Greeting protobuf message");
     }
 }
+
+TEST_CASE("proto_method: a typed request in, a typed reply out; bytes that do not parse fail it") {
+    auto method = proto_method<Greet>([](dinx::Context&, const Greet& in) {
+        Greeting out;
+        out.set_text("hello " + in.name());
+        return out;
+    });
+    FakeContext ctx(0);
+    Greet greet;
+    greet.set_name("ann");
+    auto reply = ctx.run(method, to_proto_payload(greet));
+    auto greeting = decode_proto_reply<Greeting>(reply);
+    REQUIRE(greeting.has_value());
+    CHECK(greeting->text() == "hello ann");
+
+    auto bad = ctx.run(method, "\xff\xff\xff");
+    REQUIRE_FALSE(bad.has_value());
+    CHECK(bad.error().code == "bad_request");
+}

@@ -39,20 +39,33 @@ namespace dinx::cluster {
 /// Longest part of a decoder's complaint quoted in a bad_request frame.
 inline constexpr std::size_t max_json_error_quote = 200;
 
+namespace detail {
+
+/// `text` decoded as a T, or nullopt with the decoder's complaint (at most
+/// max_json_error_quote bytes of it) in `why`.
+template <class T>
+std::optional<T> parse_json(std::string_view text, std::string& why) {
+    try {
+        return nlohmann::json::parse(text.begin(), text.end()).template get<T>();
+    } catch (const nlohmann::json::exception& error) {
+        why = error.what();
+        if (why.size() > max_json_error_quote) why.resize(max_json_error_quote);
+        return std::nullopt;
+    }
+}
+
+}  // namespace detail
+
 /// `payload` decoded as a Request, or nullopt after a bad_request error frame on `ctx`.
 template <class Request>
 std::optional<Request> decode_json(Context& ctx, Bytes payload) {
-    try {
-        auto text = as_text(payload);
-        return nlohmann::json::parse(text.begin(), text.end()).template get<Request>();
-    } catch (const nlohmann::json::exception& error) {
-        std::string why = error.what();
-        if (why.size() > max_json_error_quote) why.resize(max_json_error_quote);
+    std::string why;
+    auto request = detail::parse_json<Request>(as_text(payload), why);
+    if (!request)
         ctx.fail(Error::bad_request,
                  "msg_id " + std::to_string(ctx.msg_id()) +
                      ": the payload is not the JSON this handler takes: " + why);
-        return std::nullopt;
-    }
+    return request;
 }
 
 /// `value` encoded as a JSON payload (for replies and pushes).
@@ -76,14 +89,27 @@ Handler json_handler(Function function) {
 template <class Reply>
 Result<Reply> decode_json_reply(const CallReply& reply) {
     if (!reply) return reply.error();
-    try {
-        return nlohmann::json::parse(reply->begin(), reply->end()).template get<Reply>();
-    } catch (const nlohmann::json::exception& error) {
-        std::string why = error.what();
-        if (why.size() > max_json_error_quote) why.resize(max_json_error_quote);
-        return CallFailure{CallError::application, "bad_reply",
-                           "the reply is not the JSON this call expects: " + why};
-    }
+    std::string why;
+    if (auto decoded = detail::parse_json<Reply>(*reply, why)) return std::move(*decoded);
+    return CallFailure{CallError::application, "bad_reply",
+                       "the reply is not the JSON this call expects: " + why};
+}
+
+/// A Method that decodes a Request from the call's JSON payload and returns `function(ctx,
+/// request)` (a Reply, or a Result<Reply> to fail) encoded as JSON. A payload that does not
+/// decode fails the call with an `application` failure, code "bad_request", and the function
+/// does not run.
+template <class Request, class Function>
+Method json_method(Function function) {
+    return detail::typed_method<Request>(
+        [](Bytes payload) -> Result<Request> {
+            std::string why;
+            if (auto request = detail::parse_json<Request>(as_text(payload), why))
+                return std::move(*request);
+            return CallFailure{CallError::application, "bad_request",
+                               "the payload is not the JSON this method takes: " + why};
+        },
+        [](const auto& reply) { return to_json_payload(reply); }, std::move(function));
 }
 
 }  // namespace dinx::cluster

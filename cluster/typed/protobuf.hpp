@@ -94,4 +94,19 @@ Result<Reply> decode_proto_reply(const CallReply& reply) {
                        "the reply is not " + detail::proto_kind<Reply>()};
 }
 
+/// A Method that parses a Request from the call's payload and returns `function(ctx, request)`
+/// (a Reply message, or a Result<Reply> to fail) serialized. Bytes that do not parse fail the
+/// call with an `application` failure, code "bad_request", and the function does not run.
+template <class Request, class Function>
+Method proto_method(Function function) {
+    return detail::typed_method<Request>(
+        [](Bytes payload) -> Result<Request> {
+            Request request;
+            if (detail::parse_proto(request, payload.data(), payload.size())) return request;
+            return CallFailure{CallError::application, "bad_request",
+                               "the payload is not " + detail::proto_kind<Request>()};
+        },
+        [](const auto& reply) { return to_proto_payload(reply); }, std::move(function));
+}
+
 }  // namespace dinx::cluster
