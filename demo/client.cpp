@@ -69,13 +69,16 @@ std::vector<Step> script_steps(const std::string& name, bool services) {
         {"relay", relay, "ping", std::regex(R"(\S+ via \S+: ping)")},
     };
     if (services) {  // the gate calls account and rank services, then every rank node
-        steps.push_back({"sign in", sign_in, name,
-                         std::regex("welcome " + name +
-                                    R"(: level \d+, visit \d+, rank \d+ of \d+)")});
+        steps.push_back(
+            {"sign in", sign_in, name,
+             std::regex("welcome " + name + R"(: level \d+, visit \d+, rank \d+ of \d+)")});
         steps.push_back({"score", score, "30",
                          std::regex(name + R"( \+30: score \d+, rank \d+ of \d+ on \S+)")});
         steps.push_back(
             {"leaderboard", leaderboard, "", std::regex("top: (.*, )?" + name + R"( \d+.*)")});
+        steps.push_back({"standing", standing, "",
+                         std::regex(name + R"(: score \d+, rank \d+ of \d+ on \S+ \(protobuf\))"
+                                           "|standing needs a dinx-demo built with protobuf")});
     }
     steps.push_back({"logout", logout, "", std::regex("bye " + name)});
     return steps;

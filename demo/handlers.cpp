@@ -77,9 +77,9 @@ void register_demo_handlers(const std::function<void(std::uint32_t, Handler)>& h
 
 bool needs_login(std::uint32_t msg_id) {
     // join, leave, say, whisper, members: rooms and whispers speak as a player too.
-    // score speaks as a player too: it is kept under the player's uid.
+    // score and standing speak as a player too: they are kept under the player's uid.
     return msg_id == send || msg_id == broadcast || msg_id == relay ||
-           (msg_id >= join && msg_id <= members) || msg_id == score;
+           (msg_id >= join && msg_id <= members) || msg_id == score || msg_id == standing;
 }
 
 void register_demo_interceptors(const std::function<void(Interceptor)>& intercept) {

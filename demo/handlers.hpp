@@ -33,7 +33,7 @@ void register_demo_handlers(const std::function<void(std::uint32_t, Handler)>& h
 /// Calls `handle(msg_id, handler)` for the player handlers: rooms, whisper, session values.
 void register_player_handlers(const std::function<void(std::uint32_t, Handler)>& handle);
 
-/// True when only a logged-in client may send msgID `msg_id`: 3, 4, 5, 7 to 11 and 15.
+/// True when only a logged-in client may send msgID `msg_id`: 3, 4, 5, 7 to 11, 15 and 17.
 bool needs_login(std::uint32_t msg_id);
 
 /// Calls `intercept(interceptor)` for each demo interceptor, in the order they run: a frame

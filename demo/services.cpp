@@ -1,5 +1,10 @@
 #include "demo/services.hpp"
 
+#ifdef DINX_DEMO_PROTOBUF
+#include "cluster/typed/protobuf.hpp"
+#include "rank.pb.h"
+#endif
+
 #include <algorithm>
 #include <chrono>
 #include <map>
@@ -148,9 +153,53 @@ Task<void> on_leaderboard(Context& ctx, Bytes) {
     ctx.reply(leaderboard, text + missing);
 }
 
+#ifdef DINX_DEMO_PROTOBUF
+
+// The standing of a player on this rank node, as a protobuf message.
+Standing rank_standing(Context& ctx, const StandingRequest& request) {
+    long points = scores[request.uid()];
+    Standing out;
+    out.set_uid(request.uid());
+    out.set_score(points);
+    out.set_rank(static_cast<std::uint32_t>(rank_of(points)));
+    out.set_of(static_cast<std::uint32_t>(scores.size()));
+    out.set_node(ctx.node().name);
+    return out;
+}
+
+Task<void> on_standing(Context& ctx, Bytes) {
+    const auto& uid = ctx.client().uid;
+    StandingRequest request;
+    request.set_uid(uid);
+    auto reply = co_await ctx.call(CallTarget::any("rank", uid), "rank.standing",
+                                   cluster::to_proto_payload(request));
+    auto standing = cluster::decode_proto_reply<Standing>(reply);
+    if (!standing) co_return fail_call(ctx, "rank", standing.error());
+    ctx.reply(dinx::demo::standing, uid + ": score " + std::to_string(standing->score()) +
+                                        ", rank " + std::to_string(standing->rank()) + " of " +
+                                        std::to_string(standing->of()) + " on " + standing->node() +
+                                        " (protobuf)");
+}
+
+void register_typed(App& app) {
+    app.method("rank.standing", cluster::proto_method<StandingRequest>(rank_standing));
+    app.handle(dinx::demo::standing, on_standing);
+}
+
+#else
+
+void register_typed(App& app) {
+    app.handle(dinx::demo::standing, [](Context& ctx, Bytes) {
+        ctx.reply(dinx::demo::standing, "standing needs a dinx-demo built with protobuf");
+    });
+}
+
+#endif
+
 }  // namespace
 
 void register_services(App& app) {
+    register_typed(app);
     app.method("account.load", account_load);
     app.method("rank.add", rank_add);
     app.method("rank.of", rank_of_player);

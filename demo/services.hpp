@@ -8,6 +8,10 @@
 //                         "<uid> +P: score S, rank R of N on rank-K"
 //   16 leaderboard        calls every rank node (call_all) and merges their top 5:
 //                         "top: alice 30, bob 20" (a node that did not answer is named)
+//   17 standing           a typed call: a protobuf StandingRequest to the player's rank node
+//                         (rank.standing, a proto_method), a protobuf Standing back:
+//                         "<uid>: score S, rank R of N on rank-K (protobuf)"; in a build without
+//                         protobuf, "standing needs a dinx-demo built with protobuf"
 //
 // Each rank node keeps its players' scores in a plain std::map: a backend runs on one io thread,
 // so its methods never run at once and need no lock.
@@ -23,6 +27,7 @@ enum ServiceMsgId : std::uint32_t {
     sign_in = 14,
     score = 15,
     leaderboard = 16,
+    standing = 17,
 };
 
 /// Registers the account and rank methods and the handlers of 14 to 16 on `app`.

@@ -113,7 +113,7 @@ TEST_CASE("the demo conf loads with its nodes, routes and settings") {
     CHECK(config.group_nodes("rank") == std::vector<std::uint32_t>{6, 7});
     for (const NodeInfo& node : config.nodes) CHECK(node.line > 0);
 
-    CHECK(config.routes.size() == 16);
+    CHECK(config.routes.size() == 17);
     CHECK(config.find_route(16)->name == "leaderboard");
     CHECK(config.find_route(6)->name == "echo");
     CHECK(config.find_route(9)->name == "say");

@@ -27,8 +27,10 @@ constexpr milliseconds demo_call_timeout = 2s;
 // Time a loaded CI machine may add to a deadline before the client hears of it.
 constexpr milliseconds slack = 1500ms;
 
-DemoConf services_conf() {
+// `settings`: lines of [cluster].
+DemoConf services_conf(std::string settings = {}) {
     DemoConf conf;
+    conf.settings = std::move(settings);
     conf.with_im2 = false;
     conf.with_services = true;
     conf.routes = std::string(demo_routes) + std::string(demo_service_routes);
@@ -37,7 +39,8 @@ DemoConf services_conf() {
 
 // Each node in its own process, backends first.
 struct ServicesCluster {
-    ServicesCluster() : cluster(services_conf()) {
+    explicit ServicesCluster(std::string settings = {})
+        : cluster(services_conf(std::move(settings))) {
         account = &cluster.start_listening({5});
         rank = &cluster.start_listening({6});
         cluster.start_listening({2});
@@ -71,7 +74,8 @@ TEST_CASE("the scripted client signs in, scores and reads the leaderboard throug
     CHECK(contains(run.output, "welcome alice: level 1, visit 1, rank 1 of 1"));
     CHECK(contains(run.output, "alice +30: score 30, rank 1 of 1 on rank-1"));
     CHECK(contains(run.output, "top: alice 30"));
-    CHECK(contains(run.output, "8/8 replies as expected"));
+    CHECK(contains(run.output, "alice: score 30, rank 1 of 1 on rank-1 (protobuf)"));
+    CHECK(contains(run.output, "9/9 replies as expected"));
 }
 
 TEST_CASE(

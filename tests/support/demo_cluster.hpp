@@ -121,7 +121,7 @@ groups = ["im"]
 )";
 
 /// The services' part of conf/route.toml (issue 10), to append to demo_routes: sign in (14),
-/// score (15) and leaderboard (16) on the gates, which call the account and rank groups.
+/// score (15), leaderboard (16) and standing (17) on the gates, which call account and rank.
 constexpr std::string_view demo_service_routes = R"(
 [[gate]]
 msg_id = 14
@@ -134,6 +134,10 @@ name = "score"
 [[gate]]
 msg_id = 16
 name = "leaderboard"
+
+[[gate]]
+msg_id = 17
+name = "standing"
 )";
 
 /// True when `part` occurs in `text`.
@@ -320,7 +324,7 @@ public:
                                       "3000"};
         argv.insert(argv.end(), extra.begin(), extra.end());
         auto& client = spawn(std::move(argv), "client");
-        // 5 replies (8 with --services) of at most 3 s each, plus the connect.
+        // 5 replies (9 with --services) of at most 3 s each, plus the connect.
         auto exit_code = client.wait_for_exit(30s);
         return {exit_code, client.read_output()};
     }
