@@ -463,7 +463,7 @@ TEST_CASE("a starter runs once when its node starts, and its calls work like a h
     CHECK(starter_outcome == "ok rank-1:later");
 }
 
-TEST_CASE("a backend runs on one io thread unless marked parallel; a gate uses every one") {
+TEST_CASE("a backend runs on one io thread unless marked parallel, and a gate uses every one") {
     auto config = calls_config();
     for (auto& node : config.nodes)
         if (node.id == rank2) node.parallel = true;

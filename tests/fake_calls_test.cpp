@@ -54,7 +54,7 @@ TEST_CASE("a call with no scripted reply fails on the fake, and the handler sees
     CHECK(ctx.replies.empty());
 }
 
-TEST_CASE("a method runs on the fake and returns its reply; its blocking work runs inline") {
+TEST_CASE("a method runs on the fake and returns its reply, its blocking work run inline") {
     FakeContext ctx(0);
     CallReply reply = ctx.run(double_it, "21");
     REQUIRE(reply.has_value());

@@ -115,7 +115,7 @@ TEST_CASE("decode_json_reply turns a reply that is not the Reply's JSON into bad
     }
 }
 
-TEST_CASE("json_method: a typed request in, a typed reply out; a bad payload fails the call") {
+TEST_CASE("json_method: a typed request in, a typed reply out, and a bad payload fails the call") {
     auto method = dinx::cluster::json_method<Greet>([](dinx::Context&, const Greet& in) {
         return Greeting{"hello " + in.name, 2};
     });

@@ -135,7 +135,7 @@ TEST_CASE("decode_proto_reply turns a reply that does not parse into bad_reply")
     }
 }
 
-TEST_CASE("proto_method: a typed request in, a typed reply out; bytes that do not parse fail it") {
+TEST_CASE("proto_method: a typed request in, a typed reply out, and bytes that do not parse fail it") {
     auto method = proto_method<Greet>([](dinx::Context&, const Greet& in) {
         Greeting out;
         out.set_text("hello " + in.name());
