@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -31,7 +32,19 @@ struct Account {
     int visits = 0;
 };
 
-std::map<std::string, Account, std::less<>> accounts;  // account node's thread only
+using Accounts = std::map<std::string, Account, std::less<>>;
+using Scores = std::map<std::string, long, std::less<>>;
+
+// A node's own state. One process may run several nodes of a group (`dinx-demo --conf conf` runs
+// them all), each on its own thread: so the state is per node. Finding a node's state is locked;
+// the state itself is then touched only on that node's thread, with no lock.
+template <class State>
+State& state_of(const Context& ctx) {
+    static std::mutex mutex;
+    static std::map<std::uint32_t, State> by_node;  // std::map: references stay valid
+    std::lock_guard lock(mutex);
+    return by_node[ctx.node().id];
+}
 
 // "<uid>" -> "level L visits V". The account is "read from a database" first: blocking work
 // runs on a worker thread, and the map is touched only back on the node's thread.
@@ -39,7 +52,7 @@ Task<CallReply> account_load(Context& ctx, Bytes payload) {
     std::string uid(as_text(payload));
     if (uid.empty()) co_return call_failure(CallError::application, "account.load needs a uid");
     co_await ctx.blocking([] { std::this_thread::sleep_for(1ms); });  // the database's latency
-    auto& account = accounts[uid];
+    auto& account = state_of<Accounts>(ctx)[uid];
     ++account.visits;
     account.level = 1 + account.visits / 3;
     co_return "level " + std::to_string(account.level) + " visits " +
@@ -48,19 +61,17 @@ Task<CallReply> account_load(Context& ctx, Bytes payload) {
 
 // --- rank service: each node ranks the players whose uid hashes to it -------------------------
 
-std::map<std::string, long, std::less<>> scores;  // this rank node's players (its thread only)
-
-// 1 + how many players of this node score more than `uid`.
-std::size_t rank_of(long score) {
+// 1 + how many of `scores` are above `score`.
+std::size_t rank_of(const Scores& scores, long score) {
     return 1 + static_cast<std::size_t>(
                    std::count_if(scores.begin(), scores.end(),
                                  [&](const auto& entry) { return entry.second > score; }));
 }
 
-std::string standing(Context& ctx, const std::string& uid) {
+std::string standing(Context& ctx, Scores& scores, const std::string& uid) {
     long score = scores[uid];
-    return "score " + std::to_string(score) + ", rank " + std::to_string(rank_of(score)) + " of " +
-           std::to_string(scores.size()) + " on " + ctx.node().name;
+    return "score " + std::to_string(score) + ", rank " + std::to_string(rank_of(scores, score)) +
+           " of " + std::to_string(scores.size()) + " on " + ctx.node().name;
 }
 
 // "<uid> <points>" -> the player's standing after adding the points.
@@ -70,19 +81,23 @@ CallReply rank_add(Context& ctx, Bytes payload) {
     long points = 0;
     if (!(in >> uid >> points))
         return call_failure(CallError::application, "rank.add needs '<uid> <points>'");
+    auto& scores = state_of<Scores>(ctx);
     scores[uid] += points;
-    return standing(ctx, uid);
+    return standing(ctx, scores, uid);
 }
 
 // "<uid>" -> "rank R of N".
-CallReply rank_of_player(Context&, Bytes payload) {
+CallReply rank_of_player(Context& ctx, Bytes payload) {
     std::string uid(as_text(payload));
+    auto& scores = state_of<Scores>(ctx);
     long score = scores[uid];
-    return "rank " + std::to_string(rank_of(score)) + " of " + std::to_string(scores.size());
+    return "rank " + std::to_string(rank_of(scores, score)) + " of " +
+           std::to_string(scores.size());
 }
 
 // -> "uid score\n..." for this node's best top_count players.
-CallReply rank_top(Context&, Bytes) {
+CallReply rank_top(Context& ctx, Bytes) {
+    const auto& scores = state_of<Scores>(ctx);
     std::vector<std::pair<std::string, long>> best(scores.begin(), scores.end());
     std::sort(best.begin(), best.end(),
               [](const auto& a, const auto& b) { return a.second > b.second; });
@@ -157,11 +172,12 @@ Task<void> on_leaderboard(Context& ctx, Bytes) {
 
 // The standing of a player on this rank node, as a protobuf message.
 Standing rank_standing(Context& ctx, const StandingRequest& request) {
+    auto& scores = state_of<Scores>(ctx);
     long points = scores[request.uid()];
     Standing out;
     out.set_uid(request.uid());
     out.set_score(points);
-    out.set_rank(static_cast<std::uint32_t>(rank_of(points)));
+    out.set_rank(static_cast<std::uint32_t>(rank_of(scores, points)));
     out.set_of(static_cast<std::uint32_t>(scores.size()));
     out.set_node(ctx.node().name);
     return out;

@@ -14,7 +14,8 @@
 //                         protobuf, "standing needs a dinx-demo built with protobuf"
 //
 // Each rank node keeps its players' scores in a plain std::map: a backend runs on one io thread,
-// so its methods never run at once and need no lock.
+// so its methods never run at once and need no lock. The maps are per node, since one process
+// may run several rank nodes (each on its own thread).
 
 #include "cluster/dinx.hpp"
 
