@@ -105,6 +105,7 @@ TEST_CASE("the demo conf loads with its nodes, routes and settings") {
     CHECK(config.nodes[1].name == "im-1");
     CHECK(config.nodes[1].type == NodeType::backend);
     CHECK(config.nodes[1].link_endpoint_port() == 20000);
+    CHECK(config.nodes[1].parallel);
     CHECK(config.nodes[2].name == "im-2");
     CHECK(config.nodes[3].name == "gate-2");
     CHECK(config.nodes[3].port == 10001);

@@ -210,12 +210,13 @@ struct DemoConf {
         rank_port = ports[7];
     }
 
-    /// dinx.toml.
+    /// dinx.toml. The im nodes are `parallel`, as in conf/: their handlers keep no state.
     std::string nodes() const {
+        const std::string im_parallel = "parallel = true\n";
         auto text = node_table("gate", 1, "gate-1", "frontend", gate_port) +
                     "link_port = " + std::to_string(link_port) + "\n" +
-                    node_table("im", 2, "im-1", "backend", im1_port);
-        if (with_im2) text += node_table("im", 3, "im-2", "backend", im2_port);
+                    node_table("im", 2, "im-1", "backend", im1_port) + im_parallel;
+        if (with_im2) text += node_table("im", 3, "im-2", "backend", im2_port) + im_parallel;
         if (with_gate2)
             text += node_table("gate", 4, "gate-2", "frontend", gate2_port) +
                     "link_port = " + std::to_string(gate2_link_port) + "\n";
