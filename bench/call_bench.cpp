@@ -30,6 +30,7 @@
 // then raises SIGTERM, so that App::run() drains and returns; the process exits 0, or 1 when the
 // callee never answered or the conf has no node of group `callee`.
 
+#include "bench/percentile.hpp"
 #include "cluster/dinx.hpp"
 
 #include <algorithm>
@@ -65,8 +66,8 @@ struct Options {
 struct Tally {
     std::string payload;
     Clock::time_point measure_from, measure_until;
-    std::uint64_t calls = 0;                     // replies in the measured window
-    std::vector<std::uint32_t> latencies_ns;     // of those
+    std::uint64_t calls = 0;                      // replies in the measured window
+    std::vector<std::uint32_t> latencies_ns;      // of those
     std::map<std::string, std::uint64_t> errors;  // by code, from the warm-up to the end
 };
 
@@ -123,8 +124,8 @@ int take_bench_flags(int argc, char** argv) {
         }
         double number = 0;
         if (!has_value || !parse_number(value, number) || number < flag->min ||
-            number > flag->max || (flag->integer && number != static_cast<double>(
-                                                                  static_cast<long long>(number)))) {
+            number > flag->max ||
+            (flag->integer && number != static_cast<double>(static_cast<long long>(number)))) {
             std::fprintf(stderr, "dinx-callbench: %.*s needs a %s from %g to %g\n",
                          int(flag->name.size()), flag->name.data(),
                          flag->integer ? "whole number" : "number", flag->min, flag->max);
@@ -165,14 +166,6 @@ dinx::Task<int> call_loop(dinx::Context& ctx, std::uint32_t callee) {
     co_return 0;
 }
 
-double percentile_us(std::vector<std::uint32_t>& samples, double fraction) {
-    if (samples.empty()) return 0;
-    auto at = static_cast<std::size_t>(fraction * static_cast<double>(samples.size() - 1));
-    std::nth_element(samples.begin(), samples.begin() + static_cast<std::ptrdiff_t>(at),
-                     samples.end());
-    return samples[at] / 1000.0;
-}
-
 void finish(bool ok) {
     failed = !ok;
     std::fflush(stdout);
@@ -203,8 +196,8 @@ dinx::Task<void> run_caller(dinx::Context& ctx) {
         co_await ctx.sleep(50ms);
     }
     if (!ready || *ready != tally.payload) {
-        std::fprintf(stderr, "dinx-callbench: node %u never answered echo in 30 s: %s %s\n",
-                     callee, ready ? "wrong_reply" : ready.error().code.c_str(),
+        std::fprintf(stderr, "dinx-callbench: node %u never answered echo in 30 s: %s %s\n", callee,
+                     ready ? "wrong_reply" : ready.error().code.c_str(),
                      ready ? "" : ready.error().message.c_str());
         finish(false);
         co_return;
@@ -225,9 +218,9 @@ dinx::Task<void> run_caller(dinx::Context& ctx) {
     for (std::size_t i = 0; i < slots; ++i) loops.push_back(call_loop(ctx, callee));
     co_await dinx::when_all(std::move(loops));
 
-    double p50 = percentile_us(tally.latencies_ns, 0.50);
-    double p99 = percentile_us(tally.latencies_ns, 0.99);
-    double p999 = percentile_us(tally.latencies_ns, 0.999);
+    double p50 = dinx::bench::percentile_us(tally.latencies_ns, 0.50);
+    double p99 = dinx::bench::percentile_us(tally.latencies_ns, 0.99);
+    double p999 = dinx::bench::percentile_us(tally.latencies_ns, 0.999);
     std::uint64_t errors = 0;
     std::string by_code;
     for (const auto& [code, count] : tally.errors) {

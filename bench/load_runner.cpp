@@ -1,5 +1,7 @@
 #include "bench/load_runner.hpp"
 
+#include "bench/percentile.hpp"
+
 #include "node/frame_codec.hpp"
 
 #include <arpa/inet.h>
@@ -319,14 +321,6 @@ private:
     bool draining_ = false;
     std::byte buffer_[256 * 1024];
 };
-
-double percentile_us(std::vector<std::uint32_t>& samples, double fraction) {
-    if (samples.empty()) return 0;
-    auto at = static_cast<std::size_t>(fraction * static_cast<double>(samples.size() - 1));
-    std::nth_element(samples.begin(), samples.begin() + static_cast<std::ptrdiff_t>(at),
-                     samples.end());
-    return samples[at] / 1000.0;
-}
 
 void report(const LoadOptions& options, Tally& tally) {
     double rps = static_cast<double>(tally.replies) / options.duration_s;
