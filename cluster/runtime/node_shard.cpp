@@ -371,11 +371,7 @@ void NodeShard::on_link_request(Link& link, const Envelope& request) {
                                                              std::string(as_text(request.values))});
     held->request.payload = as_bytes(held->payload);
     held->request.values = as_bytes(held->values);
-    if (auto it = busy_.find(key); it != busy_.end()) {
-        hold_back(it->second, std::move(held));
-        return;
-    }
-    if (!start_coroutine(key, std::move(held))) busy_.erase(key);
+    start_or_hold(key, std::move(held));
 }
 
 void NodeShard::on_gate_request(ClientSession& session, std::uint32_t msg_id, Bytes payload) {
@@ -394,6 +390,10 @@ void NodeShard::on_gate_request(ClientSession& session, std::uint32_t msg_id, By
                         {}});
     held->request.payload = as_bytes(held->payload);
     session.begin_request(static_cast<std::uint32_t>(payload.size()));  // ended by ~HeldRequest
+    start_or_hold(key, std::move(held));
+}
+
+void NodeShard::start_or_hold(const ClientKey& key, std::unique_ptr<HeldRequest> held) {
     if (auto it = busy_.find(key); it != busy_.end()) {
         hold_back(it->second, std::move(held));
         return;

@@ -115,6 +115,8 @@ private:
     void finish_coroutine(RequestContext& ctx, std::exception_ptr error);
     /// Runs `held` now: a coroutine or a plain handler. True when a coroutine still runs.
     bool run_held(const ClientKey& key, std::unique_ptr<HeldRequest> held);
+    /// Queues `held` behind its client's running coroutine handler, or starts it when none runs.
+    void start_or_hold(const ClientKey& key, std::unique_ptr<HeldRequest> held);
     /// Queues `held` behind its client's running coroutine (or refuses it when too many wait).
     void hold_back(std::deque<std::unique_ptr<HeldRequest>>& queue,
                    std::unique_ptr<HeldRequest> held);
