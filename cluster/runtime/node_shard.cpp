@@ -522,7 +522,13 @@ void send_call_reply(Link& link, std::uint64_t id, const CallReply& outcome) {
     if (!outcome) failure = encode_call_failure(outcome.error());
     Bytes body = outcome ? as_bytes(*outcome) : as_bytes(failure);
     try {
-        link.send(Envelope{EnvelopeKind::call_reply, id, {}, call_reply_status(outcome), 0, body});
+        // Field by field: g++ 12 -O3 warns falsely about the empty origin of a braced one here.
+        Envelope reply;
+        reply.kind = EnvelopeKind::call_reply;
+        reply.seq = id;
+        reply.msg_id = call_reply_status(outcome);
+        reply.payload = body;
+        link.send(reply);
     } catch (const std::length_error& error) {  // a reply over the link's limit
         send_call_reply(link, id,
                         CallFailure{CallError::application, "reply_too_large", error.what()});
