@@ -45,6 +45,7 @@ struct TransportLimits {
 enum PauseReason : std::uint8_t {
     pause_for_send_queue = 1,  ///< the peer does not read its replies (managed by the transport)
     pause_for_owner = 2,       ///< the owner has too much of this peer's work in flight
+    pause_for_ending = 4,      ///< the connection is ending: nothing more is read (for good)
 };
 
 /// What a transport tells its owner. Called on the transport's executor.
@@ -128,6 +129,12 @@ public:
     /// Frees the send buffer kept for reuse when nothing is queued (an idle transport then
     /// holds no write buffer).
     virtual void release_idle_buffers() = 0;
+    /// Sends a keep-alive probe the peer answers on its own (a WebSocket ping), for a peer that
+    /// has been quiet a while; nothing on a transport that has none (plain TCP).
+    virtual void send_probe() {}
+    /// True once the transport's own handshake (WebSocket upgrade, TLS) is done; always true
+    /// for plain TCP.
+    virtual bool handshake_done() const { return true; }
     /// Counts `bytes` more (or fewer) of memory its owner holds for it in the process budget.
     /// Safe in the owner's destructor: the transport keeps the budget alive.
     virtual void charge_memory(std::int64_t bytes) = 0;

@@ -17,11 +17,20 @@ namespace dinx::node {
 /// The unsent bytes of one transport.
 class SendQueue {
 public:
-    /// A queue whose buffer, once written, is kept for reuse up to `kept_capacity` bytes.
-    explicit SendQueue(std::size_t kept_capacity) : kept_capacity_(kept_capacity) {}
+    /// A queue whose buffer, once written, is kept for reuse up to `kept_capacity` bytes. Frames
+    /// are zinx TLV unless `format` (which must outlive the queue) says otherwise.
+    explicit SendQueue(std::size_t kept_capacity, const FrameFormat* format = nullptr)
+        : format_(format == &tlv_format() ? nullptr : format), kept_capacity_(kept_capacity) {}
 
     /// Appends one frame.
-    void append(std::uint32_t msg_id, Bytes payload) { append_frame(outbox_, msg_id, payload); }
+    void append(std::uint32_t msg_id, Bytes payload) {
+        if (format_)
+            append_frame(outbox_, *format_, msg_id, payload);
+        else
+            append_frame(outbox_, msg_id, payload);
+    }
+    /// Bytes in each frame's header.
+    std::size_t header_size() const { return format_ ? format_->header_size() : frame_header_size; }
     /// Appends a whole frame shared with others, without a copy.
     void append_shared(const SharedBytes& frame);
     /// Appends one frame whose body `write_body(ByteBuffer&)` writes in place; if it throws,
@@ -61,21 +70,26 @@ private:
     std::size_t head_ = 0;             // bytes of the first queued piece already written
     std::size_t unsent_ = 0;           // unsent bytes in pieces_ and outbox_
     std::size_t pieces_capacity_ = 0;  // memory of the own pieces in pieces_
+    const FrameFormat* format_;        // nullptr: zinx TLV
     std::size_t kept_capacity_;        // see the constructor
 };
 
 template <class WriteBody>
 std::size_t SendQueue::append_with(std::uint32_t msg_id, WriteBody&& write_body) {
     std::size_t at = outbox_.size();
-    outbox_.resize(at + frame_header_size);
+    std::size_t header = header_size();
+    outbox_.resize(at + header);
     try {
         write_body(outbox_);
     } catch (...) {
         outbox_.resize(at);  // no half frame may reach the peer
         throw;
     }
-    auto body_len = static_cast<std::uint32_t>(outbox_.size() - at - frame_header_size);
-    write_frame_header(outbox_.data() + at, {msg_id, body_len});
+    auto body_len = static_cast<std::uint32_t>(outbox_.size() - at - header);
+    if (format_)
+        format_->write_header(outbox_.data() + at, {msg_id, body_len});
+    else
+        write_frame_header(outbox_.data() + at, {msg_id, body_len});
     return outbox_.size() - at;
 }
 

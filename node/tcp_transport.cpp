@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <limits>
 #include <span>
 
 namespace dinx::node {
@@ -28,14 +29,19 @@ constexpr int writes_per_turn = 4;
 }  // namespace
 
 TcpTransport::TcpTransport(Socket socket, TransportLimits limits,
-                           std::shared_ptr<MemoryBudget> budget, std::size_t account)
+                           std::shared_ptr<MemoryBudget> budget, std::size_t account,
+                           std::unique_ptr<WireLayer> layer, const FrameFormat* format)
     : socket_(std::move(socket)),
       limits_(limits),
       budget_(std::move(budget)),
       account_(budget_ ? &budget_->account(account) : nullptr),
-      reader_(limits.max_frame_len),
-      queue_(limits.kept_write_buffer_bytes) {
+      reader_(limits.max_frame_len, format),
+      queue_(limits.kept_write_buffer_bytes, format) {
     peer_ = peer_endpoint(socket_);
+    if (layer) {
+        layered_ = std::make_unique<Layered>();
+        layered_->layer = std::move(layer);
+    }
 }
 
 TcpTransport::~TcpTransport() {
@@ -143,7 +149,10 @@ std::size_t TcpTransport::read_available(std::error_code& error) {
     if (error) return 0;
     heard_ = true;
     bytes_read_ += n;
-    decode(Bytes{read_scratch.data(), n});
+    if (layered_)
+        take_in_layered(Bytes{read_scratch.data(), n});
+    else
+        decode(Bytes{read_scratch.data(), n});
     return n;
 }
 
@@ -156,6 +165,10 @@ void TcpTransport::decode(Bytes chunk) {
         close("frame of " + std::to_string(reader_.refused_len()) + " bytes exceeds the limit of " +
                   std::to_string(limits_.max_frame_len),
               "sent a frame over the size limit");
+        return;
+    }
+    if (status == FeedStatus::malformed) {
+        close("bytes that are not a frame header", "sent a malformed frame header");
         return;
     }
     auto held = reader_.held_capacity();
@@ -191,11 +204,17 @@ void TcpTransport::report_closed() {
 void TcpTransport::send(std::uint32_t msg_id, Bytes payload) {
     if (!open_) return;
     queue_.append(msg_id, payload);
-    after_enqueue(frame_header_size + payload.size());
+    after_enqueue(queue_.header_size() + payload.size());
 }
 
 void TcpTransport::send_shared(const SharedBytes& frame) {
     if (!open_) return;
+    if (queue_.header_size() != frame_header_size || layered_) {
+        // Shared frames are zinx TLV: another layout is written anew, and a layer copies anyway.
+        auto header = read_frame_header(frame->data());
+        send(header.msg_id, Bytes{*frame}.subspan(frame_header_size, header.data_len));
+        return;
+    }
     queue_.append_shared(frame);
     after_enqueue(0);
 }
@@ -208,7 +227,7 @@ void TcpTransport::send_written(std::uint32_t msg_id, BodyWriter write_body) {
 void TcpTransport::after_enqueue(std::size_t bytes) {
     queue_.note_appended(bytes);
     recharge_queue();
-    auto queued = queue_.unsent();
+    auto queued = unsent();
     if (queued > limits_.max_send_queue_bytes) {
         close("send queue over " + std::to_string(limits_.max_send_queue_bytes) +
                   " bytes: the peer does not read",
@@ -229,9 +248,9 @@ void TcpTransport::after_enqueue(std::size_t bytes) {
 
 void TcpTransport::update_send_pause() {
     if (limits_.pause_reading_above == 0) return;
-    if (queue_.unsent() > limits_.pause_reading_above)
+    if (unsent() > limits_.pause_reading_above)
         pause_reading(pause_for_send_queue);
-    else if (queue_.unsent() <= limits_.pause_reading_above / 2)
+    else if (unsent() <= limits_.pause_reading_above / 2)
         resume_reading(pause_for_send_queue);
 }
 
@@ -248,18 +267,22 @@ void TcpTransport::schedule_flush() {
 void TcpTransport::start_write() {
     for (int turn = 0; turn < writes_per_turn; ++turn) {
         if (write_waiting_ || !open_) return;
-        if (queue_.unsent() == 0) {
-            if (close_when_flushed_) close(close_reason());
+        if (layered_ && close_when_flushed_ && queue_.unsent() == 0 &&
+            !std::exchange(layered_->goodbye_said, true))
+            layered_->layer->say_goodbye(layered_->wire);
+        if (unsent() == 0) {
+            if (close_when_flushed_) close(close_reason(), violation());
             return;
         }
         std::size_t written = 0, offered = 0;
         if (!write_once(written, offered)) return;
         if (written < offered) break;  // the peer's window is full
     }
-    if (open_ && queue_.unsent() > 0) wait_writable();
+    if (open_ && unsent() > 0) wait_writable();
 }
 
 bool TcpTransport::write_once(std::size_t& written, std::size_t& offered) {
+    if (layered_) return write_layered(written, offered);
     std::array<Bytes, max_gathered> pieces;
     std::size_t count = queue_.gather(pieces, offered);
     std::array<asio::const_buffer, max_gathered> buffers;
@@ -284,7 +307,7 @@ bool TcpTransport::write_once(std::size_t& written, std::size_t& offered) {
 
 void TcpTransport::notify_when_flushed(std::function<void()> flushed) {
     on_flushed_ = std::make_unique<std::function<void()>>(std::move(flushed));
-    if (queue_.unsent() == 0 || !open_) report_flushed();
+    if (unsent() == 0 || !open_) report_flushed();
 }
 
 void TcpTransport::report_flushed() {
@@ -307,19 +330,22 @@ void TcpTransport::wait_writable() {
 // What is counted is the memory held (capacities), which is what the process's size follows.
 void TcpTransport::recharge_queue() {
     auto held = queue_.held_capacity();
+    if (layered_) held += layered_->wire.capacity() + layered_->layer->held_bytes();
     charge(static_cast<std::int64_t>(held) - static_cast<std::int64_t>(charged_queue_));
     charged_queue_ = held;
 }
 
 void TcpTransport::release_idle_buffers() {
-    if (queue_.unsent() != 0 || !open_) return;
+    if (unsent() != 0 || !open_) return;
     queue_.release_idle();
+    if (layered_) ByteBuffer{}.swap(layered_->wire);
     recharge_queue();
 }
 
 void TcpTransport::release_buffers() {
     // The reader's buffers may be in use by the frame being delivered: they go with the object.
     queue_.clear();
+    if (layered_) ByteBuffer{}.swap(layered_->wire);
     recharge_queue();
     report_flushed();  // nothing more will be sent
 }
@@ -339,7 +365,9 @@ void TcpTransport::close(std::string reason, std::string_view violation) {
 }
 
 void TcpTransport::close_socket(bool shutdown_first) {
-    acked_at_close_ = tcp_bytes_acked(socket_.native_handle()).value_or(bytes_written_);
+    // A layer's wire bytes do not map onto frame bytes: claim nothing surely unsent.
+    acked_at_close_ = layered_ ? std::numeric_limits<std::uint64_t>::max()
+                               : tcp_bytes_acked(socket_.native_handle()).value_or(bytes_written_);
     std::error_code ignored;
     // Shutdown before close so that the peer sees FIN after any bytes already written.
     if (shutdown_first) socket_.shutdown(Socket::shutdown_both, ignored);

@@ -4,12 +4,15 @@
 //
 // Reads wait for readiness and then read into one buffer per io thread, so an idle connection
 // holds no read buffer and costs one pending wait: that is why a gate needs about 1 KiB per idle
-// player. A TLS or WebSocket transport reads by completion instead, in a class of its own.
+// player. WebSocket and TLS connections are the same transport with a wire layer
+// (wire_layer.hpp) between the socket and the frames, so they keep that read loop, the per-thread
+// buffer and the one write per wake-up; a plain connection pays one null pointer for it.
 
 #include "node/frame_codec.hpp"
 #include "node/framed_transport.hpp"
 #include "node/send_queue.hpp"
 #include "node/socket.hpp"
+#include "node/wire_layer.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -24,9 +27,11 @@ class TcpTransport final : public FramedTransport,
                            public std::enable_shared_from_this<TcpTransport> {
 public:
     /// Takes a connected socket; nothing happens until start(). Buffered bytes are counted in
-    /// `account` (the io thread's) of `budget` when given.
+    /// `account` (the io thread's) of `budget` when given. Frames are laid out by `format` (zinx
+    /// TLV when null; it must outlive the transport) and pass through `layer` when one is given.
     TcpTransport(Socket socket, TransportLimits limits, std::shared_ptr<MemoryBudget> budget = {},
-                 std::size_t account = 0);
+                 std::size_t account = 0, std::unique_ptr<WireLayer> layer = {},
+                 const FrameFormat* format = nullptr);
     ~TcpTransport() override;
 
     /// Sets TCP_NODELAY and starts the read loop.
@@ -40,11 +45,13 @@ public:
     void set_max_frame_len(std::uint32_t max_frame_len) override;
     void release_idle_buffers() override;
     void charge_memory(std::int64_t bytes) override { charge(bytes); }
+    void send_probe() override;
+    bool handshake_done() const override { return !layered_ || layered_->layer->handshake_done(); }
     asio::any_io_executor executor() override { return socket_.get_executor(); }
     asio::ip::address remote_address() const override { return peer_.address(); }
     std::string remote() const override { return describe(peer_); }
     std::size_t unread_bytes() const override;
-    std::size_t queued_bytes() const override { return queue_.unsent(); }
+    std::size_t queued_bytes() const override { return unsent(); }
     bool has_partial_frame() const override { return reader_.has_partial_frame(); }
     bool has_held_frames() const override { return reader_.has_held_bytes(); }
 
@@ -70,6 +77,18 @@ private:
     std::size_t read_available(std::error_code& error);
     /// Feeds bytes to the frame reader and keeps its memory counted.
     void decode(Bytes chunk);
+    /// Passes bytes read through the wire layer, decodes what it hands up, and ends the
+    /// connection when the layer says so.
+    void take_in_layered(Bytes chunk);
+    /// The layer ended the connection: nothing more is read or queued; what it answered is
+    /// sent, then the socket is closed.
+    void end_by_layer(LayerVerdict verdict);
+    /// Moves every queued frame through the layer into its wire buffer.
+    void wrap_queued();
+    /// Writes the layer's wire buffer once; false when the write failed (and closed).
+    bool write_layered(std::size_t& written, std::size_t& offered);
+    /// Bytes not yet written: queued frames, and wire bytes of the layer.
+    std::size_t unsent() const;
     /// Ends reading for good and reports the close (once).
     void finish(std::error_code error);
     /// Tells the sink it is closed (once) and lets it go.
@@ -94,7 +113,17 @@ private:
         if (account_) account_->charge(bytes);
     }
 
+    /// What only a layered connection has: its layer and the wire bytes it produced.
+    struct Layered {
+        std::unique_ptr<WireLayer> layer;
+        ByteBuffer wire;            // wrapped bytes not yet written
+        std::size_t written = 0;    // bytes of `wire` already written
+        bool goodbye_said = false;  // the layer's goodbye is in `wire` (nothing may follow it)
+        bool ended = false;         // the layer ended the connection
+    };
+
     Socket socket_;
+    std::unique_ptr<Layered> layered_;
     asio::ip::tcp::endpoint peer_;  // kept: a reset socket no longer knows its peer
     TransportLimits limits_;
     std::shared_ptr<MemoryBudget> budget_;
