@@ -32,6 +32,8 @@ using cluster::ClientFrame;
 using cluster::DisconnectReason;
 using cluster::Context;
 using cluster::Error;
+using cluster::FrameFormat;
+using cluster::FrameHeader;
 using cluster::Handler;
 using cluster::Interceptor;
 using cluster::max_room_name;

@@ -12,6 +12,10 @@ std::string_view to_string(LoginPolicy policy) {
     return policy == LoginPolicy::kick_older ? "kick_older" : "refuse_newer";
 }
 
+std::string_view to_string(ListenerProtocol protocol) {
+    return protocol == ListenerProtocol::tcp ? "tcp" : "websocket";
+}
+
 const NodeInfo* Config::find_node(std::uint32_t id) const {
     auto it = std::ranges::find(nodes, id, &NodeInfo::id);
     return it == nodes.end() ? nullptr : &*it;

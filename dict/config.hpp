@@ -26,6 +26,50 @@ enum class LoginPolicy {
 /// "kick_older" or "refuse_newer", as written in dinx.toml.
 std::string_view to_string(LoginPolicy policy);
 
+/// What a client listener speaks over TCP.
+enum class ListenerProtocol {
+    tcp,       ///< frames straight on the stream
+    websocket  ///< binary WebSocket messages, each carrying whole frames
+};
+
+/// "tcp" or "websocket", as written in dinx.toml.
+std::string_view to_string(ListenerProtocol protocol);
+
+/// One more client listener of a frontend, beside its `port`: a `[[group.listeners]]` table
+/// after the node's table. All of a gate's listeners feed the same sessions, routes and
+/// handlers.
+struct ListenerInfo {
+    ListenerProtocol protocol = ListenerProtocol::tcp;
+    std::uint16_t port = 0;
+    /// Frame layout: "tlv" (zinx, the default), "ltv" (zinx little-endian) or a format the
+    /// application registered in code.
+    std::string framing = "tlv";
+    /// WebSocket: the path the upgrade must ask for.
+    std::string path = "/";
+    /// WebSocket: the Origin values a handshake may carry; empty = any (a browser page served
+    /// from anywhere may connect).
+    std::vector<std::string> origins{};
+    /// WebSocket: the subprotocol echoed when a client offers it; "" = none.
+    std::string subprotocol;
+    /// WebSocket: a directory whose files are served to plain HTTP GETs (the browser demo's
+    /// page), as written; "" = none.
+    std::string web_root;
+    /// TLS: the PEM certificate chain and private key, as written; both "" = no TLS.
+    std::string tls_cert;
+    std::string tls_key;
+    /// The same paths resolved against dinx.toml's directory (filled when loaded from files).
+    std::string web_root_path;
+    std::string tls_cert_path;
+    std::string tls_key_path;
+    int line = 0;          ///< line of the listener's table, for error messages
+    int port_line = 0;     ///< line of its `port` key
+    int framing_line = 0;  ///< line of its `framing` key (0 when absent)
+    int tls_line = 0;      ///< line of its `tls_cert` key (0 when absent)
+
+    /// True when clients must speak TLS here.
+    bool uses_tls() const { return !tls_cert.empty(); }
+};
+
 /// One row of dinx.toml.
 struct NodeInfo {
     std::uint32_t id = 0;  ///< unique in the cluster, never 0
@@ -46,6 +90,8 @@ struct NodeInfo {
     /// own state). false (the default): the node runs on one io thread, so its handlers, calls
     /// and timers never run concurrently. Frontends always use every io thread.
     bool parallel = false;
+    /// Frontends only: client listeners beside `port` (WebSocket, TLS, other framings).
+    std::vector<ListenerInfo> listeners{};
 
     /// True for frontends (gates).
     bool is_frontend() const { return type == NodeType::frontend; }
@@ -90,6 +136,8 @@ struct Settings {
     std::uint32_t client_frame_timeout_ms = 5000;  ///< a frame must complete this soon
     /// a new connection must complete its first frame this soon
     std::uint32_t client_first_frame_timeout_ms = 10'000;
+    /// a WebSocket upgrade or TLS handshake must be done this soon after connecting
+    std::uint32_t client_handshake_timeout_ms = 5000;
     /// who keeps a uid bound on two sessions at once
     LoginPolicy login_policy = LoginPolicy::kick_older;
     /// msgID of the frame a client gets just before the gate closes it for a kick or a newer

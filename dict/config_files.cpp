@@ -144,4 +144,51 @@ void read_secret(Config& config, const std::filesystem::path& dir) {
     warn_if_exposed(config, path);
 }
 
+namespace {
+
+// Certificates and keys are small; a larger file is surely the wrong one.
+constexpr std::size_t max_pem_file_bytes = 1 << 20;
+
+std::filesystem::path resolved(const std::string& written, const std::filesystem::path& dir) {
+    std::filesystem::path path = written;
+    return path.is_relative() ? dir / path : path;
+}
+
+/// Reads the file once to prove it is there and readable; OpenSSL reads it again at start.
+std::string readable_file(const Config& config, const std::string& key, const std::string& written,
+                          int line, const std::filesystem::path& dir) {
+    auto path = resolved(written, dir);
+    try {
+        read_text(path, max_pem_file_bytes);
+    } catch (const ConfigError& error) {
+        throw ConfigError(config.nodes_file, line, key + " '" + written + "': " + error.problem());
+    }
+    return path.string();
+}
+
+void resolve_listener(const Config& config, ListenerInfo& listener,
+                      const std::filesystem::path& dir) {
+    if (listener.uses_tls()) {
+        listener.tls_cert_path =
+            readable_file(config, "tls_cert", listener.tls_cert, listener.tls_line, dir);
+        listener.tls_key_path =
+            readable_file(config, "tls_key", listener.tls_key, listener.tls_line, dir);
+    }
+    if (!listener.web_root.empty()) {
+        auto path = resolved(listener.web_root, dir);
+        std::error_code ec;
+        if (!std::filesystem::is_directory(path, ec))
+            throw ConfigError(config.nodes_file, listener.line,
+                              "web_root '" + listener.web_root + "' is not a directory");
+        listener.web_root_path = path.string();
+    }
+}
+
+}  // namespace
+
+void resolve_listener_files(Config& config, const std::filesystem::path& dir) {
+    for (NodeInfo& node : config.nodes)
+        for (ListenerInfo& listener : node.listeners) resolve_listener(config, listener, dir);
+}
+
 }  // namespace dinx::dict::detail

@@ -20,4 +20,10 @@ std::string read_text(const std::filesystem::path& path, std::size_t limit);
 /// when other users may read the file.
 void read_secret(Config& config, const std::filesystem::path& dir);
 
+/// Resolves the files the client listeners name (TLS certificate and key, web root) against
+/// the conf dir; one that cannot be read (or a web root that is not a directory) is a mistake
+/// of dinx.toml at the listener's line. Whether a file holds a usable certificate is checked
+/// when the node starts, with the same file:line.
+void resolve_listener_files(Config& config, const std::filesystem::path& dir);
+
 }  // namespace dinx::dict::detail

@@ -55,6 +55,7 @@ Config load_config(const std::filesystem::path& dir) {
     Config config =
         parse_config(nodes_text, routes_text, nodes_path.string(), routes_path.string());
     if (!config.settings.secret_file.empty()) detail::read_secret(config, dir);
+    detail::resolve_listener_files(config, dir);
     return config;
 }
 

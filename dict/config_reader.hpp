@@ -59,6 +59,8 @@ public:
     /// forge a line of its own. The message shows the value escaped, never the raw byte.
     std::string printable_text(const toml::node& value, std::string_view key, bool non_empty) const;
 
+    /// The file the table is in.
+    const std::string& file() const { return file_; }
     /// Throws ConfigError(file, line, problem).
     [[noreturn]] void fail(int line, std::string problem) const;
 
@@ -71,6 +73,10 @@ private:
 /// The `[cluster]` table of dinx.toml, whose `cluster` key is at `key_line`. Checks the settings
 /// that only make sense together (back-off bounds, distinct reserved msgIDs).
 Settings read_settings(const toml::node& value, int key_line, const std::string& file);
+
+/// The `listeners` array of a node's table (frontends only), each checked on its own; whether
+/// its ports clash with others is for validate.
+std::vector<ListenerInfo> read_listeners(const NodeInfo& node, const TableReader& node_reader);
 
 /// Fills config.settings and config.nodes from the parsed dinx.toml, nodes in file order. A group
 /// named `events` is refused: route.toml reserves that name.

@@ -18,7 +18,7 @@ struct SettingSpec {
     std::int64_t max;
 };
 
-constexpr std::array<SettingSpec, 22> setting_specs{{
+constexpr std::array<SettingSpec, 23> setting_specs{{
     {"max_packet_size", &Settings::max_packet_size, 1, 64 << 20},
     {"error_msg_id", &Settings::error_msg_id, 0, u32_max},
     {"connect_timeout_ms", &Settings::connect_timeout_ms, 1, u32_max},
@@ -38,6 +38,7 @@ constexpr std::array<SettingSpec, 22> setting_specs{{
     {"client_max_in_flight_bytes", &Settings::client_max_in_flight_bytes, 1, u32_max},
     {"client_frame_timeout_ms", &Settings::client_frame_timeout_ms, 10, u32_max},
     {"client_first_frame_timeout_ms", &Settings::client_first_frame_timeout_ms, 10, u32_max},
+    {"client_handshake_timeout_ms", &Settings::client_handshake_timeout_ms, 10, u32_max},
     {"kick_msg_id", &Settings::kick_msg_id, 0, u32_max},
     {"call_timeout_ms", &Settings::call_timeout_ms, 1, u32_max},
     {"worker_threads", &Settings::worker_threads, 1, 256},

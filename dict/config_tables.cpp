@@ -72,8 +72,8 @@ std::vector<Row> collect_rows(const toml::table& doc, std::string_view skip, std
 
 // ---- nodes -------------------------------------------------------------------------------------
 
-constexpr std::array<std::string_view, 7> node_keys{"id",   "name",      "type",    "host",
-                                                    "port", "link_port", "parallel"};
+constexpr std::array<std::string_view, 8> node_keys{"id",   "name",      "type",     "host",
+                                                    "port", "link_port", "parallel", "listeners"};
 
 NodeType read_type(const toml::node& value, const TableReader& reader) {
     std::optional<std::string_view> text = value.value<std::string_view>();
@@ -123,6 +123,7 @@ NodeInfo read_node(const Row& row, const std::string& file) {
     node.link_port = read_link_port(node, reader);
     node.link_port_line = reader.key_line("link_port");
     node.parallel = read_parallel(node, reader);
+    node.listeners = read_listeners(node, reader);
     return node;
 }
 

@@ -44,6 +44,14 @@ void check_endpoints(const NodeInfo& node, const Config& config, EndpointOwners&
     }
     claim_port(used, node, node.port, config);
     if (node.is_frontend()) claim_port(used, node, node.link_port, config);
+    for (const ListenerInfo& listener : node.listeners) {
+        if (listener.port == 0) continue;
+        if (auto [it, fresh] = used.try_emplace({node.host, listener.port}, &node); !fresh)
+            throw ConfigError(config.nodes_file, listener.port_line,
+                              "listener port " + std::to_string(listener.port) + " of node '" +
+                                  node.name + "' is already used by node '" + it->second->name +
+                                  "'" + first_at(it->second->line));
+    }
 }
 
 void check_unique_nodes(const Config& config) {

@@ -62,6 +62,9 @@ public:
     /// Registers the handler of session events, run on nodes of the groups that listen to
     /// them (route.toml `[events]`).
     void on_session_event(SessionEventHandler handler);
+    /// Registers a client frame layout of the game's own; a listener in dinx.toml uses it with
+    /// `framing = "<format.name()>"`.
+    void framing(std::shared_ptr<const FrameFormat> format);
     /// Loads the config, starts the nodes, waits for a stop signal. Returns an ExitCode.
     int run();
 

@@ -9,14 +9,24 @@
 #include "cluster/api/session_event.hpp"
 #include "cluster/api/task.hpp"
 #include "node/bytes.hpp"
+#include "node/frame_codec.hpp"
 #include "node/router.hpp"
 
 #include <chrono>
 #include <functional>
+#include <map>
+#include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 namespace dinx::cluster {
+
+/// A client frame layout of a game's own (node/frame_codec.hpp), chosen per listener in dinx.toml
+/// by `framing = "<its name>"`.
+using FrameFormat = node::FrameFormat;
+/// The msgID and body length a FrameFormat reads from and writes into a header.
+using FrameHeader = node::FrameHeader;
 
 class Context;
 
@@ -99,6 +109,19 @@ public:
     std::vector<Interceptor> interceptors;
     /// The session event handler; empty when none was registered.
     SessionEventHandler session_events;
+    /// Frame layouts a game registered, by the name dinx.toml's `framing` gives them.
+    std::map<std::string, std::shared_ptr<const FrameFormat>, std::less<>> framings;
+
+    /// Registers a frame layout under its name(); "tlv", "ltv" and names already taken are
+    /// refused.
+    void add_framing(std::shared_ptr<const FrameFormat> format) {
+        std::string name(format->name());
+        if (name == "tlv" || name == "ltv" || framings.contains(name))
+            throw std::logic_error("a framing named '" + name + "' is already registered");
+        if (format->header_size() == 0 || format->header_size() > node::max_frame_header_size)
+            throw std::logic_error("framing '" + name + "': a header is 1 to 32 bytes");
+        framings.emplace(std::move(name), std::move(format));
+    }
 
 private:
     void refuse_taken(std::uint32_t msg_id) const {

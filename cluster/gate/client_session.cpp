@@ -23,12 +23,13 @@ ClientRules ClientRules::from_settings(const dict::Settings& settings, std::uint
     rules.idle_timeout = milliseconds(settings.client_idle_timeout_ms);
     rules.frame_timeout = milliseconds(settings.client_frame_timeout_ms);
     rules.first_frame_timeout = milliseconds(settings.client_first_frame_timeout_ms);
+    rules.handshake_timeout = milliseconds(settings.client_handshake_timeout_ms);
     return rules;
 }
 
 milliseconds ClientRules::check_interval() const {
     constexpr milliseconds min_interval{5}, max_interval{1000};
-    auto shortest = std::min({idle_timeout, frame_timeout, first_frame_timeout});
+    auto shortest = std::min({idle_timeout, frame_timeout, first_frame_timeout, handshake_timeout});
     return std::clamp(shortest / 4, min_interval, max_interval);
 }
 
@@ -131,6 +132,13 @@ void ClientSession::check_timeouts(Clock::time_point now) {
     if (connection.take_heard() || connection.paused_for(node::pause_for_owner)) last_heard_ = now;
     // Nothing written to it since the last check: its write buffer is idle memory.
     if (!connection.take_sent()) connection.release_idle_buffers();
+    if (!connection.handshake_done() && now - accepted_at_ >= rules_.handshake_timeout) {
+        disconnect_reason_ = DisconnectReason::idle;
+        close(
+            "no WebSocket or TLS handshake within " + millis(now - accepted_at_) + " of connecting",
+            "did not finish its handshake in time");
+        return;
+    }
     if (connection.frames_read() == 0 && now - accepted_at_ >= rules_.first_frame_timeout) {
         disconnect_reason_ = DisconnectReason::idle;
         close("no complete frame within " + millis(now - accepted_at_) + " of connecting",
@@ -151,6 +159,9 @@ void ClientSession::check_timeouts(Clock::time_point now) {
     } else {
         partial_since_ = {};
     }
+    // A browser cannot send zinx heartbeats on its own, but it answers WebSocket pings: ask
+    // one that has been quiet half the idle limit, and its pong counts as heard.
+    if (now - last_heard_ >= rules_.idle_timeout / 2) connection.send_probe();
     if (now - last_heard_ >= rules_.idle_timeout) {
         disconnect_reason_ = DisconnectReason::idle;
         close("sent nothing for " + millis(now - last_heard_));  // players leave so: no warning

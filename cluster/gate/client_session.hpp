@@ -40,6 +40,7 @@ struct ClientRules {
     std::chrono::milliseconds idle_timeout{};         ///< silence before a client is closed
     std::chrono::milliseconds frame_timeout{};        ///< a frame's first to last byte
     std::chrono::milliseconds first_frame_timeout{};  ///< connect to first complete frame
+    std::chrono::milliseconds handshake_timeout{};    ///< connect to WebSocket or TLS ready
     ClientEvents* events = nullptr;                   ///< the shard
     Drain* drain = nullptr;                           ///< what the shard owes
 

@@ -13,6 +13,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 
 namespace dinx::cluster {
 
@@ -130,6 +131,10 @@ void App::intercept(Interceptor interceptor) {
     handlers_->interceptors.push_back(std::move(interceptor));
 }
 
+void App::framing(std::shared_ptr<const FrameFormat> format) {
+    handlers_->add_framing(std::move(format));
+}
+
 void App::on_session_event(SessionEventHandler handler) {
     handlers_->session_events = std::move(handler);
 }
@@ -179,7 +184,15 @@ int App::serve(dict::Config config) {
     warn_if_too_few_files(config, ids);
     use_cluster_secret(config.settings);
     auto topology = std::make_shared<const dict::Topology>(std::move(config));
-    Process process(topology, handlers_, ids);
+    // A client listener's certificate or framing is checked as its node is made: a mistake is
+    // the config's, with its file and line.
+    std::optional<Process> made;
+    try {
+        made.emplace(topology, handlers_, ids);
+    } catch (const dict::ConfigError& error) {
+        return report_config_error(error.what());
+    }
+    Process& process = *made;
     try {
         process.start();
     } catch (const std::system_error& error) {

@@ -32,6 +32,7 @@ Node::Node(const dict::NodeInfo& info, std::shared_ptr<const dict::Topology> top
       log_(std::move(log)),
       unproven_(std::make_unique<std::atomic<std::uint32_t>[]>(threads_.size())),
       directory_(info.id, topology_->settings().login_policy) {
+    endpoints_ = make_client_endpoints(info_, topology_->config(), *handlers_);
     for (std::size_t i = 0; i < threads_.size(); ++i)
         shards_.push_back(std::make_unique<NodeShard>(*this, info_, topology_, i, threads_.size(),
                                                       threads_[i], pool_.context(threads_[i]),
@@ -49,9 +50,16 @@ void Node::listen() {
     if (info_.is_frontend()) {
         auto port = info_.port != 0 ? info_.port : addresses_->client_port(info_.id);
         bind_listener(client_acceptor_, "clients", port, [](NodeShard& shard, node::Socket socket) {
-            shard.accept_client(std::move(socket));
+            shard.accept_client(std::move(socket), 0);
         });
         addresses_->set_client_port(info_.id, client_acceptor_->port());
+        for (std::size_t i = 1; i < endpoints_.size(); ++i) {
+            auto& slot = listener_acceptors_.emplace_back();
+            bind_listener(slot, endpoints_[i].kind + " clients", endpoints_[i].port,
+                          [i](NodeShard& shard, node::Socket socket) {
+                              shard.accept_client(std::move(socket), i);
+                          });
+        }
     }
     auto configured = addresses_->link_address(info_.id);
     bind_listener(
@@ -117,6 +125,7 @@ void Node::start() {
     for (std::size_t i = 0; i < shards_.size(); ++i)
         post_to_shard(i, [](NodeShard& shard) { shard.start_timers(); });
     if (client_acceptor_) client_acceptor_->start();
+    for (auto& acceptor : listener_acceptors_) acceptor->start();
     link_acceptor_->start();
     if (info_.is_frontend())
         log_->info("{} (frontend, group {}) listening: clients on {}:{}, links on {}:{}",
@@ -124,6 +133,9 @@ void Node::start() {
     else
         log_->info("{} (backend, group {}) listening: links on {}:{}", info_.name, info_.group,
                    info_.host, link_port());
+    for (std::size_t i = 0; i < listener_acceptors_.size(); ++i)
+        log_->info("{} also takes {} clients on {}:{}", info_.name, endpoints_[i + 1].kind,
+                   info_.host, listener_port(i));
 }
 
 void Node::begin_drain(std::function<void()> on_drained) {
@@ -140,14 +152,21 @@ void Node::begin_drain(std::function<void()> on_drained) {
     };
     // Clients that connected before the drain are taken first: their requests get answers or
     // errors like everyone else's, and each shard sees their accept before its drain begins.
-    if (client_acceptor_)
-        client_acceptor_->close_after_backlog(std::move(drain_shards));
-    else
+    if (!client_acceptor_) {
         drain_shards();
+        return;
+    }
+    auto listening = std::make_shared<std::atomic<std::size_t>>(1 + listener_acceptors_.size());
+    auto after_backlog = [listening, drain_shards = std::move(drain_shards)] {
+        if (listening->fetch_sub(1) == 1) drain_shards();
+    };
+    client_acceptor_->close_after_backlog(after_backlog);
+    for (auto& acceptor : listener_acceptors_) acceptor->close_after_backlog(after_backlog);
 }
 
 void Node::stop() {
     if (client_acceptor_) client_acceptor_->close();
+    for (auto& acceptor : listener_acceptors_) acceptor->close();
     if (link_acceptor_) link_acceptor_->close();
     for (std::size_t i = 0; i < shards_.size(); ++i)
         post_to_shard(i, [](NodeShard& shard) { shard.close_all(); });

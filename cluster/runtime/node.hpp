@@ -14,6 +14,7 @@
 #include <asio/post.hpp>
 
 #include <atomic>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -29,7 +30,9 @@ class NodeShard;
 class Node final : public ShardHost {
 public:
     /// Node `info` of `topology`, using `pool`'s threads (and `workers` for blocking work) and
-    /// counting its buffers in `budget`. Nothing listens until listen().
+    /// counting its buffers in `budget`. Nothing listens until listen(). Throws
+    /// dict::ConfigError when a client listener cannot be set up (a certificate OpenSSL
+    /// refuses, a framing no one registered).
     Node(const dict::NodeInfo& info, std::shared_ptr<const dict::Topology> topology,
          std::shared_ptr<const HandlerTable> handlers, std::shared_ptr<AddressBook> addresses,
          node::IoPool& pool, asio::thread_pool& workers, std::size_t home_thread,
@@ -63,6 +66,10 @@ public:
     std::size_t shard_count() const { return shards_.size(); }
     /// The port clients connect to (frontends), once listening.
     std::uint16_t client_port() const { return client_acceptor_ ? client_acceptor_->port() : 0; }
+    /// The port of client listener `index` of dinx.toml's `listeners` (from 0), once listening.
+    std::uint16_t listener_port(std::size_t index) const {
+        return index < listener_acceptors_.size() ? listener_acceptors_[index]->port() : 0;
+    }
     /// The port links connect to, once listening.
     std::uint16_t link_port() const { return link_acceptor_ ? link_acceptor_->port() : 0; }
 
@@ -84,6 +91,9 @@ public:
                          std::function<void(node::Socket)> then) override;
     void post_to_shard(std::size_t index, std::function<void(NodeShard&)> work) override;
     asio::thread_pool& workers() override { return workers_; }
+    const ClientEndpoint& client_endpoint(std::size_t index) const override {
+        return endpoints_[index];
+    }
 
 private:
     /// Binds one listener into `slot`; the error names the node, `what` it is for and the port.
@@ -103,7 +113,9 @@ private:
     std::unique_ptr<std::atomic<std::uint32_t>[]> unproven_;  // per shard
     Directory directory_;  // before the shards, which refer to it
     std::vector<std::unique_ptr<NodeShard>> shards_;
+    std::vector<ClientEndpoint> endpoints_;  // frontends: `port`, then each of `listeners`
     std::optional<node::Acceptor> client_acceptor_;
+    std::deque<std::optional<node::Acceptor>> listener_acceptors_;  // one per `listeners` row
     std::optional<node::Acceptor> link_acceptor_;
     std::atomic<std::uint32_t> clients_{0};  // across shards
 };

@@ -164,13 +164,13 @@ void NodeShard::wire_dispatch() {
 
 // --- clients ---------------------------------------------------------------------------------
 
-void NodeShard::accept_client(node::Socket socket) {
+void NodeShard::accept_client(node::Socket socket, std::size_t endpoint) {
     if (stopping_) return;
-    if (!host_.admit_client() && !make_room(socket)) return;
-    start_client(std::move(socket));
+    if (!host_.admit_client() && !make_room(socket, endpoint)) return;
+    start_client(std::move(socket), endpoint);
 }
 
-void NodeShard::start_client(node::Socket socket) {
+void NodeShard::start_client(node::Socket socket, std::size_t endpoint) {
     // Ids encode their shard, so a reply for a connection goes straight to its thread.
     std::uint64_t conn_id = next_conn_seq_++ * context_.shard_count + context_.index + 1;
     const auto& settings = context_.settings();
@@ -180,8 +180,10 @@ void NodeShard::start_client(node::Socket socket) {
     // A client that does not read its replies is not read either (after a quarter of its queue).
     limits.pause_reading_above = settings.client_send_queue_bytes / 4;
     limits.pressure_send_queue_bytes = pressure_send_queue;
-    auto transport = std::make_shared<node::TcpTransport>(std::move(socket), limits,
-                                                          context_.budget, context_.thread);
+    const auto& listener = host_.client_endpoint(endpoint);
+    auto transport = std::make_shared<node::TcpTransport>(
+        std::move(socket), limits, context_.budget, context_.thread,
+        listener.layers ? listener.layers->make() : nullptr, listener.format);
     auto session =
         std::make_shared<ClientSession>(client_rules_, std::move(transport), conn_id, Clock::now());
     clients_.add(session);
@@ -194,20 +196,20 @@ void NodeShard::start_client(node::Socket socket) {
 }
 
 // When the gate is full, connections that never completed a frame (silent, trickling) go first.
-bool NodeShard::make_room(node::Socket& socket) {
+bool NodeShard::make_room(node::Socket& socket, std::size_t endpoint) {
     if (evict_unproven_client() && host_.admit_client()) return true;
-    if (host_.evict_elsewhere(context_.index, std::move(socket), [this](node::Socket s) {
-            accept_client_after_eviction(std::move(s));
+    if (host_.evict_elsewhere(context_.index, std::move(socket), [this, endpoint](node::Socket s) {
+            accept_client_after_eviction(std::move(s), endpoint);
         }))
         return false;
     refuse_client(socket);
     return false;
 }
 
-void NodeShard::accept_client_after_eviction(node::Socket socket) {
+void NodeShard::accept_client_after_eviction(node::Socket socket, std::size_t endpoint) {
     if (stopping_) return;
     if (host_.admit_client())
-        start_client(std::move(socket));
+        start_client(std::move(socket), endpoint);
     else
         refuse_client(socket);  // another new client took the room first
 }

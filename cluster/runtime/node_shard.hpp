@@ -55,8 +55,9 @@ public:
     /// Sends this gate's presence changes to the other nodes (shard 0 of a gate only).
     void flush_presence();
 
-    /// Takes a client connection accepted on this shard's thread.
-    void accept_client(node::Socket socket);
+    /// Takes a client connection accepted on this shard's thread by client listener
+    /// `endpoint` (0: the node's `port`; then its `listeners` in order).
+    void accept_client(node::Socket socket, std::size_t endpoint);
     /// Closes this shard's oldest client that never sent a complete frame, to make room for a
     /// new one; false when it has none.
     bool evict_unproven_client();
@@ -84,11 +85,11 @@ private:
     void wire_dispatch();
     /// Admits a client over max_connections by evicting an unproven one (here or on another
     /// shard); false when the socket was refused or handed on.
-    bool make_room(node::Socket& socket);
+    bool make_room(node::Socket& socket, std::size_t endpoint);
     /// Starts a client that was counted in against max_connections.
-    void start_client(node::Socket socket);
+    void start_client(node::Socket socket, std::size_t endpoint);
     /// Takes a client after another shard evicted one to make room (or refuses it).
-    void accept_client_after_eviction(node::Socket socket);
+    void accept_client_after_eviction(node::Socket socket, std::size_t endpoint);
     /// Closes a client beyond max_connections.
     void refuse_client(node::Socket& socket);
     /// A client's request, from a link or from this gate's own client: run now, or queued

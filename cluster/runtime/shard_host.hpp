@@ -4,6 +4,7 @@
 // it, so a shard never includes the node's header.
 
 #include "cluster/api/handler.hpp"
+#include "cluster/runtime/client_endpoint.hpp"
 #include "node/socket.hpp"
 
 #include <asio/thread_pool.hpp>
@@ -35,6 +36,8 @@ public:
                                  std::function<void(node::Socket)> then) = 0;
     /// Runs `work(shard)` on shard `index`'s thread.
     virtual void post_to_shard(std::size_t index, std::function<void(NodeShard&)> work) = 0;
+    /// How connections of client listener `index` are set up (0 is the node's `port`).
+    virtual const ClientEndpoint& client_endpoint(std::size_t index) const = 0;
     /// The process's threads for blocking work (Context::blocking).
     virtual asio::thread_pool& workers() = 0;
 };
