@@ -123,3 +123,81 @@ TEST_CASE("a callback returning false stops decoding") {
     CHECK(status == FeedStatus::stopped);
     CHECK(calls == 1);
 }
+
+// ---- other layouts (FrameFormat) -----------------------------------------------------------
+
+namespace {
+
+/// A game's own layout: [magic 0xD1][msgID u16 big-endian][dataLen u24 big-endian].
+class GameFormat final : public FrameFormat {
+public:
+    std::size_t header_size() const override { return 6; }
+    bool read_header(const std::byte* h, FrameHeader& out) const override {
+        if (h[0] != std::byte{0xD1}) return false;
+        out.msg_id = (std::uint32_t(h[1]) << 8) | std::uint32_t(h[2]);
+        out.data_len =
+            (std::uint32_t(h[3]) << 16) | (std::uint32_t(h[4]) << 8) | std::uint32_t(h[5]);
+        return true;
+    }
+    void write_header(std::byte* h, FrameHeader header) const override {
+        h[0] = std::byte{0xD1};
+        h[1] = std::byte(header.msg_id >> 8);
+        h[2] = std::byte(header.msg_id);
+        h[3] = std::byte(header.data_len >> 16);
+        h[4] = std::byte(header.data_len >> 8);
+        h[5] = std::byte(header.data_len);
+    }
+    std::string_view name() const override { return "game"; }
+};
+
+/// Every frame of `stream` in `format`, fed `chunk` bytes at a time, and the last status.
+std::pair<std::vector<Seen>, FeedStatus> decode_format(const FrameFormat& format,
+                                                       const ByteBuffer& stream,
+                                                       std::size_t chunk) {
+    FrameReader reader(64, &format);
+    std::vector<Seen> seen;
+    FeedStatus status = FeedStatus::ok;
+    for (std::size_t at = 0; at < stream.size() && status == FeedStatus::ok; at += chunk) {
+        auto piece = Bytes{stream}.subspan(at, std::min(chunk, stream.size() - at));
+        status = reader.feed(piece, [&](std::uint32_t id, Bytes data) {
+            seen.push_back({id, std::string(as_text(data))});
+            return true;
+        });
+    }
+    return {seen, status};
+}
+
+}  // namespace
+
+TEST_CASE("zinx LTV is length then msgID, both little-endian") {
+    ByteBuffer out;
+    append_frame(out, ltv_format(), 0x01020304, as_bytes("hi"));
+    ByteBuffer expected{std::byte{2}, std::byte{0}, std::byte{0}, std::byte{0},   std::byte{4},
+                        std::byte{3}, std::byte{2}, std::byte{1}, std::byte{'h'}, std::byte{'i'}};
+    CHECK(out == expected);
+    for (std::size_t chunk : {1, 3, 100}) {
+        auto [seen, status] = decode_format(ltv_format(), out, chunk);
+        CHECK(status == FeedStatus::ok);
+        CHECK(seen == std::vector<Seen>{{0x01020304, "hi"}});
+    }
+}
+
+TEST_CASE("a game's own layout is read at any cut, and a bad header is malformed") {
+    GameFormat game;
+    ByteBuffer stream;
+    append_frame(stream, game, 7, as_bytes("first"));
+    append_frame(stream, game, 300, as_bytes(""));
+    append_frame(stream, game, 9, as_bytes("third"));
+    for (std::size_t chunk = 1; chunk <= stream.size(); ++chunk) {
+        auto [seen, status] = decode_format(game, stream, chunk);
+        CHECK(status == FeedStatus::ok);
+        CHECK(seen == std::vector<Seen>{{7, "first"}, {300, ""}, {9, "third"}});
+    }
+    ByteBuffer bad = stream;
+    bad[0] = std::byte{0x00};
+    CHECK(decode_format(game, bad, 1).second == FeedStatus::malformed);
+    CHECK(decode_format(game, bad, bad.size()).second == FeedStatus::malformed);
+    ByteBuffer big;
+    append_frame(big, game, 1, as_bytes(std::string(65, 'x')));
+    CHECK(decode_format(game, big, 2).second == FeedStatus::oversized);
+}

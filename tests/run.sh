@@ -40,7 +40,7 @@ CC=clang CXX=clang++ cmake -S . -B build-fuzz -DDINX_FUZZ=ON -DCMAKE_BUILD_TYPE=
 cmake --build build-fuzz -j"$jobs"
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
-for target in frame envelope config; do
+for target in frame envelope config websocket; do
   mkdir -p "$scratch/$target"
   # New inputs go to the scratch dir; the checked-in seeds are only read.
   build-fuzz/tests/fuzz/${target}_fuzz -max_total_time="${DINX_FUZZ_SECONDS:-5}" \
