@@ -384,14 +384,15 @@ inline void check_signal_stops(ChildProcess& process, int signal, const Cluster&
     CHECK(steady_clock::now() - sent < promised_bound);
 }
 
-/// Starts dinx-demo on a config it must refuse: exit code 2 within 5 s, and the gate's port
-/// never opened. Returns what it printed.
+/// Starts dinx-demo on a config it must refuse: exit code 2, and the gate's port never opened.
+/// Returns what it printed. The bound only tells a hang from an exit: a sanitized binary on a
+/// busy machine may take seconds to check for leaks as it exits.
 inline std::string check_refused(Cluster& cluster, const std::vector<std::uint32_t>& ids = {}) {
     auto& process = cluster.start(ids);
-    auto exit_code = process.wait_for_exit(promised_bound);
+    auto exit_code = process.wait_for_exit(20s);
     auto output = process.read_output();
     INFO("output of " << process.command_line() << ":\n" << output);
-    REQUIRE_MESSAGE(exit_code.has_value(), "still running 5 s after start");
+    REQUIRE_MESSAGE(exit_code.has_value(), "still running 20 s after start");
     CHECK(*exit_code == 2);
     CHECK_FALSE(port_accepts(cluster.conf().gate_port));
     return output;
