@@ -10,6 +10,10 @@
 // and waits until each login is answered with that msgID: a gate that refuses some msgIDs to
 // guests (the demo's send, broadcast, relay) can then be loaded with them.
 //
+// --ws PATH and --tls wrap every connection in a client wire layer (WebSocket, TLS, or TLS
+// under WebSocket); the handshakes all end before the load starts, and the requests a
+// connection queues between two writes leave as one WebSocket message, as a gate sends them.
+//
 // --idle N opens N connections (spread over source addresses 127.0.0.1..k so that the ephemeral
 // ports of one address do not run out), sends one echo on each so that the server really holds
 // a session for it, prints "IDLE connected=N", then holds them until SIGINT/SIGTERM.
@@ -22,7 +26,9 @@
 
 int main(int argc, char** argv) {
     dinx::bench::LoadOptions options;
-    CLI::App cli{"dinx-load: load generator for dinx gates (zinx TLV clients)", "dinx-load"};
+    CLI::App cli{
+        "dinx-load: load generator for dinx gates (zinx TLV clients over TCP, WebSocket or TLS)",
+        "dinx-load"};
     cli.add_option("--host", options.host, "server address")->capture_default_str();
     cli.add_option("--port", options.port, "server port")->required();
     cli.add_option("-c,--conns", options.conns, "client connections")->capture_default_str();
@@ -49,6 +55,11 @@ int main(int argc, char** argv) {
     cli.add_option("--sources", options.sources,
                    "source addresses 127.0.0.1..N used by --idle connections")
         ->capture_default_str();
+    cli.add_option("--ws", options.ws_path,
+                   "speak WebSocket, upgrading on this path (Host is --host:--port)")
+        ->type_name("PATH");
+    cli.add_flag("--tls", options.tls,
+                 "speak TLS (under WebSocket with --ws); the certificate is not verified");
     CLI11_PARSE(cli, argc, argv);
     try {
         return options.idle > 0 ? dinx::bench::run_idle(options) : dinx::bench::run_load(options);

@@ -3,6 +3,8 @@
 #include "bench/percentile.hpp"
 
 #include "node/frame_codec.hpp"
+#include "node/tls_layer.hpp"
+#include "node/websocket_client_layer.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -19,6 +21,8 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -45,7 +49,9 @@ std::system_error os_error(const std::string& what) {
 struct Conn {
     int fd = -1;
     node::FrameReader reader{16u << 20};
-    ByteBuffer out;              // requests not yet written
+    std::unique_ptr<node::WireLayer> layer;  // WebSocket, TLS or both; null for plain TCP
+    ByteBuffer plain;            // with a layer: requests not yet wrapped (one message per write)
+    ByteBuffer out;              // bytes not yet written
     std::uint64_t next_seq = 0;  // of the next request
     std::uint64_t expected = 0;  // seq the next reply should carry
     std::uint32_t in_flight = 0;
@@ -156,6 +162,39 @@ std::vector<Conn> connect_all(const LoadOptions& options, std::uint32_t count,
     return conns;
 }
 
+// ---- wire layers ------------------------------------------------------------------------------
+
+/// Queues a whole frame (or frames) on `conn`: as they are, or wrapped by its layer.
+void queue_frames(Conn& conn, Bytes frames) {
+    if (conn.layer)
+        conn.layer->wrap_out(frames, conn.out);
+    else
+        append(conn.out, frames);
+}
+
+/// Passes bytes read on a layered connection through its layer, whose answers (a pong, TLS
+/// records) are queued on conn.out, then through its frame reader. False when the connection
+/// must end; `why` then says why.
+template <class OnFrame>
+bool take_layered(Conn& conn, Bytes chunk, OnFrame&& on_frame, std::string& why) {
+    // The frame reader copies what it keeps: one buffer serves every connection.
+    thread_local ByteBuffer up;
+    up.clear();
+    auto verdict = conn.layer->take_in(chunk, up, conn.out);
+    auto status = conn.reader.feed(Bytes{up}, on_frame);
+    why = !verdict.keep_open ? verdict.reason : status != node::FeedStatus::ok ? "a bad frame" : "";
+    return verdict.keep_open && status == node::FeedStatus::ok;
+}
+
+/// Writes what `conn` has queued, as far as the socket takes it; false when the socket broke.
+bool write_some(Conn& conn) {
+    if (conn.out.empty()) return true;
+    ssize_t sent = ::send(conn.fd, conn.out.data(), conn.out.size(), MSG_NOSIGNAL);
+    if (sent < 0) return errno == EAGAIN || errno == EINTR;
+    conn.out.erase(conn.out.begin(), conn.out.begin() + sent);
+    return true;
+}
+
 // ---- closed-loop load -------------------------------------------------------------------------
 
 /// What a run counted.
@@ -232,14 +271,26 @@ private:
                 close(conn);
                 return;
             }
-            auto status = conn.reader.feed(Bytes{buffer_, static_cast<std::size_t>(got)},
-                                           [&](std::uint32_t id, Bytes data) {
-                                               on_reply(conn, id, data);
-                                               return true;
-                                           });
-            if (status != node::FeedStatus::ok) close(conn);
+            Bytes chunk{buffer_, static_cast<std::size_t>(got)};
+            auto on_frame = [&](std::uint32_t id, Bytes data) {
+                on_reply(conn, id, data);
+                return true;
+            };
+            if (conn.layer) {
+                read_layered(conn, chunk, on_frame);
+            } else if (conn.reader.feed(chunk, on_frame) != node::FeedStatus::ok) {
+                close(conn);
+            }
             if (static_cast<std::size_t>(got) < sizeof buffer_) return;
         }
+    }
+
+    template <class OnFrame>
+    void read_layered(Conn& conn, Bytes chunk, OnFrame& on_frame) {
+        std::string why;
+        bool keep = take_layered(conn, chunk, on_frame, why);
+        if (!conn.out.empty()) mark_dirty(conn);  // the layer answered (a pong, TLS records)
+        if (!keep) close(conn);
     }
 
     void close(Conn& conn) {
@@ -279,12 +330,15 @@ private:
         std::uint64_t sent = now_ns();
         std::memcpy(payload_.data(), &seq, sizeof seq);
         std::memcpy(payload_.data() + 8, &sent, sizeof sent);
-        node::append_frame(conn.out, options_.msg_id, payload_);
+        node::append_frame(conn.layer ? conn.plain : conn.out, options_.msg_id, payload_);
         ++conn.in_flight;
-        if (!conn.dirty) {
-            conn.dirty = true;
-            dirty_.push_back(static_cast<std::uint32_t>(&conn - conns_.data()));
-        }
+        mark_dirty(conn);
+    }
+
+    void mark_dirty(Conn& conn) {
+        if (conn.dirty) return;
+        conn.dirty = true;
+        dirty_.push_back(static_cast<std::uint32_t>(&conn - conns_.data()));
     }
 
     // One write per connection per wake-up, whatever was queued on it.
@@ -297,6 +351,11 @@ private:
     }
 
     void write(Conn& conn, std::uint32_t index) {
+        if (conn.layer && !conn.plain.empty() && conn.open) {
+            // Everything queued since the last write leaves as one WebSocket message.
+            conn.layer->wrap_out(Bytes{conn.plain}, conn.out);
+            conn.plain.clear();
+        }
         if (!conn.open || conn.out.empty()) return;
         ssize_t sent = ::send(conn.fd, conn.out.data(), conn.out.size(), MSG_NOSIGNAL);
         if (sent < 0 && errno != EAGAIN) {
@@ -328,10 +387,10 @@ void report(const LoadOptions& options, Tally& tally) {
     double p99 = percentile_us(tally.latencies_ns, 0.99);
     double p999 = percentile_us(tally.latencies_ns, 0.999);
     std::printf(
-        "dinx-load: %u conns x %u in flight, %u-byte payloads, msgID %u, %.1f s after %.1f s "
+        "dinx-load: %u %s conns x %u in flight, %u-byte payloads, msgID %u, %.1f s after %.1f s "
         "warm-up\n",
-        options.conns, options.depth, options.size, options.msg_id, options.duration_s,
-        options.warmup_s);
+        options.conns, options.transport().c_str(), options.depth, options.size, options.msg_id,
+        options.duration_s, options.warmup_s);
     std::printf("round trips/s: %.0f\n", rps);
     std::printf("latency us:    p50 %.1f   p99 %.1f   p999 %.1f\n", p50, p99, p999);
     std::printf("errors %llu   lost %llu   out-of-order %llu   closed by server %llu\n",
@@ -341,50 +400,97 @@ void report(const LoadOptions& options, Tally& tally) {
                 static_cast<unsigned long long>(tally.closed));
     std::printf(
         "RESULT conns=%u depth=%u size=%u rps=%.0f p50_us=%.1f p99_us=%.1f p999_us=%.1f "
-        "errors=%llu lost=%llu out_of_order=%llu\n",
+        "errors=%llu lost=%llu out_of_order=%llu transport=%s\n",
         options.conns, options.depth, options.size, rps, p50, p99, p999,
         static_cast<unsigned long long>(tally.errors), static_cast<unsigned long long>(tally.lost),
-        static_cast<unsigned long long>(tally.out_of_order));
+        static_cast<unsigned long long>(tally.out_of_order), options.transport().c_str());
 }
 
 // ---- one exchange per connection --------------------------------------------------------------
+
+// Writes what each connection has queued and reads until `done(i)` holds for every one;
+// throws after 30 s, saying how many were `what`. Frames go to `on_frame(i, msg_id, payload)`.
+template <class OnFrame, class Done>
+void exchange(std::vector<Conn>& conns, const char* what, OnFrame on_frame, Done done) {
+    Poller poller;
+    for (std::uint32_t i = 0; i < conns.size(); ++i) {
+        if (!write_some(conns[i])) throw os_error("send");
+        poller.add(conns[i].fd, i, EPOLLIN | (conns[i].out.empty() ? 0u : EPOLLOUT));
+    }
+    std::size_t finished = 0;
+    auto deadline = Clock::now() + std::chrono::seconds(30);
+    epoll_event events[512];
+    std::byte buffer[16 * 1024];
+    while (finished < conns.size()) {
+        if (Clock::now() > deadline)
+            throw std::runtime_error("only " + std::to_string(finished) + " of " +
+                                     std::to_string(conns.size()) + " connections " + what);
+        int n = poller.wait(events, 512, 100);
+        for (int e = 0; e < n; ++e) {
+            auto i = events[e].data.u32;
+            auto& conn = conns[i];
+            ssize_t got =
+                (events[e].events & EPOLLIN) ? ::recv(conn.fd, buffer, sizeof buffer, 0) : -1;
+            if (got == 0 ||
+                (got < 0 && errno != EAGAIN && errno != EINTR && (events[e].events & EPOLLIN)))
+                throw std::runtime_error(std::string("the server closed a connection before it ") +
+                                         what);
+            auto frame = [&](std::uint32_t id, Bytes payload) {
+                on_frame(i, id, payload);
+                return true;
+            };
+            Bytes chunk{buffer, got > 0 ? static_cast<std::size_t>(got) : 0};
+            std::string why = "a bad frame";
+            bool keep = conn.layer ? take_layered(conn, chunk, frame, why)
+                                   : conn.reader.feed(chunk, frame) == node::FeedStatus::ok;
+            if (!keep) throw std::runtime_error("a connection ended: " + why);
+            if (!write_some(conn)) throw os_error("send");
+            if (done(i)) {
+                ++finished;
+                poller.remove(conn.fd);
+            } else {
+                poller.modify(conn.fd, i, EPOLLIN | (conn.out.empty() ? 0u : EPOLLOUT));
+            }
+        }
+    }
+}
 
 // Sends `frames[i]` on connection i and waits until each has one answer, which `check(i, msg_id,
 // payload)` judges (it throws when the answer is wrong).
 template <class Check>
 void ask_each(std::vector<Conn>& conns, const std::vector<ByteBuffer>& frames, Check check) {
-    Poller poller;
-    for (std::uint32_t i = 0; i < conns.size(); ++i) {
-        if (::send(conns[i].fd, frames[i].data(), frames[i].size(), MSG_NOSIGNAL) !=
-            ssize_t(frames[i].size()))
-            throw os_error("send");
-        poller.add(conns[i].fd, i, EPOLLIN);
+    for (std::uint32_t i = 0; i < conns.size(); ++i) queue_frames(conns[i], frames[i]);
+    std::vector<bool> answered(conns.size(), false);
+    exchange(
+        conns, "answered",
+        [&](std::uint32_t i, std::uint32_t id, Bytes payload) {
+            if (answered[i]) return;  // (a push: not ours to judge)
+            check(i, id, payload);
+            answered[i] = true;
+        },
+        [&](std::uint32_t i) { return answered[i] && conns[i].out.empty(); });
+}
+
+// Gives every connection its layer (WebSocket, TLS or both) and runs the handshakes.
+void open_layers(const LoadOptions& options, std::vector<Conn>& conns) {
+    std::shared_ptr<node::TlsContext> tls;
+    // A load tool measures the server, not the certificate: it verifies nothing.
+    if (options.tls) tls = node::TlsContext::client("", options.host);
+    std::optional<node::WebSocketClientOptions> websocket;
+    if (!options.ws_path.empty()) {
+        websocket.emplace();
+        websocket->host = options.host + ":" + std::to_string(options.port);
+        websocket->path = options.ws_path;
     }
-    std::vector<bool> done(conns.size(), false);
-    std::size_t answered = 0;
-    auto deadline = Clock::now() + std::chrono::seconds(30);
-    epoll_event events[512];
-    std::byte buffer[4096];
-    while (answered < conns.size()) {
-        if (Clock::now() > deadline)
-            throw std::runtime_error("only " + std::to_string(answered) + " of " +
-                                     std::to_string(conns.size()) + " connections answered");
-        int n = poller.wait(events, 512, 100);
-        for (int e = 0; e < n; ++e) {
-            auto i = events[e].data.u32;
-            ssize_t got = ::recv(conns[i].fd, buffer, sizeof buffer, 0);
-            if (got <= 0) throw std::runtime_error("the server closed a connection");
-            conns[i].reader.feed(Bytes{buffer, static_cast<std::size_t>(got)},
-                                 [&](std::uint32_t id, Bytes payload) {
-                                     if (done[i]) return true;  // (a push: not ours to judge)
-                                     check(i, id, payload);
-                                     done[i] = true;
-                                     ++answered;
-                                     poller.remove(conns[i].fd);
-                                     return true;
-                                 });
-        }
+    for (auto& conn : conns) {
+        conn.layer = node::make_client_layer(tls, websocket);
+        conn.layer->open(conn.out);
     }
+    exchange(
+        conns, "finished the handshake", [](std::uint32_t, std::uint32_t, Bytes) {},
+        [&](std::uint32_t i) { return conns[i].layer->handshake_done() && conns[i].out.empty(); });
+    std::printf("dinx-load: %zu %s handshakes done\n", conns.size(), options.transport().c_str());
+    std::fflush(stdout);
 }
 
 // Connection i logs in as options.login + i; an answer of another msgID (an error frame) is
@@ -428,6 +534,7 @@ std::size_t count_dropped(std::vector<Conn>& conns) {
 int run_load(const LoadOptions& options) {
     raise_fd_limit(options.conns);
     auto conns = connect_all(options, options.conns, 1);
+    if (options.tls || !options.ws_path.empty()) open_layers(options, conns);
     if (!options.login.empty()) log_in_each(options, conns);
     LoadRun run(options, std::move(conns));
     auto tally = run.run();
@@ -446,6 +553,7 @@ int run_idle(const LoadOptions& options) {
     ::pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
     raise_fd_limit(options.idle);
     auto conns = connect_all(options, options.idle, std::max(1u, options.sources));
+    if (options.tls || !options.ws_path.empty()) open_layers(options, conns);
     if (!options.login.empty()) log_in_each(options, conns);
     echo_once(options, conns);
     std::printf("IDLE connected=%u\n", options.idle);

@@ -22,10 +22,19 @@ struct LoadOptions {
     std::uint32_t sources = 8;       ///< source addresses 127.0.0.1..N for idle connections
     std::string login;               ///< non-empty: connection i first logs in as login + i
     std::uint32_t login_msg_id = 1;  ///< msgID of the login requests
+    std::string ws_path;             ///< non-empty: WebSocket, upgrading on this path
+    bool tls = false;                ///< TLS (under WebSocket with ws_path), not verified
+
+    /// What the connections speak: "tcp", "websocket", "tls" or "tls+websocket".
+    std::string transport() const {
+        if (tls) return ws_path.empty() ? "tls" : "tls+websocket";
+        return ws_path.empty() ? "tcp" : "websocket";
+    }
 };
 
-/// Runs the closed-loop load and prints the report. Exit code 0 only when replies came back
-/// with no error frame, none lost and none out of order.
+/// Runs the closed-loop load and prints the report. With a WebSocket or TLS transport every
+/// connection finishes its handshake before the load starts. Exit code 0 only when replies came
+/// back with no error frame, none lost and none out of order.
 int run_load(const LoadOptions& options);
 
 /// Opens options.idle connections, echoes once on each, prints "IDLE connected=N", holds them

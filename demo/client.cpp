@@ -1,5 +1,6 @@
 #include "demo/client.hpp"
 
+#include "demo/client_connection.hpp"
 #include "demo/conversation.hpp"
 #include "demo/handlers.hpp"
 #include "demo/services.hpp"
@@ -24,8 +25,7 @@ using node::Frame;
 using std::chrono::milliseconds;
 
 struct ClientOptions {
-    std::string host = "127.0.0.1";
-    std::uint16_t port = 10000;
+    ConnectionOptions connection;  // --host, --port, and what the connection is wrapped in
     bool script = false;
     std::string name = "alice";
     int timeout_ms = 5000;
@@ -174,9 +174,9 @@ int run_interactive(BlockingClient& client, const ClientOptions& options) {
 }
 
 ConversationOptions conversation_options(const ClientOptions& options) {
-    return {.host = options.host,
-            .port = options.port,
-            .host2 = options.host2.value_or(options.host),
+    return {.host = options.connection.host,
+            .port = options.connection.port,
+            .host2 = options.host2.value_or(options.connection.host),
             .port2 = *options.port2,
             .name = options.name,
             .name2 = options.name2,
@@ -197,8 +197,8 @@ bool valid_names(const ClientOptions& options) {
 }
 
 int run_connected(const ClientOptions& options) {
-    BlockingClient client(options.host, options.port, milliseconds(options.timeout_ms));
-    return options.script ? run_script(client, options) : run_interactive(client, options);
+    auto client = connect_to_gate(options.connection, milliseconds(options.timeout_ms));
+    return options.script ? run_script(*client, options) : run_interactive(*client, options);
 }
 
 void add_conversation_options(CLI::App& cli, ClientOptions& options, CLI::Option* script) {
@@ -219,8 +219,7 @@ void add_conversation_options(CLI::App& cli, ClientOptions& options, CLI::Option
 int run_client(int argc, char** argv) {
     ClientOptions options;
     CLI::App cli{"dinx-demo client: talks to a gate like a zinx client", "dinx-demo client"};
-    cli.add_option("--host", options.host, "gate address")->capture_default_str();
-    cli.add_option("--port", options.port, "gate client port")->capture_default_str();
+    add_connection_options(cli, options.connection);
     auto* script = cli.add_flag(
         "--script", options.script,
         "run login, send, broadcast, relay, logout (with --port2: the two-gate conversation); "
@@ -241,11 +240,17 @@ int run_client(int argc, char** argv) {
     CLI11_PARSE(cli, argc, argv);
     if (options.port2) {
         if (!valid_names(options)) return 2;
+        if (options.connection.changed()) {
+            std::cerr << "dinx-demo client: the two-gate conversation (--port2) speaks plain TCP "
+                         "with TLV frames; --ws, --tls and --framing are for one gate"
+                      << std::endl;
+            return 2;
+        }
         return run_conversation(conversation_options(options));
     }
     try {
         return run_connected(options);
-    } catch (const std::system_error& error) {
+    } catch (const std::exception& error) {  // a refused connection or handshake, a bad --ca
         std::cerr << "dinx-demo client: " << error.what() << std::endl;
         return 1;
     }

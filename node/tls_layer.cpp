@@ -337,7 +337,7 @@ std::size_t TlsLayer::held_bytes() const {
 }
 
 std::unique_ptr<WireLayer> TlsLayerFactory::make() const {
-    return std::make_unique<TlsLayer>(context_, TlsRole::server);
+    return std::make_unique<TlsLayer>(context_, role_);
 }
 
 }  // namespace dinx::node

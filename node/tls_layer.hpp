@@ -72,6 +72,8 @@ public:
     /// Client role: appends the ClientHello to `wire`. Does nothing on later calls or for the
     /// server role.
     void start(ByteBuffer& wire);
+    /// start(): what a client sends first, for callers that only know the WireLayer interface.
+    void open(ByteBuffer& wire) override { start(wire); }
 
     /// Takes TLS records read from below; plaintext goes to `up`, handshake records, alerts,
     /// close_notify and the records of plaintext kept until the handshake ended go to `reply`.
@@ -111,13 +113,16 @@ private:
 /// Makes a server-role TLS layer for each connection a listener accepts.
 class TlsLayerFactory : public WireLayerFactory {
 public:
-    /// A factory whose layers share `context` (a server context).
-    explicit TlsLayerFactory(std::shared_ptr<TlsContext> context) : context_(std::move(context)) {}
-    /// A server-role layer.
+    /// A factory whose layers share `context` and play `role` (a listener's are servers, a
+    /// dialer's clients).
+    explicit TlsLayerFactory(std::shared_ptr<TlsContext> context, TlsRole role = TlsRole::server)
+        : context_(std::move(context)), role_(role) {}
+    /// A layer of the factory's role.
     std::unique_ptr<WireLayer> make() const override;
 
 private:
     std::shared_ptr<TlsContext> context_;
+    TlsRole role_;
 };
 
 }  // namespace dinx::node

@@ -13,6 +13,12 @@ public:
     StackedLayer(std::unique_ptr<WireLayer> lower, std::unique_ptr<WireLayer> upper)
         : lower_(std::move(lower)), upper_(std::move(upper)) {}
 
+    void open(ByteBuffer& wire) override {
+        lower_->open(wire);
+        // The upgrade request goes through TLS, which holds it until its handshake is done.
+        through_upper([&](ByteBuffer& mid) { upper_->open(mid); }, wire);
+    }
+
     LayerVerdict take_in(Bytes wire, ByteBuffer& up, ByteBuffer& reply) override {
         between.clear();
         auto verdict = lower_->take_in(wire, between, reply);
@@ -77,6 +83,11 @@ private:
 std::shared_ptr<const WireLayerFactory> stack_layers(
     std::shared_ptr<const WireLayerFactory> lower, std::shared_ptr<const WireLayerFactory> upper) {
     return std::make_shared<StackedLayerFactory>(std::move(lower), std::move(upper));
+}
+
+std::unique_ptr<WireLayer> stack_layer(std::unique_ptr<WireLayer> lower,
+                                       std::unique_ptr<WireLayer> upper) {
+    return std::make_unique<StackedLayer>(std::move(lower), std::move(upper));
 }
 
 }  // namespace dinx::node

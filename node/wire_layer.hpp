@@ -39,6 +39,9 @@ class WireLayer {
 public:
     virtual ~WireLayer() = default;
 
+    /// Appends what the connecting side sends first (a TLS ClientHello, a WebSocket upgrade
+    /// request); nothing for a server-side layer.
+    virtual void open(ByteBuffer& wire) { (void)wire; }
     /// Takes bytes read from below. Appends what they carry for the layer above to `up` (frame
     /// bytes, for the top layer) and what must be sent back down at once (a handshake answer, a
     /// pong, TLS records) to `reply`, already wrapped for the wire.
@@ -72,5 +75,8 @@ public:
 /// bytes to send, the other way.
 std::shared_ptr<const WireLayerFactory> stack_layers(std::shared_ptr<const WireLayerFactory> lower,
                                                      std::shared_ptr<const WireLayerFactory> upper);
+/// One connection's layers stacked the same way: a client's TLS under its WebSocket.
+std::unique_ptr<WireLayer> stack_layer(std::unique_ptr<WireLayer> lower,
+                                       std::unique_ptr<WireLayer> upper);
 
 }  // namespace dinx::node
