@@ -9,6 +9,8 @@ packages=(
   libasio-dev libcereal-dev libtomlplusplus-dev libspdlog-dev libfmt-dev doctest-dev libcli11-dev libssl-dev
   nlohmann-json3-dev  # optional for dinx itself: the typed JSON adapter (cluster/typed/json.hpp)
   libprotobuf-dev protobuf-compiler  # optional for dinx itself: the protobuf adapter (cluster/typed/protobuf.hpp)
+  python3-websockets openssl  # for tests only: the external-client tests (tests/external/*.py)
+  chromium  # for tests only: the browser demo's test (tests/browser/chat_test.py)
 )
 for option in "$@"; do
   case "$option" in
