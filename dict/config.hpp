@@ -150,6 +150,19 @@ struct Settings {
     std::string secret_file;   ///< as written in dinx.toml, relative to its directory; "" = none
     int secret_file_line = 0;  ///< where secret_file is set, for error messages
     std::string secret;        ///< the cluster secret links prove they know; never logged
+    /// Links over TLS (all three or none), as written: the certificate and key every node
+    /// serves its accepted links with, and the CA a dialing node checks them against.
+    std::string link_tls_cert;
+    std::string link_tls_key;
+    std::string link_tls_ca;
+    int link_tls_line = 0;  ///< the first of the three keys, for error messages
+    /// The same paths resolved against dinx.toml's directory (filled when loaded from files).
+    std::string link_tls_cert_path;
+    std::string link_tls_key_path;
+    std::string link_tls_ca_path;
+
+    /// True when links speak TLS.
+    bool links_use_tls() const { return !link_tls_cert.empty(); }
 };
 
 /// One group named by route.toml's `[events]` table: its nodes hear session events.

@@ -187,6 +187,16 @@ void resolve_listener(const Config& config, ListenerInfo& listener,
 }  // namespace
 
 void resolve_listener_files(Config& config, const std::filesystem::path& dir) {
+    auto& settings = config.settings;
+    if (settings.links_use_tls()) {
+        int line = settings.link_tls_line;
+        settings.link_tls_cert_path =
+            readable_file(config, "link_tls_cert", settings.link_tls_cert, line, dir);
+        settings.link_tls_key_path =
+            readable_file(config, "link_tls_key", settings.link_tls_key, line, dir);
+        settings.link_tls_ca_path =
+            readable_file(config, "link_tls_ca", settings.link_tls_ca, line, dir);
+    }
     for (NodeInfo& node : config.nodes)
         for (ListenerInfo& listener : node.listeners) resolve_listener(config, listener, dir);
 }

@@ -47,12 +47,17 @@ constexpr std::array<SettingSpec, 23> setting_specs{{
 // The settings that are not numbers: a path to the file holding the cluster secret, and a word.
 constexpr std::string_view secret_file_key = "secret_file";
 constexpr std::string_view login_policy_key = "login_policy";
+// Links over TLS: the PEM certificate and key every node serves, and the CA dialers trust.
+constexpr std::array<std::string_view, 3> link_tls_keys{"link_tls_cert", "link_tls_key",
+                                                        "link_tls_ca"};
 
 constexpr auto setting_keys = [] {
-    std::array<std::string_view, setting_specs.size() + 2> keys{};
+    std::array<std::string_view, setting_specs.size() + 2 + link_tls_keys.size()> keys{};
     for (std::size_t i = 0; i < setting_specs.size(); ++i) keys[i] = setting_specs[i].key;
     keys[setting_specs.size()] = secret_file_key;
     keys[setting_specs.size() + 1] = login_policy_key;
+    for (std::size_t i = 0; i < link_tls_keys.size(); ++i)
+        keys[setting_specs.size() + 2 + i] = link_tls_keys[i];
     return keys;
 }();
 
@@ -91,6 +96,24 @@ void read_secret_path(const TableReader& reader, Settings& settings) {
         settings.secret_file = reader.text(*path, secret_file_key, true);
         settings.secret_file_line = line_of(path->source());
     }
+}
+
+/// The three link TLS paths as written, all or none; load_config resolves them.
+void read_link_tls(const TableReader& reader, Settings& settings) {
+    std::string* fields[] = {&settings.link_tls_cert, &settings.link_tls_key,
+                             &settings.link_tls_ca};
+    int given = 0;
+    for (std::size_t i = 0; i < link_tls_keys.size(); ++i) {
+        const toml::node* value = reader.find(link_tls_keys[i]);
+        if (value == nullptr) continue;
+        *fields[i] = reader.printable_text(*value, link_tls_keys[i], true);
+        if (settings.link_tls_line == 0) settings.link_tls_line = line_of(value->source());
+        ++given;
+    }
+    if (given != 0 && given != 3)
+        reader.fail(settings.link_tls_line,
+                    "'link_tls_cert', 'link_tls_key' and 'link_tls_ca' go together: links over "
+                    "TLS need all three");
 }
 
 /// The policy as written; any other value is refused with the allowed words.
@@ -149,6 +172,7 @@ Settings read_settings(const toml::node& value, int key_line, const std::string&
     Settings settings;
     read_numbers(reader, settings);
     read_secret_path(reader, settings);
+    read_link_tls(reader, settings);
     read_login_policy(reader, settings);
     check_backoff(settings, reader);
     check_msg_ids_differ(settings, reader);

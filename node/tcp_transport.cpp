@@ -64,6 +64,11 @@ void TcpTransport::start(std::shared_ptr<FrameSink> sink) {
     socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
     socket_.non_blocking(true, ignored);
     started_ = true;
+    // A dialing layer speaks first (a TLS ClientHello); the read below also writes it.
+    if (layered_) {
+        layered_->layer->open(layered_->wire);
+        recharge_queue();
+    }
     // The first read runs now and may close: the sink's close may drop the last owner of both.
     auto self = shared_from_this();
     on_readable({});
@@ -365,6 +370,16 @@ void TcpTransport::close(std::string reason, std::string_view violation) {
 }
 
 void TcpTransport::close_socket(bool shutdown_first) {
+    // A layered connection closed by us (idle, stopping) still says goodbye (a WebSocket close,
+    // a TLS close_notify) when nothing half-written is ahead of it: one try, never a wait.
+    if (shutdown_first && layered_ && !layered_->goodbye_said && handshake_done() &&
+        layered_->wire.size() == layered_->written) {
+        layered_->goodbye_said = true;
+        ByteBuffer goodbye;
+        layered_->layer->say_goodbye(goodbye);
+        std::error_code ignored;
+        socket_.write_some(asio::buffer(goodbye), ignored);
+    }
     // A layer's wire bytes do not map onto frame bytes: claim nothing surely unsent.
     acked_at_close_ = layered_ ? std::numeric_limits<std::uint64_t>::max()
                                : tcp_bytes_acked(socket_.native_handle()).value_or(bytes_written_);

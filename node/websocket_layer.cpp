@@ -29,9 +29,10 @@ constexpr std::size_t max_control_payload = 125;
 // A close payload is the code (2 bytes) and a text, within a control frame's 125 bytes.
 constexpr std::size_t max_close_text = max_control_payload - 2;
 
-// RFC 6455 section 7.4: codes an endpoint may send; 1004-1006 and 1015 never go on the wire.
+// RFC 6455 section 7.4 and IANA's registry (1012-1014 registered since): codes an endpoint may
+// send; 1004-1006 and 1015 never go on the wire.
 bool is_valid_close_code(unsigned code) {
-    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011) ||
+    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
            (code >= 3000 && code <= 4999);
 }
 

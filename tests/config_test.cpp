@@ -918,7 +918,9 @@ TEST_CASE("a login_policy other than the two words names its line and the allowe
 TEST_CASE("an unknown key in [cluster] lists login_policy and kick_msg_id among the settings") {
     ConfigError err = expect_error("\n[cluster]\nlogin = \"kick_older\"\n" + std::string(one_gate));
     CHECK(err.line() == 3);
-    CHECK(has(err, "kick_msg_id, call_timeout_ms, worker_threads, secret_file, login_policy)"));
+    CHECK(has(err,
+              "kick_msg_id, call_timeout_ms, worker_threads, secret_file, login_policy, "
+              "link_tls_cert, link_tls_key, link_tls_ca)"));
 }
 
 TEST_CASE("kick_msg_id equal to error_msg_id is refused at kick_msg_id, or at the key written") {

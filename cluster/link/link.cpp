@@ -18,15 +18,16 @@ constexpr std::uint32_t handshake_frame_limit = 512;
 // peer that lets 64 MiB pile up is not reading (dropping it fails its requests fast instead of
 // growing without bound).
 std::shared_ptr<node::FramedTransport> tcp_link_transport(const LinkSetup& setup,
-                                                          node::Socket socket) {
+                                                          node::Socket socket, LinkRole role) {
     node::TransportLimits limits;
     limits.max_frame_len = handshake_frame_limit;
     limits.max_send_queue_bytes = 64u << 20;
     // A busy link fills and empties a large buffer every flush: keeping it spares an mmap,
     // page faults and a munmap each time (blocks this large are mmapped, see MemoryBudget).
     limits.kept_write_buffer_bytes = 4u << 20;
+    const auto& layers = role == LinkRole::accepted ? setup.accepted_layers : setup.dialed_layers;
     return std::make_shared<node::TcpTransport>(std::move(socket), limits, setup.budget,
-                                                setup.account);
+                                                setup.account, layers ? layers->make() : nullptr);
 }
 
 Link::Link(const LinkSetup& setup, std::shared_ptr<node::FramedTransport> transport, Role role,

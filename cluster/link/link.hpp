@@ -19,7 +19,7 @@ namespace dinx::cluster {
 
 /// A TCP transport for a link of the node `setup` describes, over a connected socket.
 std::shared_ptr<node::FramedTransport> tcp_link_transport(const LinkSetup& setup,
-                                                          node::Socket socket);
+                                                          node::Socket socket, LinkRole role);
 
 /// One node-to-node connection, over a transport it owns. Used only on its shard's io thread.
 class Link final : public node::FrameSink, public std::enable_shared_from_this<Link> {

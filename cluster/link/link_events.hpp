@@ -4,6 +4,7 @@
 
 #include "cluster/link/envelope.hpp"
 #include "node/memory_budget.hpp"
+#include "node/wire_layer.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -37,6 +38,10 @@ struct LinkSetup {
     std::size_t account = 0;                             ///< the shard's account in it
     LinkEvents* events = nullptr;                        ///< the shard
     Drain* drain = nullptr;                              ///< what the shard owes
+    /// Links over TLS: layers for the links this node accepts and for those it dials (both
+    /// null: plain TCP).
+    std::shared_ptr<const node::WireLayerFactory> accepted_layers;
+    std::shared_ptr<const node::WireLayerFactory> dialed_layers;
 };
 
 }  // namespace dinx::cluster

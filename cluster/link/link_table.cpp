@@ -170,7 +170,7 @@ asio::awaitable<void> LinkTable::connect(std::uint32_t node_id,
         on_dial_failed(node_id, error.message());
         co_return;
     }
-    p.handshaking = std::make_shared<Link>(setup_, tcp_link_transport(setup_, std::move(*socket)),
+    p.handshaking = std::make_shared<Link>(setup_, tcp_link_transport(setup_, std::move(*socket), Link::Role::dialed),
                                            Link::Role::dialed, node_id);
     p.handshaking->begin(timeout);
 }

@@ -125,6 +125,23 @@ ClientEndpoint make_endpoint(const dict::ListenerInfo& listener, const dict::Con
 
 }  // namespace
 
+LinkLayers make_link_layers(const dict::Config& config) {
+    const auto& settings = config.settings;
+    if (!settings.links_use_tls()) return {};
+    try {
+        // Links authenticate each other with the cluster secret (HMAC); TLS adds secrecy, and
+        // the dialer checks the chain against the cluster's CA (not a host name: nodes dial
+        // each other by the addresses of dinx.toml).
+        auto server =
+            node::TlsContext::server(settings.link_tls_cert_path, settings.link_tls_key_path);
+        auto client = node::TlsContext::client(settings.link_tls_ca_path, "");
+        return {std::make_shared<node::TlsLayerFactory>(std::move(server)),
+                std::make_shared<node::TlsLayerFactory>(std::move(client), node::TlsRole::client)};
+    } catch (const node::TlsError& error) {
+        throw dict::ConfigError(config.nodes_file, settings.link_tls_line, error.what());
+    }
+}
+
 std::vector<ClientEndpoint> make_client_endpoints(const dict::NodeInfo& node,
                                                   const dict::Config& config,
                                                   const HandlerTable& handlers) {

@@ -31,4 +31,15 @@ std::vector<ClientEndpoint> make_client_endpoints(const dict::NodeInfo& node,
                                                   const dict::Config& config,
                                                   const HandlerTable& handlers);
 
+/// The wire layers of a node's links: TLS when [cluster] names link_tls_cert, link_tls_key and
+/// link_tls_ca, else none.
+struct LinkLayers {
+    std::shared_ptr<const node::WireLayerFactory> accepted;  ///< server side, our certificate
+    std::shared_ptr<const node::WireLayerFactory> dialed;    ///< client side, checks the CA
+};
+
+/// The link layers `config` asks for. Throws dict::ConfigError at the line of the link_tls keys
+/// when OpenSSL refuses a file.
+LinkLayers make_link_layers(const dict::Config& config);
+
 }  // namespace dinx::cluster

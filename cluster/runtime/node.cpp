@@ -33,6 +33,7 @@ Node::Node(const dict::NodeInfo& info, std::shared_ptr<const dict::Topology> top
       unproven_(std::make_unique<std::atomic<std::uint32_t>[]>(threads_.size())),
       directory_(info.id, topology_->settings().login_policy) {
     endpoints_ = make_client_endpoints(info_, topology_->config(), *handlers_);
+    link_layers_ = make_link_layers(topology_->config());
     for (std::size_t i = 0; i < threads_.size(); ++i)
         shards_.push_back(std::make_unique<NodeShard>(*this, info_, topology_, i, threads_.size(),
                                                       threads_[i], pool_.context(threads_[i]),

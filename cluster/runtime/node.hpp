@@ -94,6 +94,7 @@ public:
     const ClientEndpoint& client_endpoint(std::size_t index) const override {
         return endpoints_[index];
     }
+    const LinkLayers& link_layers() const override { return link_layers_; }
 
 private:
     /// Binds one listener into `slot`; the error names the node, `what` it is for and the port.
@@ -114,6 +115,7 @@ private:
     Directory directory_;  // before the shards, which refer to it
     std::vector<std::unique_ptr<NodeShard>> shards_;
     std::vector<ClientEndpoint> endpoints_;  // frontends: `port`, then each of `listeners`
+    LinkLayers link_layers_;
     std::optional<node::Acceptor> client_acceptor_;
     std::deque<std::optional<node::Acceptor>> listener_acceptors_;  // one per `listeners` row
     std::optional<node::Acceptor> link_acceptor_;

@@ -59,7 +59,9 @@ NodeShard::NodeShard(ShardHost& host, const dict::NodeInfo& info,
                   budget,
                   thread,
                   this,
-                  &context_.drain},
+                  &context_.drain,
+                  {},
+                  {}},
       client_rules_(ClientRules::from_settings(context_.settings(), info.id)),
       links_(context_, link_setup_, requests_),
       requests_(context_, links_, delivery_),
@@ -87,6 +89,8 @@ NodeShard::NodeShard(ShardHost& host, const dict::NodeInfo& info,
       client_check_(io, [this] { check_clients(); }) {
     client_rules_.events = this;
     client_rules_.drain = &context_.drain;
+    link_setup_.accepted_layers = host.link_layers().accepted;
+    link_setup_.dialed_layers = host.link_layers().dialed;
     delivery_.set_keeper(&keeper_);
     links_.on_node_lost([this](std::uint32_t node_id, bool maybe_received, const std::string& why) {
         calls_.on_node_lost(node_id, maybe_received, why);
@@ -273,9 +277,9 @@ void NodeShard::accept_link(node::Socket socket) {
         handshaking_links_.erase(handshaking_links_.begin());
         oldest->close("too many links are in their handshake", "evicted: too many handshakes");
     }
-    auto link =
-        std::make_shared<Link>(link_setup_, tcp_link_transport(link_setup_, std::move(socket)),
-                               Link::Role::accepted, 0, next_link_seq_++);
+    auto link = std::make_shared<Link>(
+        link_setup_, tcp_link_transport(link_setup_, std::move(socket), Link::Role::accepted),
+        Link::Role::accepted, 0, next_link_seq_++);
     handshaking_links_.emplace(link->accept_seq(), link);
     link->begin(milliseconds(context_.settings().connect_timeout_ms));
 }

@@ -38,6 +38,8 @@ public:
     virtual void post_to_shard(std::size_t index, std::function<void(NodeShard&)> work) = 0;
     /// How connections of client listener `index` are set up (0 is the node's `port`).
     virtual const ClientEndpoint& client_endpoint(std::size_t index) const = 0;
+    /// The wire layers of this node's links (TLS, or none).
+    virtual const LinkLayers& link_layers() const = 0;
     /// The process's threads for blocking work (Context::blocking).
     virtual asio::thread_pool& workers() = 0;
 };
