@@ -159,13 +159,14 @@ void ClientSession::check_timeouts(Clock::time_point now) {
     } else {
         partial_since_ = {};
     }
-    // A browser cannot send zinx heartbeats on its own, but it answers WebSocket pings: ask
-    // one that has been quiet half the idle limit, and its pong counts as heard.
-    if (now - last_heard_ >= rules_.idle_timeout / 2) connection.send_probe();
     if (now - last_heard_ >= rules_.idle_timeout) {
         disconnect_reason_ = DisconnectReason::idle;
         close("sent nothing for " + millis(now - last_heard_));  // players leave so: no warning
+        return;
     }
+    // A browser cannot send zinx heartbeats on its own, but it answers WebSocket pings: ask
+    // one that has been quiet half the idle limit, and its pong counts as heard.
+    if (now - last_heard_ >= rules_.idle_timeout / 2) connection.send_probe();
 }
 
 bool ClientSession::on_frame(std::uint32_t msg_id, Bytes payload) {

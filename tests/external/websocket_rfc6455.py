@@ -330,7 +330,7 @@ def make_checks(cluster, ws_port, strict_port):
                 if ws.close_code != code:
                     refused.append(f"{code} answered with {ws.close_code}")
         if refused and all(item.split()[0] in ("1012", "1013", "1014") for item in refused):
-            raise Skip("server bug: registered close codes are answered with a protocol error "
+            raise AssertionError("server bug: registered close codes are answered with a protocol error "
                        f"({'; '.join(refused)}): node/websocket_layer.cpp is_valid_close_code "
                        "accepts 1000-1003, 1007-1011, 3000-4999 only, though IANA's registry "
                        "(RFC 6455 11.7) defines 1012-1014 and the websockets library sends them")
@@ -421,7 +421,7 @@ def make_checks(cluster, ws_port, strict_port):
               f"{IDLE_TIMEOUT_MS}")
         check(pings >= 1, "an idle client was closed without being pinged first")
         if closed_by == "EOF":
-            raise Skip(
+            raise AssertionError(
                 "server bug: a WebSocket client idle for client_idle_timeout_ms gets its TCP "
                 "connection cut with no close frame (RFC 6455 7.1.1-7.1.2: the server starts "
                 "the closing handshake; a browser reports 1006, wasClean false). Got "
@@ -672,7 +672,7 @@ def make_checks(cluster, ws_port, strict_port):
         code = await within(asyncio.to_thread(cluster.process.wait), "dinx-demo did not exit")
         check(code == 0, f"dinx-demo exited with {code} after SIGTERM")
         if received is None:
-            raise Skip(
+            raise AssertionError(
                 "server bug: a drain (SIGTERM) cuts open WebSocket clients' TCP connections "
                 "with no close frame, so they see 1006 (abnormal closure) where RFC 6455 7.4.1 "
                 "has 1001 going away for a server going down, which WebSocketLayer::say_goodbye "
