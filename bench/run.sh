@@ -92,13 +92,14 @@ gate_port=$base
 
 # write_conf DIR IO_THREADS ECHO_GROUP BACKENDS: a gate, BACKENDS im nodes, echo and broadcast
 # routed to ECHO_GROUP, login to the gate (the demo takes broadcasts from logged-in clients only)
-write_conf() {
-  local dir=$1 threads=$2 group=$3 backends=$4
+write_conf() {  # write_conf DIR THREADS GROUP BACKENDS [GATE_LISTENERS_TOML]
+  local dir=$1 threads=$2 group=$3 backends=$4 listeners=${5:-}
   mkdir -p "$dir"
   {
     printf '[cluster]\nio_threads = %s\n\n' "$threads"
     printf '[[gate]]\nid = 1\nname = "gate-1"\ntype = "frontend"\nhost = "127.0.0.1"\nport = %s\nlink_port = %s\n\n' \
       "$gate_port" $((base + 100))
+    printf '%s\n' "$listeners"
     for i in $(seq "$backends"); do
       printf '[[im]]\nid = %s\nname = "im-%s"\ntype = "backend"\nhost = "127.0.0.1"\nport = %s\n\n' \
         $((i + 1)) "$i" $((base + i))
@@ -173,12 +174,14 @@ try_start_nodes() {  # try_start_nodes CONF_DIR NODE_IDS...
   cat "$log" >>"$work/nodes.log"
 }
 
-run_loads() {  # run_loads TARGET PORT
+run_loads() {  # run_loads TARGET PORT [LOAD_FLAGS...]
   local target=$1 port=$2
+  shift 2
+  local flags=("$@")
   for load_spec in "${loads[@]}"; do
     set -- $load_spec
     local line
-    line=$("$load" --port "$port" -c "$1" -d "$2" -s "$payload" --warmup "$warmup" --duration "$duration" |
+    line=$("$load" --port "$port" "${flags[@]}" -c "$1" -d "$2" -s "$payload" --warmup "$warmup" --duration "$duration" |
       grep '^RESULT') || { echo "bench: $target at ${1}x${2} failed" >&2; line="RESULT rps=0 errors=1"; }
     echo "  $target ${1}x${2}: ${line#RESULT }"
     awk -v t="$target" -v c="$1" -v d="$2" '{
@@ -199,6 +202,18 @@ for threads in 1 2; do
   write_conf "$work/node$threads" "$threads" gate 0
   start_nodes "$work/node$threads" 1; run_loads "node-${threads}t" "$gate_port"; stop_all
 done
+
+# The same gate on WebSocket and TLS listeners (issue 11), in the same run as node-1t above.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=localhost \
+  -keyout "$work/bench.key" -out "$work/bench.pem" 2>/dev/null
+ws_port=$((base + 80)) tls_port=$((base + 81))
+write_conf "$work/layers" 1 gate 0 "$(printf '[[gate.listeners]]\nport = %s\nprotocol = "websocket"\npath = "/ws"\n\n[[gate.listeners]]\nport = %s\ntls_cert = "%s"\ntls_key = "%s"\n' \
+  "$ws_port" "$tls_port" "$work/bench.pem" "$work/bench.key")"
+echo "dinx node over WebSocket and over TLS, io_threads=1"
+start_nodes "$work/layers" 1; wait_port "$ws_port"; wait_port "$tls_port"
+run_loads "node-1t-ws" "$ws_port" --ws /ws
+run_loads "node-1t-tls" "$tls_port" --tls
+stop_all
 
 for backends in 1 2; do
   echo "dinx cluster: gate + $backends im, one process per node, echo in group im"
@@ -482,6 +497,13 @@ targets_table() {
         printf "| memory per idle connection | gate | <= 2048 B at 50,000 | not measured | **missed** |\n"
       else
         printf "| memory per idle connection | gate at %s connections | <= 2048 B at 50,000 | %s B | %s |\n", idle_count, idle_bytes, (idle_bytes <= 2048 ? (idle_count >= 50000 ? "met" : "met at " idle_count ", see below") : "**missed**")
+      for (l = 1; l <= 2; l++) {
+        load = l == 1 ? "64x1" : "64x16"
+        r = rps["node-1t", load] > 0 ? rps["node-1t-ws", load] / rps["node-1t", load] : 0
+        printf "| WebSocket echo (issue 11) | node-1t-ws at %s | >= 0.80x node-1t | %.2fx | %s |\n", load, r, (r >= 0.8 ? "met" : "**missed**")
+        r = rps["node-1t", load] > 0 ? rps["node-1t-tls", load] / rps["node-1t", load] : 0
+        printf "| TLS echo (issue 11) | node-1t-tls at %s | >= 0.50x node-1t | %.2fx | %s |\n", load, r, (r >= 0.5 ? "met" : "**missed**")
+      }
       printf "| errors, lost, out of order | every run | 0 | %d | %s |\n", bad, (bad == 0 ? "met" : "**missed**")
     }' "$results"
 }
@@ -575,6 +597,9 @@ $(ratio_table)
   bytes back unchanged (no framing): the limit of one hop here.
 - **node-1t / node-2t**: \`dinx-demo\` running one gate whose route sends msgID 6 (echo) to its
   own group, with \`io_threads\` 1 and 2.
+- **node-1t-ws / node-1t-tls**: node-1t's gate taking the same load on a WebSocket listener
+  (\`dinx-load --ws /ws\`: binary messages carrying the TLV frames) and on a TLS listener
+  (\`dinx-load --tls\`, TLS 1.3, P-256); handshakes happen before the measurement.
 - **cluster-1im / cluster-2im**: the gate routes msgID 6 to group im; one \`dinx-demo\` process
   per node (\`io_threads = 1\` each), so every round trip is client → gate → im → gate → client.
 
