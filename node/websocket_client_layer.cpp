@@ -2,6 +2,7 @@
 
 #include "node/tls_layer.hpp"
 #include "node/websocket_handshake.hpp"
+#include "node/websocket_wire.hpp"
 
 #include <openssl/evp.h>
 
@@ -21,18 +22,8 @@ struct WebSocketClientLayer::Handshake {
 
 namespace {
 
-// RFC 6455 section 5.2 opcodes.
-constexpr std::uint8_t op_continuation = 0x0;
-constexpr std::uint8_t op_text = 0x1;
-constexpr std::uint8_t op_binary = 0x2;
-constexpr std::uint8_t op_close = 0x8;
-constexpr std::uint8_t op_ping = 0x9;
-constexpr std::uint8_t op_pong = 0xa;
+using namespace websocket_wire;
 
-constexpr std::uint8_t fin_bit = 0x80;
-constexpr std::uint8_t rsv_bits = 0x70;
-constexpr std::uint8_t mask_bit = 0x80;
-constexpr std::size_t max_control_payload = 125;
 // A server answering more than this before its empty line is not the gate we asked.
 constexpr std::size_t max_answer_head = 8192;
 // The longest status line quoted in a reason: it comes from the server, and reaches logs.

@@ -1,6 +1,7 @@
 #include "node/websocket_layer.hpp"
 
 #include "node/websocket_handshake.hpp"
+#include "node/websocket_wire.hpp"
 
 #include <algorithm>
 
@@ -14,18 +15,8 @@ struct WebSocketLayer::Handshake {
 
 namespace {
 
-// RFC 6455 section 5.2 opcodes.
-constexpr std::uint8_t op_continuation = 0x0;
-constexpr std::uint8_t op_text = 0x1;
-constexpr std::uint8_t op_binary = 0x2;
-constexpr std::uint8_t op_close = 0x8;
-constexpr std::uint8_t op_ping = 0x9;
-constexpr std::uint8_t op_pong = 0xa;
+using namespace websocket_wire;
 
-constexpr std::uint8_t fin_bit = 0x80;
-constexpr std::uint8_t rsv_bits = 0x70;
-constexpr std::uint8_t mask_bit = 0x80;
-constexpr std::size_t max_control_payload = 125;
 // A close payload is the code (2 bytes) and a text, within a control frame's 125 bytes.
 constexpr std::size_t max_close_text = max_control_payload - 2;
 
