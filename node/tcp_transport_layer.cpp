@@ -69,7 +69,10 @@ void TcpTransport::wrap_queued() {
 
 bool TcpTransport::write_layered(std::size_t& written, std::size_t& offered) {
     auto& layered = *layered_;
-    if (queue_.unsent() > 0 && !layered.goodbye_said) wrap_queued();
+    if (layered.goodbye_said)
+        queue_.clear();  // frames queued after the goodbye can never be sent: nothing waits on them
+    else if (queue_.unsent() > 0)
+        wrap_queued();
     offered = layered.wire.size() - layered.written;
     std::error_code error;
     written =
