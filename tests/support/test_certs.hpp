@@ -1,6 +1,8 @@
 #pragma once
 // Self-signed certificates made at test time, so no key is checked in and none expires.
 
+#include "tests/support/child_process.hpp"  // TempDir, for the files these are written to
+
 #include <filesystem>
 #include <string>
 
@@ -19,21 +21,5 @@ struct TestCert {
 TestCert make_self_signed(const std::filesystem::path& dir, const std::string& stem,
                           const std::string& host = "localhost",
                           const std::string& pass_phrase = "");
-
-/// A fresh directory under the system's temp dir, removed with everything in it on destruction.
-class TempDir {
-public:
-    /// Creates the directory, named after `prefix`, the process id and a counter.
-    explicit TempDir(const std::string& prefix);
-    ~TempDir();
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-
-    /// The directory.
-    const std::filesystem::path& path() const { return path_; }
-
-private:
-    std::filesystem::path path_;
-};
 
 }  // namespace dinx::test
