@@ -92,6 +92,17 @@ struct NodeInfo {
     bool parallel = false;
     /// Frontends only: client listeners beside `port` (WebSocket, TLS, other framings).
     std::vector<ListenerInfo> listeners{};
+    /// Where the node serves its admin commands (`dinx-demo ctl`); nullopt = no admin endpoint,
+    /// 0 = any free port (one process only).
+    std::optional<std::uint16_t> admin_port{};
+    /// The address the admin endpoint binds: loopback unless the file says otherwise.
+    std::string admin_host = "127.0.0.1";
+    /// Where the node serves Prometheus metrics over HTTP (GET /metrics); nullopt = none.
+    std::optional<std::uint16_t> metrics_port{};
+    /// The address the metrics endpoint binds: loopback unless the file says otherwise.
+    std::string metrics_host = "127.0.0.1";
+    int admin_port_line = 0;    ///< line of `admin_port` (0 when absent)
+    int metrics_port_line = 0;  ///< line of `metrics_port` (0 when absent)
 
     /// True for frontends (gates).
     bool is_frontend() const { return type == NodeType::frontend; }

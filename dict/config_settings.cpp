@@ -1,7 +1,9 @@
 // The reserved [cluster] table of dinx.toml: cluster-wide settings.
 
+#include "dict/config_diff.hpp"
 #include "dict/config_reader.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <optional>
@@ -158,6 +160,15 @@ void check_msg_ids_differ(const Settings& settings, const TableReader& reader) {
     }
 }
 
+// Settings a running process took its shape from: its threads, its memory budget, its timer
+// period; the others (and login_policy, the secret, the link certificates) apply at once.
+constexpr std::array<std::string_view, 4> restart_only_numbers{
+    "io_threads", "worker_threads", "memory_budget_bytes", "heartbeat_interval_ms"};
+
+bool live_number(std::string_view key) {
+    return std::ranges::find(restart_only_numbers, key) == restart_only_numbers.end();
+}
+
 }  // namespace
 
 Settings read_settings(const toml::node& value, int key_line, const std::string& file) {
@@ -180,3 +191,43 @@ Settings read_settings(const toml::node& value, int key_line, const std::string&
 }
 
 }  // namespace dinx::dict::detail
+
+namespace dinx::dict {
+
+using detail::link_tls_keys;
+using detail::live_number;
+using detail::setting_specs;
+
+std::vector<SettingText> describe_settings(const Settings& settings) {
+    std::vector<SettingText> described;
+    for (const auto& spec : setting_specs)
+        described.push_back(
+            {spec.key, std::to_string(settings.*spec.field), live_number(spec.key)});
+    // The secret itself is never described: versions and diffs reach logs.
+    described.push_back(
+        {detail::login_policy_key, std::string(to_string(settings.login_policy)), false});
+    described.push_back({detail::secret_file_key, settings.secret_file, false});
+    const std::string* tls_paths[] = {&settings.link_tls_cert, &settings.link_tls_key,
+                                      &settings.link_tls_ca};
+    for (std::size_t i = 0; i < link_tls_keys.size(); ++i)
+        described.push_back({link_tls_keys[i], *tls_paths[i], false});
+    return described;
+}
+
+void keep_restart_only(const Settings& running, Settings& loaded) {
+    for (const auto& spec : setting_specs)
+        if (!live_number(spec.key)) loaded.*spec.field = running.*spec.field;
+    loaded.login_policy = running.login_policy;
+    loaded.secret_file = running.secret_file;
+    loaded.secret_file_line = running.secret_file_line;
+    loaded.secret = running.secret;
+    loaded.link_tls_cert = running.link_tls_cert;
+    loaded.link_tls_key = running.link_tls_key;
+    loaded.link_tls_ca = running.link_tls_ca;
+    loaded.link_tls_line = running.link_tls_line;
+    loaded.link_tls_cert_path = running.link_tls_cert_path;
+    loaded.link_tls_key_path = running.link_tls_key_path;
+    loaded.link_tls_ca_path = running.link_tls_ca_path;
+}
+
+}  // namespace dinx::dict

@@ -72,8 +72,9 @@ std::vector<Row> collect_rows(const toml::table& doc, std::string_view skip, std
 
 // ---- nodes -------------------------------------------------------------------------------------
 
-constexpr std::array<std::string_view, 8> node_keys{"id",   "name",      "type",     "host",
-                                                    "port", "link_port", "parallel", "listeners"};
+constexpr std::array<std::string_view, 12> node_keys{
+    "id",        "name",       "type",         "host",       "port",         "link_port",
+    "parallel",  "listeners",  "admin_port",   "admin_host", "metrics_port", "metrics_host"};
 
 NodeType read_type(const toml::node& value, const TableReader& reader) {
     std::optional<std::string_view> text = value.value<std::string_view>();
@@ -107,6 +108,22 @@ bool read_parallel(const NodeInfo& node, const TableReader& reader) {
     return value->as_boolean()->get();
 }
 
+/// An optional port of the node's operations endpoints (admin, metrics) and the host it binds.
+void read_ops_endpoint(const TableReader& reader, std::string_view port_key,
+                       std::string_view host_key, std::optional<std::uint16_t>& port,
+                       std::string& host, int& port_line) {
+    if (const toml::node* value = reader.find(port_key)) {
+        port = static_cast<std::uint16_t>(reader.integer(*value, port_key, 0, u16_max));
+        port_line = line_of(value->source());
+    }
+    if (const toml::node* value = reader.find(host_key)) {
+        if (!port)
+            reader.fail(line_of(value->source()), "'" + std::string(host_key) + "' needs '" +
+                                                      std::string(port_key) + "'");
+        host = reader.printable_text(*value, host_key, true);
+    }
+}
+
 NodeInfo read_node(const Row& row, const std::string& file) {
     TableReader reader(*row.table, file, "a node of group '" + std::string(row.group) + "'");
     reader.allow_only(node_keys);
@@ -124,6 +141,10 @@ NodeInfo read_node(const Row& row, const std::string& file) {
     node.link_port_line = reader.key_line("link_port");
     node.parallel = read_parallel(node, reader);
     node.listeners = read_listeners(node, reader);
+    read_ops_endpoint(reader, "admin_port", "admin_host", node.admin_port, node.admin_host,
+                      node.admin_port_line);
+    read_ops_endpoint(reader, "metrics_port", "metrics_host", node.metrics_port,
+                      node.metrics_host, node.metrics_port_line);
     return node;
 }
 

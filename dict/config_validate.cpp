@@ -36,6 +36,17 @@ void claim_port(EndpointOwners& used, const NodeInfo& node, std::uint16_t port,
                           it->second->name + "'" + first_at(it->second->line));
 }
 
+/// A port of its own key (a listener's, the admin or metrics endpoint), reported at that key.
+void claim_key_port(EndpointOwners& used, const NodeInfo& node, const std::string& host,
+                    std::uint16_t port, std::string_view what, int line, const Config& config) {
+    if (port == 0) return;
+    if (auto [it, fresh] = used.try_emplace({host, port}, &node); !fresh)
+        throw ConfigError(config.nodes_file, line,
+                          std::string(what) + " " + std::to_string(port) + " of node '" +
+                              node.name + "' is already used by node '" + it->second->name + "'" +
+                              first_at(it->second->line));
+}
+
 void check_endpoints(const NodeInfo& node, const Config& config, EndpointOwners& used) {
     if (node.is_frontend() && node.port != 0 && node.link_port == node.port) {
         throw ConfigError(config.nodes_file, node.line,
@@ -44,14 +55,15 @@ void check_endpoints(const NodeInfo& node, const Config& config, EndpointOwners&
     }
     claim_port(used, node, node.port, config);
     if (node.is_frontend()) claim_port(used, node, node.link_port, config);
-    for (const ListenerInfo& listener : node.listeners) {
-        if (listener.port == 0) continue;
-        if (auto [it, fresh] = used.try_emplace({node.host, listener.port}, &node); !fresh)
-            throw ConfigError(config.nodes_file, listener.port_line,
-                              "listener port " + std::to_string(listener.port) + " of node '" +
-                                  node.name + "' is already used by node '" + it->second->name +
-                                  "'" + first_at(it->second->line));
-    }
+    for (const ListenerInfo& listener : node.listeners)
+        claim_key_port(used, node, node.host, listener.port, "listener port", listener.port_line,
+                       config);
+    if (node.admin_port)
+        claim_key_port(used, node, node.admin_host, *node.admin_port, "admin_port",
+                       node.admin_port_line, config);
+    if (node.metrics_port)
+        claim_key_port(used, node, node.metrics_host, *node.metrics_port, "metrics_port",
+                       node.metrics_port_line, config);
 }
 
 void check_unique_nodes(const Config& config) {

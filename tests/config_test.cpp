@@ -292,7 +292,8 @@ prot = 20000
     CHECK(err.line() == 7);
     CHECK(has(err,
               "unknown key 'prot' in a node of group 'im' "
-              "(expected id, name, type, host, port, link_port, parallel, listeners)"));
+              "(expected id, name, type, host, port, link_port, parallel, listeners, "
+              "admin_port, admin_host, metrics_port, metrics_host)"));
 }
 
 TEST_CASE("an unknown key in a route names the key and the expected keys") {
