@@ -1,5 +1,6 @@
 #pragma once
-// SIGINT and SIGTERM turned into one call on an io_context.
+// The signals a node process acts on, turned into calls on an io_context: SIGINT and SIGTERM
+// stop it, SIGHUP reloads its config.
 
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
@@ -22,6 +23,28 @@ public:
 private:
     asio::signal_set signals_;
     std::function<void(int)> on_stop_;
+};
+
+/// Calls `on_reload()` on `context`'s thread each time SIGHUP arrives.
+class ReloadSignal {
+public:
+    /// Installs the handler; it stays until this object is destroyed.
+    ReloadSignal(asio::io_context& context, std::function<void()> on_reload)
+        : signal_(context, SIGHUP), on_reload_(std::move(on_reload)) {
+        wait();
+    }
+
+private:
+    void wait() {
+        signal_.async_wait([this](std::error_code error, int) {
+            if (error) return;
+            on_reload_();
+            wait();
+        });
+    }
+
+    asio::signal_set signal_;
+    std::function<void()> on_reload_;
 };
 
 }  // namespace dinx::node

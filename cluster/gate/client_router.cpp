@@ -77,19 +77,45 @@ Verdict ClientRouter::run_one(const Interceptor& interceptor, InterceptedFrame& 
     return Verdict::stop;
 }
 
-bool ClientRouter::blocked(const RoutePin& pin, Refusal refusal) {
+std::uint64_t ClientRouter::sticky(const ClientSession& session) const {
+    return sticky_key(context_.node_id(), session.conn_id());
+}
+
+bool ClientRouter::blocked(ClientSession& session, RoutePin& pin, Refusal refusal) {
     return pin.in_flight > 0 && (refusal != Refusal::none || !links_.is_live(pin.node) ||
-                                 links_.is_overloaded(pin.node));
+                                 links_.is_overloaded(pin.node) || outdated(session, pin));
+}
+
+bool ClientRouter::outdated(ClientSession& session, RoutePin& pin) {
+    auto generation = context_.topology->generation();
+    if (pin.generation == generation) return false;  // no reload since: one compare
+    auto choice = requests_.pick_node(pin.group, sticky(session), {});
+    if (!choice || *choice != pin.node) return true;
+    pin.generation = generation;
+    return false;
+}
+
+RoutePin* ClientRouter::former_pin(ClientSession& session, std::uint32_t msg_id) {
+    for (auto former : context_.topology->former_groups(msg_id)) {
+        auto* pin = session.find_pin(former);
+        if (pin && (pin->in_flight > 0 || !pin->held.empty())) return pin;
+    }
+    return nullptr;
 }
 
 // See route_pin.hpp for why a client's requests may be held.
 void ClientRouter::route(ClientSession& session, dict::GroupId group, std::uint32_t msg_id,
                          Bytes payload) {
-    RoutePin& pin = session.pin_for(group);
     auto refusal = context_.drain.closing() ? Refusal::stopping : Refusal::none;
+    // A msgID moved by a reload: the client's requests to its old group go first.
+    if (auto* former = former_pin(session, msg_id)) {
+        hold_in_turn(session, *former, msg_id, payload, refusal);
+        return;
+    }
+    RoutePin& pin = session.pin_for(group);
     // Behind earlier requests that cannot be followed yet (their node left, died or is full,
     // or this gate stops), this one waits its turn: even an error must not overtake them.
-    if (!pin.held.empty() || blocked(pin, refusal)) {
+    if (!pin.held.empty() || blocked(session, pin, refusal)) {
         hold_in_turn(session, pin, msg_id, payload, refusal);
         return;
     }
@@ -117,10 +143,10 @@ void ClientRouter::hold_in_turn(ClientSession& session, RoutePin& pin, std::uint
 // Nothing of the client is in flight to the group: its requests may go to any node now.
 bool ClientRouter::choose_node(ClientSession& session, RoutePin& pin, std::uint32_t msg_id,
                                std::uint32_t size) {
-    auto target =
-        requests_.pick_node(pin.group, sticky_key(context_.node_id(), session.conn_id()), {});
+    auto target = requests_.pick_node(pin.group, sticky(session), {});
     if (target) {
         pin.node = *target;
+        pin.generation = context_.topology->generation();
         return true;
     }
     delivery_.send_error(
@@ -156,7 +182,7 @@ void ClientRouter::release_held(ClientSession& session, dict::GroupId group, Rou
     // The line moves: route what waited, in order (it may have to wait again).
     for (auto& next : session.take_held(pin)) {
         if (next.refusal == Refusal::none) {
-            route(session, group, next.msg_id, next.payload);
+            reroute_held(session, next);
             continue;
         }
         // A refused request is answered when its turn comes: nothing earlier may still be in
@@ -167,6 +193,23 @@ void ClientRouter::release_held(ClientSession& session, dict::GroupId group, Rou
         else
             session.hold(now, std::move(next));
     }
+}
+
+void ClientRouter::reroute_held(ClientSession& session, HeldRequest& held) {
+    auto group = context_.topology->route(held.msg_id);
+    if (group && group != own_group_) {
+        route(session, *group, held.msg_id, held.payload);
+        return;
+    }
+    // A reload took its route away, or gave it to this gate's group: answered here.
+    session.end_request(held.size);
+    if (!group)
+        delivery_.send_error(context_.node_id(), session.conn_id(), held.msg_id, Error::no_route,
+                             "no group handles msg_id " + std::to_string(held.msg_id));
+    else if (context_.drain.closing())
+        refuse(session, *group, held.msg_id, Refusal::stopping, 0);
+    else
+        run_here_(session, held.msg_id, held.payload);
 }
 
 void ClientRouter::refuse(ClientSession& session, dict::GroupId group, std::uint32_t msg_id,

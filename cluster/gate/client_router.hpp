@@ -60,8 +60,19 @@ private:
     /// Answers a client request with the error frame `refusal` stands for.
     void refuse(ClientSession& session, dict::GroupId group, std::uint32_t msg_id, Refusal refusal,
                 std::uint32_t size);
-    /// True when requests behind `pin` must wait: its node can take nothing more.
-    bool blocked(const RoutePin& pin, Refusal refusal);
+    /// True when requests behind `pin` must wait: its node can take nothing more, or a reload
+    /// changed where the client's requests to the group should go.
+    bool blocked(ClientSession& session, RoutePin& pin, Refusal refusal);
+    /// True when a reload since the pin's node was chosen makes another node the client's
+    /// choice (or took the node out of its group).
+    bool outdated(ClientSession& session, RoutePin& pin);
+    /// The pin of a group `msg_id` was routed to before a reload, while the client's requests
+    /// there are not all answered; nullptr when none (always, for a msgID that never moved).
+    RoutePin* former_pin(ClientSession& session, std::uint32_t msg_id);
+    /// Routes a held request by its msgID's group now: it may have moved while it waited.
+    void reroute_held(ClientSession& session, HeldRequest& held);
+    /// The client's balancer key.
+    std::uint64_t sticky(const ClientSession& session) const;
 
     ShardContext& context_;
     ClientTable& clients_;

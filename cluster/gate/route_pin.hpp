@@ -5,8 +5,10 @@
 // answered in order. When that node dies or drains, or comes back, the choice changes; if
 // requests were still in flight on the old node, new ones on the new node could be answered
 // first. So while requests are in flight, a client stays pinned to their node; if that node
-// cannot take more (dead, draining), the client's next requests are held until the earlier
-// ones are answered or failed, and only then routed afresh.
+// cannot take more (dead, draining, no longer in its group after a live reload), the client's
+// next requests are held until the earlier ones are answered or failed, and only then routed
+// afresh. A msgID that a reload moved to another group waits the same way behind the client's
+// requests in flight to its former group.
 
 #include "dict/topology.hpp"
 #include "node/bytes.hpp"
@@ -37,6 +39,10 @@ struct RoutePin {
     std::uint32_t node = 0;         ///< the node of the requests in flight
     std::uint32_t in_flight = 0;    ///< requests sent there and not finished
     std::vector<HeldRequest> held;  ///< waiting for them, oldest first
+    /// The topology generation `node` was chosen under: after a live reload the choice is
+    /// made again, once the requests in flight are answered (the node may have left the group,
+    /// or another may now be the client's).
+    std::uint32_t generation = 0;
 };
 
 /// Requests a client may have held at once; beyond that they become `overloaded` errors, still

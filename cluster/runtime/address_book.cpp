@@ -9,6 +9,16 @@ AddressBook::AddressBook(const dict::Config& config) {
     }
 }
 
+void AddressBook::update(const dict::Config& config) {
+    std::lock_guard lock(mutex_);
+    for (const auto& node : config.nodes) {
+        auto& entry = entries_[node.id];
+        entry.link.host = node.host;
+        if (node.link_endpoint_port() != 0) entry.link.port = node.link_endpoint_port();
+        if (node.is_frontend() && node.port != 0) entry.client_port = node.port;
+    }
+}
+
 std::optional<Address> AddressBook::link_address(std::uint32_t node_id) const {
     std::lock_guard lock(mutex_);
     auto it = entries_.find(node_id);

@@ -23,6 +23,9 @@ class AddressBook {
 public:
     /// Fills the book with every node's link endpoint from `config`.
     explicit AddressBook(const dict::Config& config);
+    /// Takes the endpoints of a reloaded `config`: new nodes are added and moved ones updated;
+    /// a port 0 in the file keeps the port its node reported when it bound.
+    void update(const dict::Config& config);
     /// The link address of `node_id`; nullopt when unknown or not bound yet (port 0).
     std::optional<Address> link_address(std::uint32_t node_id) const;
     /// Records the port a node's link listener is bound to.

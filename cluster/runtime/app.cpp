@@ -1,19 +1,16 @@
 #include "cluster/api/app.hpp"
 
-#include "cluster/runtime/process.hpp"
+#include "cluster/runtime/config_checks.hpp"
+#include "cluster/runtime/supervisor.hpp"
 #include "dict/config_loader.hpp"
-#include "dict/topology.hpp"
 #include "node/limits.hpp"
-#include "node/signals.hpp"
 
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
-#include <csignal>
 #include <cstdlib>
 #include <iostream>
-#include <optional>
 
 namespace dinx::cluster {
 
@@ -21,6 +18,7 @@ struct App::Options {
     std::string program;
     std::string conf_dir = "conf";
     std::vector<std::uint32_t> ids;
+    bool every_node = false;  // no --id: every node of the config, and those a reload adds
     std::string log_level = "info";
     int parse_exit = -1;       // >= 0 when parsing ended the program (help or a mistake)
     std::string parse_output;  // what CLI11 wanted printed
@@ -31,22 +29,6 @@ namespace {
 int report_config_error(const std::string& message) {
     std::cerr << "dinx: " << message << '\n';
     return exit_bad_config;
-}
-
-// Every msgID routed to a group this process serves needs a handler, or its requests would
-// only ever get no_handler errors: refuse to start instead.
-std::string missing_handler(const dict::Config& config, const std::vector<std::uint32_t>& ids,
-                            const HandlerTable& handlers) {
-    for (const auto& route : config.routes) {
-        bool served = std::any_of(ids.begin(), ids.end(), [&](std::uint32_t id) {
-            return config.find_node(id)->group == route.group;
-        });
-        if (served && !handlers.handles(route.msg_id))
-            return config.routes_file + ":" + std::to_string(route.line) + ": msg_id " +
-                   std::to_string(route.msg_id) + " (" + route.name + ") is routed to group '" +
-                   route.group + "', but this program registers no handler for it";
-    }
-    return {};
 }
 
 // Every client is an open file: raise the soft limit as far as allowed, and say so up front
@@ -152,15 +134,14 @@ int App::run() {
         return report_config_error(error.what());
     }
     if (auto problem = check_ids(config); !problem.empty()) return report_config_error(problem);
-    if (auto problem = dict::check_dialable_ports(config, options_->ids); !problem.empty())
-        return report_config_error(problem);
-    if (auto problem = missing_handler(config, options_->ids, *handlers_); !problem.empty())
+    if (auto problem = why_not_runnable(config, options_->ids, *handlers_); !problem.empty())
         return report_config_error(problem);
     return serve(std::move(config));
 }
 
 std::string App::check_ids(const dict::Config& config) {
     auto& ids = options_->ids;
+    options_->every_node = ids.empty();
     if (ids.empty())
         for (const auto& node : config.nodes) ids.push_back(node.id);
     std::sort(ids.begin(), ids.end());
@@ -173,44 +154,11 @@ std::string App::check_ids(const dict::Config& config) {
 }
 
 int App::serve(dict::Config config) {
-    const auto& ids = options_->ids;
-    // Catch the stop signals before anything listens: a signal that arrives while the nodes
-    // start must stop them cleanly, not kill the process (or be ignored, as in a background job).
-    asio::io_context signals_io;
-    node::StopSignals signals(signals_io, [&](int signal) {
-        spdlog::info("{} received, stopping", signal == SIGINT ? "SIGINT" : "SIGTERM");
-    });
     for (const auto& warning : config.warnings) spdlog::warn("{}", warning);
-    warn_if_too_few_files(config, ids);
+    warn_if_too_few_files(config, options_->ids);
     use_cluster_secret(config.settings);
-    auto topology = std::make_shared<const dict::Topology>(std::move(config));
-    // A client listener's certificate or framing is checked as its node is made: a mistake is
-    // the config's, with its file and line.
-    std::optional<Process> made;
-    try {
-        made.emplace(topology, handlers_, ids);
-    } catch (const dict::ConfigError& error) {
-        return report_config_error(error.what());
-    }
-    Process& process = *made;
-    try {
-        process.start();
-    } catch (const std::system_error& error) {
-        std::cerr << options_->program << ": cannot start: " << error.what() << '\n';
-        return exit_start_failed;
-    }
-    signals_io.run();  // returns once the signal handler ran
-    auto started = std::chrono::steady_clock::now();
-    auto timeout = std::chrono::milliseconds(topology->settings().drain_timeout_ms);
-    bool drained = process.drain(timeout);
-    auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
-        std::chrono::steady_clock::now() - started);
-    if (drained)
-        spdlog::info("drained in {} ms: every request in flight was answered", took.count());
-    else
-        spdlog::warn("drain timed out after {} ms; closing what is left", took.count());
-    process.stop();
-    return exit_ok;
+    Supervisor supervisor(options_->conf_dir, options_->ids, options_->every_node, handlers_);
+    return supervisor.run(std::move(config), options_->program);
 }
 
 }  // namespace dinx::cluster

@@ -23,6 +23,7 @@ Node::Node(const dict::NodeInfo& info, std::shared_ptr<const dict::Topology> top
            std::shared_ptr<node::MemoryBudget> budget, std::shared_ptr<spdlog::logger> log)
     : info_(info),
       topology_(std::move(topology)),
+      max_connections_(topology_->settings().max_connections),
       handlers_(std::move(handlers)),
       addresses_(std::move(addresses)),
       pool_(pool),
@@ -86,8 +87,23 @@ void Node::bind_listener(std::optional<node::Acceptor>& slot, std::string_view w
     }
 }
 
+std::shared_ptr<const dict::Topology> Node::topology() const {
+    std::lock_guard lock(topology_mutex_);
+    return topology_;
+}
+
+void Node::apply(std::shared_ptr<const dict::Topology> topology) {
+    max_connections_.store(topology->settings().max_connections, std::memory_order_relaxed);
+    {
+        std::lock_guard lock(topology_mutex_);
+        topology_ = topology;
+    }
+    for (std::size_t i = 0; i < shards_.size(); ++i)
+        post_to_shard(i, [topology](NodeShard& shard) { shard.apply_topology(topology); });
+}
+
 bool Node::admit_client() {
-    auto limit = topology_->settings().max_connections;
+    auto limit = max_connections_.load(std::memory_order_relaxed);
     auto count = clients_.load(std::memory_order_relaxed);
     do {
         if (count >= limit) return false;

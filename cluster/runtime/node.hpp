@@ -17,6 +17,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <vector>
 
@@ -51,11 +52,14 @@ public:
     void begin_drain(std::function<void()> on_drained);
     /// Stops accepting and closes every connection (asynchronously, on each shard's thread).
     void stop();
+    /// Runs with `topology` from now on (a live reload): each shard switches on its own thread,
+    /// between two of its events.
+    void apply(std::shared_ptr<const dict::Topology> topology);
 
     /// This node's dinx.toml row.
     const dict::NodeInfo& info() const { return info_; }
-    /// Cluster lookup tables.
-    const dict::Topology& topology() const { return *topology_; }
+    /// The cluster snapshot the node runs (the latest applied).
+    std::shared_ptr<const dict::Topology> topology() const;
     /// The handlers of this process.
     const HandlerTable& handlers() const override { return *handlers_; }
     /// Where nodes listen.
@@ -103,7 +107,9 @@ private:
                        std::uint16_t port, std::function<void(NodeShard&, node::Socket)> take);
 
     dict::NodeInfo info_;
+    mutable std::mutex topology_mutex_;  // topology_ is read by admin and metrics threads
     std::shared_ptr<const dict::Topology> topology_;
+    std::atomic<std::uint32_t> max_connections_;  // read by every accept
     std::shared_ptr<const HandlerTable> handlers_;
     std::shared_ptr<AddressBook> addresses_;
     node::IoPool& pool_;

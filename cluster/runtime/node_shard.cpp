@@ -53,9 +53,8 @@ NodeShard::NodeShard(ShardHost& host, const dict::NodeInfo& info,
                addresses, budget, std::move(topology), directory, {}},
       link_setup_{info.id,
                   context_.settings().secret,
-                  [topology = context_.topology](std::uint32_t id) {
-                      return topology->node(id) != nullptr;
-                  },
+                  // Read at each handshake: a node a live reload added is known from then on.
+                  [this](std::uint32_t id) { return context_.topology->node(id) != nullptr; },
                   budget,
                   thread,
                   this,
@@ -114,6 +113,16 @@ NodeShard::NodeShard(ShardHost& host, const dict::NodeInfo& info,
 }
 
 NodeShard::~NodeShard() = default;
+
+void NodeShard::apply_topology(std::shared_ptr<const dict::Topology> topology) {
+    context_.topology = std::move(topology);
+    // Sessions read their rules by reference: new limits and timeouts hold for every client
+    // from its next frame or check on.
+    auto rules = ClientRules::from_settings(context_.settings(), context_.node_id());
+    rules.events = client_rules_.events;
+    rules.drain = client_rules_.drain;
+    client_rules_ = rules;
+}
 
 void NodeShard::wire_dispatch() {
     dispatch_.on(EnvelopeKind::request,

@@ -54,6 +54,9 @@ public:
 
     /// Sends this gate's presence changes to the other nodes (shard 0 of a gate only).
     void flush_presence();
+    /// Runs with `topology` from now on (a live reload): its routes, groups, nodes and the
+    /// settings that apply at once. Requests already sent go on where they went.
+    void apply_topology(std::shared_ptr<const dict::Topology> topology);
 
     /// Takes a client connection accepted on this shard's thread by client listener
     /// `endpoint` (0: the node's `port`; then its `listeners` in order).

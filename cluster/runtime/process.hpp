@@ -10,7 +10,9 @@
 #include <asio/thread_pool.hpp>
 
 #include <chrono>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 namespace dinx::cluster {
@@ -40,6 +42,24 @@ public:
     /// then stops them. Idempotent.
     void stop(std::chrono::milliseconds grace = std::chrono::milliseconds(2000));
 
+    /// Runs every node with `topology` from now on (a live reload). The caller retires the
+    /// nodes it no longer holds, and starts those it adds, itself.
+    void apply(std::shared_ptr<const dict::Topology> topology);
+    /// Drains node `id` (as a stop would, for that node alone), then stops it; `on_gone` runs
+    /// once, on an io thread, when it stopped (or at once if it is not running). Its object
+    /// stays until the process stops.
+    void retire(std::uint32_t id, std::function<void()> on_gone);
+    /// Makes, binds and starts node `id` of the running topology (a reload added it and this
+    /// process runs every node). Throws std::system_error when its port is taken and
+    /// dict::ConfigError when its listeners cannot be set up.
+    void add_node(std::uint32_t id);
+    /// The cluster snapshot the nodes run.
+    std::shared_ptr<const dict::Topology> topology() const;
+    /// Ids of the nodes running (not retired), in start order.
+    std::vector<std::uint32_t> running_ids() const;
+
+    /// True when this process made node `id` (running or retired).
+    bool has_node(std::uint32_t id) const;
     /// A node of this process; throws std::out_of_range for other ids.
     Node& node(std::uint32_t id);
     /// The address book the nodes dial with.
@@ -48,6 +68,15 @@ public:
     node::MemoryBudget& budget() { return *budget_; }
 
 private:
+    /// Makes node `info` (not listening yet).
+    std::unique_ptr<Node> make_node(const dict::NodeInfo& info);
+
+    mutable std::mutex mutex_;  // topology_ and retired_ change on the control thread only,
+                                // but admin and metrics threads read them
+    std::shared_ptr<const dict::Topology> topology_;
+    std::shared_ptr<const HandlerTable> handlers_;
+    std::vector<std::uint32_t> retired_;
+    std::size_t next_home_ = 0;  // the io thread the next single-threaded backend runs on
     std::shared_ptr<AddressBook> addresses_;
     std::shared_ptr<node::MemoryBudget> budget_;
     // The pool outlives the nodes: connections still queued in it refer to their shards.

@@ -35,6 +35,15 @@ void on_hold(Context& ctx, Bytes) {
     ctx.reply(TestMsgId::hold, "released");
 }
 
+Task<void> on_slow(Context& ctx, Bytes data) {
+    std::string text(as_text(data));
+    int ms = 0;
+    std::from_chars(text.data(), text.data() + text.size(), ms);
+    slow_starts().add();
+    co_await ctx.sleep(std::chrono::milliseconds(ms));
+    ctx.reply(TestMsgId::slow, ctx.node().name + " " + text);
+}
+
 }  // namespace
 
 void HoldSwitch::arm() {
@@ -64,6 +73,27 @@ void HoldSwitch::hold() {
 HoldSwitch& hold_switch() {
     static HoldSwitch the_switch;
     return the_switch;
+}
+
+void StartCount::add() {
+    std::lock_guard lock(mutex_);
+    ++started_;
+    changed_.notify_all();
+}
+
+std::size_t StartCount::started() {
+    std::lock_guard lock(mutex_);
+    return started_;
+}
+
+bool StartCount::wait_for(std::size_t count, std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, timeout, [&] { return started_ >= count; });
+}
+
+StartCount& slow_starts() {
+    static StartCount count;
+    return count;
 }
 
 NodeSpec gate(std::uint32_t id, std::string name, std::string group) {
@@ -101,6 +131,7 @@ TestCluster::TestCluster(dict::Config config, std::vector<cluster::Interceptor> 
     handlers_->add(whisper, on_whisper);
     handlers_->add(big, on_big);
     handlers_->add(hold, on_hold);
+    handlers_->add_coroutine(slow, on_slow);
     handlers_->interceptors = std::move(interceptors);
 }
 
@@ -121,6 +152,15 @@ void TestCluster::stop(std::uint32_t id) {
         return;
     }
     FAIL("no running process has node ", id);
+}
+
+std::vector<cluster::ReloadReport> TestCluster::reload(dict::Config config) {
+    std::vector<cluster::ReloadReport> reports;
+    for (auto& [ids, process] : processes_)
+        reports.push_back(cluster::apply_reload(*process, config, {handlers_.get(), false, {}}));
+    if (std::all_of(reports.begin(), reports.end(), [](const auto& r) { return r.applied; }))
+        topology_ = std::make_shared<const dict::Topology>(std::move(config));
+    return reports;
 }
 
 cluster::Process& TestCluster::process_of(std::uint32_t id) {

@@ -2,6 +2,7 @@
 // Nodes of one cluster config started in this test process on port 0, in one or several
 // Process objects that find each other through a shared address book.
 
+#include "cluster/runtime/live_reload.hpp"
 #include "cluster/runtime/process.hpp"
 #include "dict/config.hpp"
 #include "node/blocking_client.hpp"
@@ -39,8 +40,9 @@ std::map<std::uint32_t, std::string> demo_routes();
 /// Test-only msgIDs: 20 whoami replies "<gate id> <conn id>"; 21 whisper "<conn id> <text>"
 /// sends <text> to that client of the same gate with msgID 21; 22 big "<n>" replies n bytes;
 /// 23 hold runs on the gate and blocks its io thread until hold_switch().release(), then
-/// replies "released".
-enum TestMsgId : std::uint32_t { whoami = 20, whisper = 21, big = 22, hold = 23 };
+/// replies "released"; 24 slow "<ms>" is a coroutine that sleeps that long, then replies
+/// "<node name> <ms>".
+enum TestMsgId : std::uint32_t { whoami = 20, whisper = 21, big = 22, hold = 23, slow = 24 };
 
 /// What msgID 23 (hold) waits for: lets a test act while a gate's io thread is busy.
 class HoldSwitch {
@@ -64,6 +66,26 @@ private:
 /// The one switch of msgID 23.
 HoldSwitch& hold_switch();
 
+/// Counts the slow handlers (msgID 24) that started, so a test knows a request reached its
+/// node before it changes the cluster under it.
+class StartCount {
+public:
+    /// One more started.
+    void add();
+    /// How many started so far.
+    std::size_t started();
+    /// Waits until `count` started in all; false after `timeout`.
+    bool wait_for(std::size_t count, std::chrono::milliseconds timeout);
+
+private:
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    std::size_t started_ = 0;
+};
+
+/// The count of msgID 24's starts, over every test of the process.
+StartCount& slow_starts();
+
 /// The demo handlers plus the test handlers, run by nodes started here.
 class TestCluster {
 public:
@@ -78,6 +100,10 @@ public:
     void stop(std::uint32_t id);
     /// The process that runs `id`.
     cluster::Process& process_of(std::uint32_t id);
+    /// Applies `config` to every running process as a live reload would, and runs the nodes
+    /// started from now on with it when every process took it; returns each process's
+    /// report, in start order.
+    std::vector<cluster::ReloadReport> reload(dict::Config config);
     /// A client connected to gate `gate_id`.
     std::unique_ptr<node::BlockingClient> connect(std::uint32_t gate_id);
     /// Gate `gate_id`'s client port.

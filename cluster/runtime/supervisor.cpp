@@ -1,0 +1,100 @@
+#include "cluster/runtime/supervisor.hpp"
+
+#include "cluster/api/app.hpp"
+#include "dict/config_loader.hpp"
+#include "dict/topology.hpp"
+#include "node/signals.hpp"
+
+#include <spdlog/spdlog.h>
+#include <asio/post.hpp>
+
+#include <algorithm>
+#include <iostream>
+
+namespace dinx::cluster {
+
+Supervisor::Supervisor(std::filesystem::path conf_dir, std::vector<std::uint32_t> ids,
+                       bool every_node, std::shared_ptr<const HandlerTable> handlers)
+    : conf_dir_(std::move(conf_dir)),
+      ids_(std::move(ids)),
+      every_node_(every_node),
+      handlers_(std::move(handlers)) {}
+
+Supervisor::~Supervisor() = default;
+
+int Supervisor::run(dict::Config config, const std::string& program) {
+    // Catch the signals before anything listens: a signal that arrives while the nodes start
+    // must stop them cleanly, not kill the process (or be ignored, as in a background job).
+    node::StopSignals stop_signals(control_, [&](int signal) {
+        spdlog::info("{} received, stopping", signal == SIGINT ? "SIGINT" : "SIGTERM");
+        control_.stop();
+    });
+    node::ReloadSignal reload_signal(control_, [this] { reload("SIGHUP"); });
+    auto topology = std::make_shared<const dict::Topology>(std::move(config));
+    spdlog::info("running the tables of version {}", topology->version());
+    // A client listener's certificate or framing is checked as its node is made: a mistake is
+    // the config's, with its file and line.
+    try {
+        process_.emplace(topology, handlers_, ids_);
+    } catch (const dict::ConfigError& error) {
+        std::cerr << "dinx: " << error.what() << '\n';
+        return exit_bad_config;
+    }
+    try {
+        process_->start();
+    } catch (const std::system_error& error) {
+        std::cerr << program << ": cannot start: " << error.what() << '\n';
+        return exit_start_failed;
+    }
+    control_.run();  // until a stop signal, or the last node retired
+    auto started = std::chrono::steady_clock::now();
+    auto timeout = std::chrono::milliseconds(process_->topology()->settings().drain_timeout_ms);
+    bool drained = process_->drain(timeout);
+    auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - started);
+    if (drained)
+        spdlog::info("drained in {} ms: every request in flight was answered", took.count());
+    else
+        spdlog::warn("drain timed out after {} ms; closing what is left", took.count());
+    process_->stop();
+    return exit_ok;
+}
+
+ReloadReport Supervisor::reload(const std::string& why) {
+    spdlog::info("reloading {} and {} ({})", (conf_dir_ / "dinx.toml").string(),
+                 (conf_dir_ / "route.toml").string(), why);
+    ReloadReport report;
+    try {
+        ReloadRules rules{handlers_.get(), every_node_,
+                          [this](std::uint32_t id) { post([this, id] { on_retired(id); }); }};
+        report = apply_reload(*process_, dict::load_config(conf_dir_), rules);
+    } catch (const dict::ConfigError& error) {
+        report.version = report.version_before = process_->topology()->version();
+        report.error = error.what();
+    }
+    auto level = report.applied ? spdlog::level::info : spdlog::level::err;
+    for (const auto& line : report.lines()) spdlog::log(level, "reload: {}", line);
+    return report;
+}
+
+bool Supervisor::retire(std::uint32_t id) {
+    auto running = process_->running_ids();
+    if (std::ranges::find(running, id) == running.end()) return false;
+    spdlog::info("node {} is told to drain, then stop", id);
+    process_->retire(id, [this, id] { post([this, id] { on_retired(id); }); });
+    return true;
+}
+
+void Supervisor::post(std::function<void()> work) {
+    asio::post(control_, std::move(work));
+}
+
+void Supervisor::on_retired(std::uint32_t id) {
+    spdlog::info("node {} drained and stopped", id);
+    if (process_->running_ids().empty()) {
+        spdlog::info("no node left to run: exiting");
+        control_.stop();
+    }
+}
+
+}  // namespace dinx::cluster
