@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <random>
 
 namespace dinx::node {
@@ -28,10 +29,6 @@ using namespace websocket_wire;
 constexpr std::size_t max_answer_head = 8192;
 // The longest status line quoted in a reason: it comes from the server, and reaches logs.
 constexpr std::size_t max_quoted_status = 100;
-
-bool is_control(std::uint8_t opcode) {
-    return (opcode & 0x8) != 0;
-}
 
 std::string base64(const std::array<std::uint64_t, 2>& bytes) {
     std::array<unsigned char, 25> encoded{};  // 16 bytes are 24 digits, and EVP adds a NUL
@@ -90,7 +87,9 @@ std::string answer_flaw(std::string_view text, std::string_view key,
 }  // namespace
 
 WebSocketClientLayer::WebSocketClientLayer(WebSocketClientOptions options)
-    : options_(std::move(options)), handshake_(std::make_unique<Handshake>()) {
+    : options_(std::move(options)),
+      handshake_(std::make_unique<Handshake>()),
+      reader_(FrameSource::server) {
     // RFC 6455 wants keys and mask keys a server cannot predict. A fast generator seeded from
     // the system is enough for what uses this layer (the demo client, tests, load tools); a
     // browser-grade client would draw from a cryptographic source.
@@ -165,92 +164,28 @@ LayerVerdict WebSocketClientLayer::refuse(std::string reason) {
 // --- frames ------------------------------------------------------------------------------------
 
 LayerVerdict WebSocketClientLayer::take_frames(Bytes wire, ByteBuffer& up, ByteBuffer& reply) {
+    using Kind = WebSocketFrameEvent::Kind;
     while (true) {
-        if (!in_payload_) {
-            if (wire.empty()) return LayerVerdict::go_on();
-            auto verdict = take_header(wire, reply);
-            if (!verdict.keep_open) return verdict;
-            if (!in_payload_) return LayerVerdict::go_on();  // the read ended inside a header
+        // A client reads what its server sends: no message limit of its own.
+        auto event = reader_.read(wire, up, std::numeric_limits<std::uint64_t>::max());
+        switch (event.kind) {
+            case Kind::need_more:
+                return LayerVerdict::go_on();
+            case Kind::ping:
+                append_masked(reply, op_pong, event.payload);
+                break;
+            case Kind::pong:
+                break;
+            case Kind::close:
+                return take_close(event.code, reply);
+            case Kind::violation:
+                // A client names no violation: a server breaking rules is not counted here.
+                return fail(reply, event.code, event.text);
         }
-        take_payload(wire, up);
-        if (payload_left_ > 0) return LayerVerdict::go_on();
-        auto verdict = finish_frame(reply);
-        if (!verdict.keep_open) return verdict;
     }
 }
 
-LayerVerdict WebSocketClientLayer::take_header(Bytes& wire, ByteBuffer& reply) {
-    auto fill = [&](std::size_t wanted) {
-        std::size_t have = header_have_;
-        auto n = std::min(wire.size(), wanted > have ? wanted - have : 0);
-        std::memcpy(header_.data() + header_have_, wire.data(), n);
-        header_have_ = static_cast<std::uint8_t>(header_have_ + n);
-        wire = wire.subspan(n);
-    };
-    if (header_have_ < 2) {
-        fill(2);
-        if (header_have_ < 2) return LayerVerdict::go_on();
-        if (auto verdict = check_start(reply); !verdict.keep_open) return verdict;
-    }
-    fill(header_size());
-    if (header_have_ < header_size()) return LayerVerdict::go_on();
-    auto length = frame_length();
-    if ((length >> 63) != 0) return fail(reply, 1002, "bad frame length");
-    // A control frame is kept whole until its end: a pong or a close needs all of it.
-    if (is_control(header_[0] & 0x0f) && length > 0)
-        control_ = std::make_unique<std::byte[]>(length);
-    payload_left_ = length;
-    in_payload_ = true;
-    return LayerVerdict::go_on();
-}
-
-LayerVerdict WebSocketClientLayer::check_start(ByteBuffer& reply) {
-    std::uint8_t opcode = header_[0] & 0x0f;
-    if ((header_[0] & rsv_bits) != 0) return fail(reply, 1002, "reserved bits set");
-    if ((header_[1] & mask_bit) != 0) return fail(reply, 1002, "server frames must not be masked");
-    if (is_control(opcode)) {
-        if (opcode != op_close && opcode != op_ping && opcode != op_pong)
-            return fail(reply, 1002, "unknown opcode");
-        if ((header_[0] & fin_bit) == 0 || (header_[1] & 0x7f) > max_control_payload)
-            return fail(reply, 1002, "bad control frame");
-        return LayerVerdict::go_on();
-    }
-    if (opcode == op_text) return fail(reply, 1003, "binary messages only");
-    if (opcode != op_binary && opcode != op_continuation)
-        return fail(reply, 1002, "unknown opcode");
-    if ((opcode == op_continuation) != in_message_)
-        return fail(reply, 1002, "broken message fragmentation");
-    return LayerVerdict::go_on();
-}
-
-void WebSocketClientLayer::take_payload(Bytes& wire, ByteBuffer& up) {
-    auto n = static_cast<std::size_t>(std::min<std::uint64_t>(payload_left_, wire.size()));
-    if (control_)
-        std::memcpy(control_.get() + (frame_length() - payload_left_), wire.data(), n);
-    else
-        append(up, wire.first(n));  // server frames are not masked: the bytes go up as they are
-    payload_left_ -= n;
-    wire = wire.subspan(n);
-}
-
-LayerVerdict WebSocketClientLayer::finish_frame(ByteBuffer& reply) {
-    std::uint8_t opcode = header_[0] & 0x0f;
-    bool fin = (header_[0] & fin_bit) != 0;
-    Bytes payload{control_.get(), control_ ? static_cast<std::size_t>(frame_length()) : 0};
-    auto control = std::move(control_);  // freed on return
-    header_have_ = 0;
-    in_payload_ = false;
-    if (opcode == op_ping) append_masked(reply, op_pong, payload);
-    if (opcode == op_close) return take_close(payload, reply);
-    if (!is_control(opcode)) in_message_ = !fin;
-    return LayerVerdict::go_on();
-}
-
-LayerVerdict WebSocketClientLayer::take_close(Bytes payload, ByteBuffer& reply) {
-    if (payload.size() == 1) return fail(reply, 1002, "close payload of 1 byte");
-    unsigned code = 1005;  // RFC 6455 section 7.1.5: "no status code was present"
-    if (payload.size() >= 2)
-        code = std::to_integer<unsigned>(payload[0]) << 8 | std::to_integer<unsigned>(payload[1]);
+LayerVerdict WebSocketClientLayer::take_close(std::uint16_t code, ByteBuffer& reply) {
     // The echo carries the server's code (RFC 6455 section 5.5.1), 1000 for none.
     auto echoed = static_cast<std::uint16_t>(code == 1005 ? 1000 : code);
     const std::byte echo[2] = {std::byte(echoed >> 8), std::byte(echoed & 0xff)};
@@ -265,22 +200,8 @@ LayerVerdict WebSocketClientLayer::fail(ByteBuffer& reply, std::uint16_t code,
     payload.append(text);
     append_masked(reply, op_close, as_bytes(payload));
     phase_ = Phase::closed;
-    control_.reset();
     return LayerVerdict::end("websocket closed with " + std::to_string(code) + ": " +
                              std::string{text});
-}
-
-std::size_t WebSocketClientLayer::header_size() const {
-    std::uint8_t length7 = header_[1] & 0x7f;
-    return 2 + (length7 == 126 ? 2 : length7 == 127 ? 8 : 0);
-}
-
-std::uint64_t WebSocketClientLayer::frame_length() const {
-    std::uint8_t length7 = header_[1] & 0x7f;
-    if (length7 < 126) return length7;
-    std::uint64_t length = 0;
-    for (std::size_t i = 2; i < header_size(); ++i) length = length << 8 | header_[i];
-    return length;
 }
 
 // --- sending -----------------------------------------------------------------------------------
@@ -339,7 +260,7 @@ std::uint64_t WebSocketClientLayer::next_random() {
 }
 
 std::size_t WebSocketClientLayer::held_bytes() const {
-    std::size_t held = control_ ? static_cast<std::size_t>(frame_length()) : 0;
+    std::size_t held = reader_.held_bytes();
     if (handshake_)
         held += sizeof(Handshake) + handshake_->head.capacity() + handshake_->early_out.capacity();
     return held;

@@ -3,9 +3,9 @@
 // tools: an upgrade request, a check of the server's answer, then masked binary messages out
 // and the server's unmasked frames in. Server frames go up as they arrive, split anywhere.
 
+#include "node/websocket_frame_reader.hpp"
 #include "node/wire_layer.hpp"
 
-#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -64,28 +64,17 @@ private:
     LayerVerdict take_answer(Bytes& wire, ByteBuffer& reply);
     LayerVerdict refuse(std::string reason);
     LayerVerdict take_frames(Bytes wire, ByteBuffer& up, ByteBuffer& reply);
-    LayerVerdict take_header(Bytes& wire, ByteBuffer& reply);
-    LayerVerdict check_start(ByteBuffer& reply);
-    void take_payload(Bytes& wire, ByteBuffer& up);
-    LayerVerdict finish_frame(ByteBuffer& reply);
-    LayerVerdict take_close(Bytes payload, ByteBuffer& reply);
+    LayerVerdict take_close(std::uint16_t code, ByteBuffer& reply);
     LayerVerdict fail(ByteBuffer& reply, std::uint16_t code, std::string_view text);
     /// Appends one masked frame (FIN set) with a fresh mask key.
     void append_masked(ByteBuffer& wire, std::uint8_t opcode, Bytes payload);
     std::uint64_t next_random();
-    std::size_t header_size() const;
-    std::uint64_t frame_length() const;
 
     WebSocketClientOptions options_;
     std::unique_ptr<Handshake> handshake_;
-    std::unique_ptr<std::byte[]> control_;   // payload of a control frame being read
-    std::uint64_t payload_left_ = 0;         // bytes of the current frame's payload not read yet
-    std::uint64_t random_state_;             // xorshift64*, for keys and mask keys
-    std::array<std::uint8_t, 10> header_{};  // the current server frame's header (no mask)
-    std::uint8_t header_have_ = 0;
+    WebSocketFrameReader reader_;  // server frames, once the 101 arrived
+    std::uint64_t random_state_;   // xorshift64*, for keys and mask keys
     Phase phase_ = Phase::handshaking;
-    bool in_message_ = false;  // a data message was started and has not ended
-    bool in_payload_ = false;  // the header is complete, payload_left_ counts
 };
 
 /// The layer a client wraps its frames in: TLS when `tls` (a client context) is not null,

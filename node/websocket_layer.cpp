@@ -20,21 +20,10 @@ using namespace websocket_wire;
 // A close payload is the code (2 bytes) and a text, within a control frame's 125 bytes.
 constexpr std::size_t max_close_text = max_control_payload - 2;
 
-// RFC 6455 section 7.4 and IANA's registry (1012-1014 registered since): codes an endpoint may
-// send; 1004-1006 and 1015 never go on the wire.
-bool is_valid_close_code(unsigned code) {
-    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
-           (code >= 3000 && code <= 4999);
-}
-
-bool is_control(std::uint8_t opcode) {
-    return (opcode & 0x8) != 0;
-}
-
 }  // namespace
 
 WebSocketLayer::WebSocketLayer(std::shared_ptr<const WebSocketOptions> options)
-    : options_(std::move(options)) {}
+    : options_(std::move(options)), reader_(FrameSource::client) {}
 
 WebSocketLayer::~WebSocketLayer() = default;
 
@@ -89,128 +78,27 @@ LayerVerdict WebSocketLayer::send_answer(HandshakeAnswer answer, ByteBuffer& rep
 // --- frames ------------------------------------------------------------------------------------
 
 LayerVerdict WebSocketLayer::take_frames(Bytes wire, ByteBuffer& up, ByteBuffer& reply) {
+    using Kind = WebSocketFrameEvent::Kind;
     while (true) {
-        if (!in_payload_) {
-            if (wire.empty()) return LayerVerdict::go_on();
-            auto verdict = take_header(wire, reply);
-            if (!verdict.keep_open) return verdict;
-            if (!in_payload_) return LayerVerdict::go_on();  // the read ended inside a header
+        auto event = reader_.read(wire, up, options_->max_message_bytes);
+        switch (event.kind) {
+            case Kind::need_more:
+                return LayerVerdict::go_on();
+            case Kind::ping:
+                append_websocket_frame(reply, op_pong, event.payload);
+                break;
+            case Kind::pong:
+                break;  // a pong needs nothing: the read itself was the sign of life
+            case Kind::close:
+                return take_close(event.code, reply);
+            case Kind::violation:
+                return fail(reply, event.code, event.text, event.violation);
         }
-        take_payload(wire, up);
-        if (payload_left_ > 0) return LayerVerdict::go_on();
-        auto verdict = finish_frame(reply);
-        if (!verdict.keep_open) return verdict;
     }
 }
 
-void WebSocketLayer::fill_header(Bytes& wire, std::size_t wanted) {
-    auto n = std::min<std::size_t>(wire.size(), wanted > header_have_ ? wanted - header_have_ : 0);
-    std::copy_n(reinterpret_cast<const std::uint8_t*>(wire.data()), n,
-                header_.begin() + header_have_);
-    header_have_ = static_cast<std::uint8_t>(header_have_ + n);
-    wire = wire.subspan(n);
-}
-
-LayerVerdict WebSocketLayer::take_header(Bytes& wire, ByteBuffer& reply) {
-    if (header_have_ < 2) {
-        fill_header(wire, 2);
-        if (header_have_ < 2) return LayerVerdict::go_on();
-        // The first two bytes decide most rules: refuse before the rest of the header arrives.
-        if (auto verdict = check_start(reply); !verdict.keep_open) return verdict;
-    }
-    fill_header(wire, header_size());
-    if (header_have_ < header_size()) return LayerVerdict::go_on();
-    return check_header(reply);
-}
-
-LayerVerdict WebSocketLayer::check_start(ByteBuffer& reply) {
-    constexpr std::string_view fragments = "broke WebSocket message fragmentation";
-    std::uint8_t opcode = header_[0] & 0x0f;
-    if ((header_[0] & rsv_bits) != 0)  // no extension was negotiated
-        return fail(reply, 1002, "reserved bits set", "sent a WebSocket frame with RSV bits set");
-    if ((header_[1] & mask_bit) == 0)
-        return fail(reply, 1002, "client frames must be masked",
-                    "sent an unmasked WebSocket frame");
-    if (is_control(opcode)) {
-        if (opcode != op_close && opcode != op_ping && opcode != op_pong)
-            return fail(reply, 1002, "unknown opcode", "sent an unknown WebSocket opcode");
-        if ((header_[0] & fin_bit) == 0 || (header_[1] & 0x7f) > max_control_payload)
-            return fail(reply, 1002, "bad control frame", "sent a bad WebSocket control frame");
-        return LayerVerdict::go_on();
-    }
-    if (opcode == op_text)
-        return fail(reply, 1003, "binary messages only", "sent a WebSocket text message");
-    if (opcode != op_binary && opcode != op_continuation)
-        return fail(reply, 1002, "unknown opcode", "sent an unknown WebSocket opcode");
-    if (opcode == op_continuation && !in_message_)
-        return fail(reply, 1002, "continuation without a message", fragments);
-    if (opcode == op_binary && in_message_)
-        return fail(reply, 1002, "new message inside a message", fragments);
-    return LayerVerdict::go_on();
-}
-
-LayerVerdict WebSocketLayer::check_header(ByteBuffer& reply) {
-    auto length = frame_length();
-    if ((length >> 63) != 0)
-        return fail(reply, 1002, "bad frame length",
-                    "sent a WebSocket frame length with the top bit set");
-    if (is_control(header_[0] & 0x0f)) {
-        // Kept whole until its end: a pong or a close needs all of it (at most 125 bytes).
-        if (length > 0) control_ = std::make_unique<std::byte[]>(length);
-    } else {
-        // Checked before the payload arrives: a message's fragments go up as they come.
-        if (message_bytes_ + length > options_->max_message_bytes)
-            return fail(reply, 1009, "message too big",
-                        "sent a WebSocket message over the size limit");
-        message_bytes_ += length;
-    }
-    payload_left_ = length;
-    in_payload_ = true;
-    return LayerVerdict::go_on();
-}
-
-void WebSocketLayer::take_payload(Bytes& wire, ByteBuffer& up) {
-    auto n = static_cast<std::size_t>(std::min<std::uint64_t>(payload_left_, wire.size()));
-    auto offset = frame_length() - payload_left_;
-    std::byte* out = nullptr;
-    if (control_) {
-        out = control_.get() + offset;
-    } else {
-        up.resize(up.size() + n);
-        out = up.data() + up.size() - n;
-    }
-    const std::uint8_t* mask = header_.data() + header_have_ - 4;
-    for (std::size_t i = 0; i < n; ++i)
-        out[i] = wire[i] ^ static_cast<std::byte>(mask[(offset + i) & 3]);
-    payload_left_ -= n;
-    wire = wire.subspan(n);
-}
-
-LayerVerdict WebSocketLayer::finish_frame(ByteBuffer& reply) {
-    std::uint8_t opcode = header_[0] & 0x0f;
-    bool fin = (header_[0] & fin_bit) != 0;
-    Bytes payload{control_.get(), control_ ? static_cast<std::size_t>(frame_length()) : 0};
-    auto control = std::move(control_);  // freed on return
-    header_have_ = 0;
-    in_payload_ = false;
-    if (opcode == op_ping) append_websocket_frame(reply, op_pong, payload);
-    if (opcode == op_close) return take_close(payload, reply);
-    if (!is_control(opcode)) {
-        in_message_ = !fin;
-        if (fin) message_bytes_ = 0;
-    }
-    return LayerVerdict::go_on();  // a pong needs nothing: the read itself was the sign of life
-}
-
-LayerVerdict WebSocketLayer::take_close(Bytes payload, ByteBuffer& reply) {
-    constexpr std::string_view bad_close = "sent a bad WebSocket close frame";
-    if (payload.size() == 1) return fail(reply, 1002, "close payload of 1 byte", bad_close);
-    unsigned code = 1005;  // RFC 6455 section 7.1.5: "no status code was present"
-    if (payload.size() >= 2) {
-        code = std::to_integer<unsigned>(payload[0]) << 8 | std::to_integer<unsigned>(payload[1]);
-        if (!is_valid_close_code(code)) return fail(reply, 1002, "bad close code", bad_close);
-    }
-    // The reason text is not checked as UTF-8: it is neither logged nor used.
+LayerVerdict WebSocketLayer::take_close(std::uint16_t code, ByteBuffer& reply) {
+    // The answer carries the peer's code (RFC 6455 section 5.5.1), 1000 for none.
     append_websocket_close(reply, static_cast<std::uint16_t>(code == 1005 ? 1000 : code), {});
     phase_ = Phase::closed;
     return LayerVerdict::end("peer closed (websocket " + std::to_string(code) + ")");
@@ -220,24 +108,8 @@ LayerVerdict WebSocketLayer::fail(ByteBuffer& reply, std::uint16_t code, std::st
                                   std::string_view violation) {
     append_websocket_close(reply, code, text);
     phase_ = Phase::closed;
-    control_.reset();
     return LayerVerdict::end(
         "websocket closed with " + std::to_string(code) + ": " + std::string{text}, violation);
-}
-
-std::size_t WebSocketLayer::header_size() const {
-    std::uint8_t length7 = header_[1] & 0x7f;
-    std::size_t extended = length7 == 126 ? 2 : length7 == 127 ? 8 : 0;
-    return 2 + extended + 4;  // the mask: check_start refused unmasked frames
-}
-
-std::uint64_t WebSocketLayer::frame_length() const {
-    std::uint8_t length7 = header_[1] & 0x7f;
-    std::size_t extended = length7 == 126 ? 2 : length7 == 127 ? 8 : 0;
-    if (extended == 0) return length7;
-    std::uint64_t length = 0;
-    for (std::size_t i = 0; i < extended; ++i) length = length << 8 | header_[2 + i];
-    return length;
 }
 
 // --- sending -----------------------------------------------------------------------------------
@@ -263,7 +135,7 @@ void WebSocketLayer::probe(ByteBuffer& wire) {
 }
 
 std::size_t WebSocketLayer::held_bytes() const {
-    std::size_t held = control_ ? static_cast<std::size_t>(frame_length()) : 0;
+    std::size_t held = reader_.held_bytes();
     if (handshake_)
         held += sizeof(Handshake) + handshake_->head.capacity() + handshake_->early_out.capacity();
     return held;

@@ -2,11 +2,12 @@
 // The server side of RFC 6455 as a wire layer: an HTTP upgrade, then binary messages whose
 // payload is the connection's frame stream. Client frames are unmasked straight from the read
 // into the frame stream, fragment by fragment, so a connection keeps no payload buffer; only a
-// control frame split across reads (at most 125 bytes) is kept until its end.
+// control frame split across reads (at most 125 bytes) is kept until its end. The frames are
+// read by WebSocketFrameReader, which the client layer shares; the replies are written here.
 
+#include "node/websocket_frame_reader.hpp"
 #include "node/wire_layer.hpp"
 
-#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -77,30 +78,15 @@ private:
     LayerVerdict take_head(Bytes& wire, ByteBuffer& reply);
     LayerVerdict send_answer(HandshakeAnswer answer, ByteBuffer& reply);
     LayerVerdict take_frames(Bytes wire, ByteBuffer& up, ByteBuffer& reply);
-    /// Moves bytes from `wire` into header_ until it holds `wanted`.
-    void fill_header(Bytes& wire, std::size_t wanted);
-    LayerVerdict take_header(Bytes& wire, ByteBuffer& reply);
-    LayerVerdict check_start(ByteBuffer& reply);
-    LayerVerdict check_header(ByteBuffer& reply);
-    void take_payload(Bytes& wire, ByteBuffer& up);
-    LayerVerdict finish_frame(ByteBuffer& reply);
-    LayerVerdict take_close(Bytes payload, ByteBuffer& reply);
+    LayerVerdict take_close(std::uint16_t code, ByteBuffer& reply);
     /// Sends a close for a rule the peer broke and ends.
     LayerVerdict fail(ByteBuffer& reply, std::uint16_t code, std::string_view text,
                       std::string_view violation);
-    std::size_t header_size() const;
-    std::uint64_t frame_length() const;
 
     std::shared_ptr<const WebSocketOptions> options_;
     std::unique_ptr<Handshake> handshake_;
-    std::unique_ptr<std::byte[]> control_;   // payload of a control frame being read
-    std::uint64_t payload_left_ = 0;         // bytes of the current frame's payload not read yet
-    std::uint64_t message_bytes_ = 0;        // bytes of the data message in progress
-    std::array<std::uint8_t, 14> header_{};  // the current frame's header, mask last
-    std::uint8_t header_have_ = 0;
+    WebSocketFrameReader reader_;  // client frames, once the handshake is done
     Phase phase_ = Phase::handshaking;
-    bool in_message_ = false;  // a data message was started and has not ended
-    bool in_payload_ = false;  // the header is complete, payload_left_ counts
 };
 
 /// Makes WebSocket layers sharing one set of options.

@@ -4,6 +4,7 @@
 // Inline TOML uses raw strings that start with a newline, so the first TOML line is line 2.
 #include "dict/config.hpp"
 #include "dict/config_loader.hpp"
+#include "tests/support/test_configs.hpp"
 
 #include <doctest/doctest.h>
 
@@ -19,50 +20,20 @@ using dinx::dict::ConfigError;
 using dinx::dict::ListenerProtocol;
 using dinx::dict::load_config;
 using dinx::dict::parse_config;
+using dinx::test::expect_error;
+using dinx::test::gate_routes;
+using dinx::test::has;
+using dinx::test::one_gate;
 
 namespace {
 
 namespace fs = std::filesystem;
 
-constexpr std::string_view routes = R"(
-[[gate]]
-msg_id = 1
-name = "login"
-)";
-
 /// One gate (lines 2-8) whose listeners follow, and one im node after them.
 std::string gate_with(std::string_view listeners) {
-    return std::string(R"(
-[[gate]]
-id = 1
-name = "gate-1"
-type = "frontend"
-host = "127.0.0.1"
-port = 10000
-link_port = 10100
-)") + std::string(listeners) +
-           R"(
-[[im]]
-id = 2
-name = "im-1"
-type = "backend"
-host = "127.0.0.1"
-port = 20000
-)";
-}
-
-ConfigError expect_error(const std::string& nodes) {
-    try {
-        parse_config(nodes, routes);
-    } catch (const ConfigError& err) {
-        return err;
-    }
-    FAIL("the config was accepted");
-    return ConfigError("", 0, "");
-}
-
-bool has(const ConfigError& err, std::string_view part) {
-    return err.problem().find(part) != std::string::npos;
+    std::string text(one_gate);
+    text.insert(text.find("\n[[im]]"), listeners);
+    return text;
 }
 
 }  // namespace
@@ -80,7 +51,7 @@ subprotocol = "dinx"
 port = 10001
 framing = "ltv"
 )"),
-                                 routes);
+                                 gate_routes);
     const auto& gate = config.nodes.at(0);
     REQUIRE(gate.listeners.size() == 2);
     const auto& ws = gate.listeners[0];
@@ -160,7 +131,7 @@ TEST_CASE("listener files are resolved against the conf dir and must be readable
     auto write = [&](const std::string& name, std::string_view text) {
         std::ofstream(dir / name) << text;
     };
-    write("route.toml", routes);
+    write("route.toml", gate_routes);
     fs::create_directory(dir / "web");
     write("cert.pem", "not checked here: OpenSSL reads it when the node starts");
     write("key.pem", "likewise");

@@ -6,6 +6,7 @@
 #include "dict/config.hpp"
 #include "dict/config_loader.hpp"
 #include "dict/topology.hpp"
+#include "tests/support/test_configs.hpp"
 
 #include <doctest/doctest.h>
 
@@ -44,50 +45,10 @@ using dinx::dict::Route;
 using dinx::dict::Settings;
 using dinx::dict::Topology;
 using dinx::dict::validate;
-
-namespace {
-
-/// A valid route.toml for clusters that have a `gate` group.
-constexpr std::string_view gate_routes = R"(
-[[gate]]
-msg_id = 1
-name = "login"
-)";
-
-/// A valid dinx.toml with one gate, for route tests.
-constexpr std::string_view one_gate = R"(
-[[gate]]
-id = 1
-name = "gate-1"
-type = "frontend"
-host = "127.0.0.1"
-port = 10000
-link_port = 10100
-
-[[im]]
-id = 2
-name = "im-1"
-type = "backend"
-host = "127.0.0.1"
-port = 20000
-)";
-
-/// Parses the two texts and returns the error they must raise.
-ConfigError expect_error(std::string_view nodes, std::string_view routes = gate_routes) {
-    try {
-        parse_config(nodes, routes);
-    } catch (const ConfigError& err) {
-        return err;
-    }
-    FAIL("the config was accepted");
-    return ConfigError("", 0, "");
-}
-
-bool has(const ConfigError& err, std::string_view part) {
-    return err.problem().find(part) != std::string::npos;
-}
-
-}  // namespace
+using dinx::test::expect_error;
+using dinx::test::gate_routes;
+using dinx::test::has;
+using dinx::test::one_gate;
 
 TEST_CASE("the demo conf loads with its nodes, routes and settings") {
     Config config = load_config(std::filesystem::path(DINX_SOURCE_DIR) / "conf");

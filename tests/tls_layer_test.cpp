@@ -2,6 +2,7 @@
 // other in memory, whole or split at any offset. Certificates are made at test time.
 
 #include "node/tls_layer.hpp"
+#include "tests/support/layer_pump.hpp"
 #include "tests/support/test_certs.hpp"
 
 #include <doctest/doctest.h>
@@ -12,7 +13,6 @@
 
 #include <cstdint>
 #include <fstream>
-#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -42,59 +42,17 @@ const Certs& certs() {
     return made;
 }
 
-// One end of a connection: its layer, the wire bytes on their way to it, what it received.
-struct Side {
-    std::unique_ptr<TlsLayer> layer;
-    ByteBuffer inbox;
-    std::string got;
-    std::optional<LayerVerdict> ended;
-};
+using Side = test::LayerEnd;
+using test::deliver;
+using test::pattern;
 
-// Feeds `to` what waits in its inbox, `chunk` bytes per take_in; its replies go to `other`.
-bool deliver(Side& to, Side& other, std::size_t chunk) {
-    if (to.ended) to.inbox.clear();
-    if (to.inbox.empty()) return false;
-    ByteBuffer wire;
-    wire.swap(to.inbox);
-    for (std::size_t at = 0; at < wire.size() && !to.ended; at += chunk) {
-        ByteBuffer up, reply;
-        auto piece = Bytes{wire}.subspan(at, std::min(chunk, wire.size() - at));
-        LayerVerdict verdict = to.layer->take_in(piece, up, reply);
-        to.got += as_text(up);
-        append(other.inbox, reply);
-        if (!verdict.keep_open) to.ended = verdict;
-    }
-    return true;
-}
-
-struct Pair {
-    Side client, server;
-
+// TLS on both ends, the client's ClientHello already in the server's inbox.
+struct Pair : test::LayerPair {
     explicit Pair(std::shared_ptr<TlsContext> client_context = certs().client,
-                  std::shared_ptr<TlsContext> server_context = certs().server) {
-        client.layer = std::make_unique<TlsLayer>(std::move(client_context), TlsRole::client);
-        server.layer = std::make_unique<TlsLayer>(std::move(server_context), TlsRole::server);
-        client.layer->start(server.inbox);
-    }
-
-    // Moves bytes both ways until nothing moves.
-    void pump(std::size_t chunk = SIZE_MAX) {
-        while (deliver(server, client, chunk) | deliver(client, server, chunk)) {
-        }
-    }
-
-    static void send(Side& from, Side& to, std::string_view text) {
-        ByteBuffer wire;
-        from.layer->wrap_out(as_bytes(text), wire);
-        append(to.inbox, wire);
-    }
+                  std::shared_ptr<TlsContext> server_context = certs().server)
+        : LayerPair(std::make_unique<TlsLayer>(std::move(client_context), TlsRole::client),
+                    std::make_unique<TlsLayer>(std::move(server_context), TlsRole::server)) {}
 };
-
-std::string pattern(std::size_t size) {
-    std::string text(size, '\0');
-    for (std::size_t i = 0; i < size; ++i) text[i] = char('a' + i * 7 % 26);
-    return text;
-}
 
 }  // namespace
 
@@ -317,7 +275,7 @@ TEST_CASE("an idle handshaken TLS server connection holds little memory") {
     constexpr int count = 1000;
     Pair warm_up;  // OpenSSL fetches its algorithms once per context
     warm_up.pump();
-    using Layer = std::unique_ptr<TlsLayer>;
+    using Layer = std::unique_ptr<WireLayer>;
     std::vector<Layer> servers;
     servers.reserve(count);
     std::int64_t before = heap_in_use();

@@ -6,12 +6,12 @@
 #include "node/websocket_client_layer.hpp"
 #include "node/websocket_handshake.hpp"
 #include "node/websocket_layer.hpp"
+#include "tests/support/layer_pump.hpp"
 #include "tests/support/test_certs.hpp"
 
 #include <doctest/doctest.h>
 
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,67 +35,21 @@ WebSocketClientOptions client_options() {
     return options;
 }
 
-// One end of a connection: its layer, the wire bytes on their way to it, what it received.
-struct Side {
-    std::unique_ptr<WireLayer> layer;
-    ByteBuffer inbox;
-    std::string got;
-    std::optional<LayerVerdict> ended;
-};
+using test::pattern;
 
-// Feeds `to` what waits in its inbox, `chunk` bytes per take_in; its replies go to `other`.
-bool deliver(Side& to, Side& other, std::size_t chunk) {
-    if (to.ended) to.inbox.clear();
-    if (to.inbox.empty()) return false;
-    ByteBuffer wire;
-    wire.swap(to.inbox);
-    for (std::size_t at = 0; at < wire.size() && !to.ended; at += chunk) {
-        ByteBuffer up, reply;
-        auto piece = Bytes{wire}.subspan(at, std::min(chunk, wire.size() - at));
-        LayerVerdict verdict = to.layer->take_in(piece, up, reply);
-        to.got += as_text(up);
-        append(other.inbox, reply);
-        if (!verdict.keep_open) to.ended = verdict;
-    }
-    return true;
-}
-
-struct Pair {
-    Side client, server;
-
-    Pair(std::unique_ptr<WireLayer> client_layer, std::unique_ptr<WireLayer> server_layer) {
-        client.layer = std::move(client_layer);
-        server.layer = std::move(server_layer);
-        client.layer->open(server.inbox);
-    }
+// A client layer and a server layer, by default WebSocket over plain bytes.
+struct Pair : test::LayerPair {
+    using LayerPair::LayerPair;
 
     explicit Pair(WebSocketClientOptions options = client_options(),
                   WebSocketOptions accepted = server_options())
-        : Pair(std::make_unique<WebSocketClientLayer>(std::move(options)),
-               std::make_unique<WebSocketLayer>(
-                   std::make_shared<const WebSocketOptions>(std::move(accepted)))) {}
-
-    // Moves bytes both ways until nothing moves.
-    void pump(std::size_t chunk = SIZE_MAX) {
-        while (deliver(server, client, chunk) | deliver(client, server, chunk)) {
-        }
-    }
-
-    static void send(Side& from, Side& to, std::string_view text) {
-        ByteBuffer wire;
-        from.layer->wrap_out(as_bytes(text), wire);
-        append(to.inbox, wire);
-    }
+        : LayerPair(std::make_unique<WebSocketClientLayer>(std::move(options)),
+                    std::make_unique<WebSocketLayer>(
+                        std::make_shared<const WebSocketOptions>(std::move(accepted)))) {}
 };
 
 std::string text(const ByteBuffer& bytes) {
     return std::string{as_text(bytes)};
-}
-
-std::string pattern(std::size_t size) {
-    std::string out(size, '\0');
-    for (std::size_t i = 0; i < size; ++i) out[i] = char('a' + i * 7 % 26);
-    return out;
 }
 
 // The upgrade request a fresh client layer sends.

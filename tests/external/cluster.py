@@ -123,6 +123,28 @@ def connect(port, timeout=BOUND):
     return sock
 
 
+def receive(sock, left):
+    """What one recv brings within `left` seconds: bytes, b"" when the peer closed (EOF or
+    reset), None when nothing came in time."""
+    sock.settimeout(left)
+    try:
+        return sock.recv(65536)
+    except socket.timeout:
+        return None
+    except (ConnectionResetError, BrokenPipeError):
+        return b""
+
+
+def receive_by(sock, deadline, late, closed):
+    """What one recv brings before `deadline` (b"" when nothing came yet); fails the check with
+    `late` once the deadline has passed, with `closed` when the peer closed."""
+    left = deadline - time.monotonic()
+    check(left > 0, late)
+    chunk = receive(sock, left)
+    check(chunk is None or chunk, closed)
+    return chunk or b""
+
+
 def read_until_closed(sock, timeout=BOUND):
     """Reads until the peer closes (EOF or reset); returns (bytes read, seconds it took).
     Fails when the connection is still open after `timeout`."""
@@ -132,16 +154,34 @@ def read_until_closed(sock, timeout=BOUND):
         left = timeout - (time.monotonic() - start)
         check(left > 0, f"the connection is still open after {timeout} s "
                         f"(got {bytes(received[:80])!r})")
-        sock.settimeout(left)
-        try:
-            chunk = sock.recv(65536)
-        except (ConnectionResetError, BrokenPipeError):
-            chunk = b""
-        except socket.timeout:
+        chunk = receive(sock, left)
+        if chunk is None:
             continue
         if not chunk:
             return bytes(received), time.monotonic() - start
         received += chunk
+
+
+def time_until_closed(port, send, timeout):
+    """Connects, lets `send(sock)` write (bytes it returns count as received), then reads until
+    the server closes: (bytes received, seconds from the connect to the close)."""
+    sock = connect(port)
+    start = time.monotonic()
+    try:
+        got = send(sock) or b""
+        got += read_until_closed(sock, timeout)[0]
+    finally:
+        sock.close()
+    return got, time.monotonic() - start
+
+
+def check_closed_at_limit(elapsed, limit_ms, setting, what):
+    """Fails unless `what` was closed when the `setting` limit of `limit_ms` ran out: not
+    before 0.8 of it, nor more than 1.5 s after it (a loaded machine is late, never early)."""
+    limit = limit_ms / 1000
+    check(0.8 * limit <= elapsed <= limit + 1.5,
+          f"{what} was closed after {elapsed:.2f} s; {setting} is {limit_ms} "
+          f"(allowed {0.8 * limit:.2f} to {limit + 1.5:.2f} s)")
 
 
 class FrameClient:
@@ -174,19 +214,11 @@ class FrameClient:
             self.ready.extend(frames)
             if frames:
                 break
-            left = deadline - time.monotonic()
-            check(left > 0, f"no frame within {timeout:.1f} s (frames passed over: "
-                            f"{[show(f) for f in self.seen[-5:]]})")
-            self.sock.settimeout(left)
-            try:
-                chunk = self.sock.recv(65536)
-            except socket.timeout:
-                continue
-            except ConnectionResetError:
-                chunk = b""
-            check(chunk, f"the server closed the connection while a frame was awaited "
-                         f"(pending bytes {self.buffer[:40]!r})")
-            self.buffer += chunk
+            self.buffer += receive_by(
+                self.sock, deadline, f"no frame within {timeout:.1f} s (frames passed over: "
+                                     f"{[show(f) for f in self.seen[-5:]]})",
+                f"the server closed the connection while a frame was awaited "
+                f"(pending bytes {self.buffer[:40]!r})")
         return self.ready.popleft()
 
     def expect(self, msg_id, payload, timeout=BOUND):
@@ -208,6 +240,30 @@ class FrameClient:
 
     def close(self):
         self.sock.close()
+
+
+# --- WebSocket clients (the websockets library) ------------------------------------------------
+
+
+async def within(awaitable, what, timeout=BOUND):
+    """Awaits `awaitable`; fails the check with `what` when it takes longer than `timeout`."""
+    try:
+        return await asyncio.wait_for(awaitable, timeout)
+    except asyncio.TimeoutError:
+        raise CheckFailed(f"{what} within {timeout} s") from None
+
+
+async def ws_frames(ws, count, timeout=BOUND):
+    """The next `count` frames; every message must be binary and hold whole TLV frames."""
+    frames = []
+    while len(frames) < count:
+        message = await within(ws.recv(), f"after {[show(f) for f in frames]}, no message",
+                               timeout)
+        check(isinstance(message, bytes), f"a text message from the server: {message[:80]!r}")
+        got, rest = split_frames(message)
+        check(got and not rest, f"a binary message that is not whole TLV frames: {message[:60]!r}")
+        frames.extend(got)
+    return frames
 
 
 # --- the cluster -------------------------------------------------------------------------------
@@ -380,6 +436,18 @@ class Cluster:
         if self.process is not None:
             kill(self.process)
 
+    def drain(self):
+        """SIGTERM: the nodes say goodbye to their clients and the process exits."""
+        self.process.send_signal(signal.SIGTERM)
+
+    def check_drained(self):
+        """Fails unless the process exits 0 within BOUND of a drain()."""
+        try:
+            code = self.process.wait(BOUND)
+        except subprocess.TimeoutExpired:
+            raise CheckFailed(f"dinx-demo still runs {BOUND} s after SIGTERM") from None
+        check(code == 0, f"dinx-demo exited with {code} after SIGTERM")
+
 
 def run_refused(demo, conf_dir, timeout=BOUND):
     """Runs `dinx-demo --conf conf_dir`, which must exit within `timeout`: (exit code, output)."""
@@ -438,6 +506,19 @@ def run_checks(title, checks, cluster=None):
             print(f"---- dinx-demo log (last 60 lines of {cluster.log_path}):")
             print("\n".join(cluster.logs().splitlines()[-60:]))
     return 1 if failed else 0
+
+
+def run_on_cluster(cluster, title, checks, wait_ports=()):
+    """Starts `cluster`, runs `checks` on it and stops it: the exit code of a script's main."""
+    try:
+        cluster.start(wait_ports=wait_ports)
+    except Exception as error:
+        print(f"FAIL the cluster did not start: {error}")
+        return 1
+    try:
+        return run_checks(title, checks, cluster)
+    finally:
+        cluster.stop()
 
 
 def demo_from_argv():

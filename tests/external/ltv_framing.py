@@ -12,7 +12,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import struct
 
 from cluster import (BOUND, BROADCAST, ECHO, Cluster, FrameClient, check, connect,
-                     demo_from_argv, free_ports, ltv, read_until_closed, run_checks, tlv)
+                     demo_from_argv, free_ports, ltv, read_until_closed, run_on_cluster, tlv)
 
 MAX_PACKET = 4096
 
@@ -117,15 +117,8 @@ def main():
 port = {ltv_port}
 framing = "ltv"
 """)
-    try:
-        cluster.start(wait_ports=(ltv_port,))
-    except Exception as error:
-        print(f"FAIL the cluster did not start: {error}")
-        return 1
-    try:
-        return run_checks("LTV framing", make_checks(cluster, ltv_port), cluster)
-    finally:
-        cluster.stop()
+    return run_on_cluster(cluster, "LTV framing", make_checks(cluster, ltv_port),
+                          wait_ports=(ltv_port,))
 
 
 if __name__ == "__main__":

@@ -10,9 +10,7 @@ import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 
-import asyncio
 import select
-import signal
 import socket
 import ssl
 import subprocess
@@ -20,10 +18,11 @@ import time
 
 import websockets
 
-from cluster import (BOUND, ECHO, KICK_MSG_ID, LOGIN, CheckFailed, Cluster, FrameClient, check, connect,
-                     demo_from_argv, free_ports, kill, line_of, make_certificate, make_temp_dir,
-                     openssl_path, port_accepts, read_until_closed, run_checks, run_refused, show,
-                     Skip, spawn, split_frames, tlv)
+from cluster import (BOUND, ECHO, KICK_MSG_ID, LOGIN, CheckFailed, Cluster, FrameClient, check,
+                     check_closed_at_limit, connect, demo_from_argv, free_ports, kill, line_of,
+                     make_certificate, make_temp_dir, openssl_path, port_accepts,
+                     read_until_closed, run_on_cluster, run_refused, show, spawn, split_frames,
+                     time_until_closed, tlv, ws_frames)
 
 HANDSHAKE_TIMEOUT_MS = 500
 
@@ -112,16 +111,7 @@ def make_checks(cluster, tls_port, wss_port, cert, demo):
         async with websockets.connect(f"wss://127.0.0.1:{wss_port}/ws", ssl=client_context(cert),
                                       open_timeout=BOUND, close_timeout=BOUND) as ws:
             await ws.send(tlv(LOGIN, "wendy") + tlv(ECHO, b"over wss"))
-            frames = []
-            while len(frames) < 2:
-                try:
-                    message = await asyncio.wait_for(ws.recv(), BOUND)
-                except asyncio.TimeoutError:
-                    raise CheckFailed(f"no wss message within {BOUND} s after {frames}") from None
-                check(isinstance(message, bytes), f"a text message {message!r}")
-                got, rest = split_frames(message)
-                check(got and not rest, f"not whole TLV frames: {message[:60]!r}")
-                frames += got
+            frames = await ws_frames(ws, 2)
             check(sorted(frames) == [(LOGIN, b"welcome wendy"), (ECHO, b"over wss")],
                   f"wss replies {[show(f) for f in frames]}")
             await ws.close()
@@ -144,17 +134,9 @@ def make_checks(cluster, tls_port, wss_port, cert, demo):
         half_hello = bytes([22, 3, 1, 2, 0]) + bytes([1, 0, 1, 252]) + b"\x03\x03"
         for port, what in ((tls_port, "TCP+TLS"), (wss_port, "WebSocket over TLS")):
             for sent in (b"", half_hello):
-                sock = connect(port)
-                start = time.monotonic()
-                try:
-                    sock.sendall(sent)
-                    got, _ = read_until_closed(sock, limit + 3)
-                finally:
-                    sock.close()
-                elapsed = time.monotonic() - start
-                check(0.8 * limit <= elapsed <= limit + 1.5,
-                      f"{what} after {len(sent)} bytes of handshake: closed after "
-                      f"{elapsed:.2f} s; client_handshake_timeout_ms is {HANDSHAKE_TIMEOUT_MS}")
+                got, elapsed = time_until_closed(port, lambda s: s.sendall(sent), limit + 3)
+                check_closed_at_limit(elapsed, HANDSHAKE_TIMEOUT_MS, "client_handshake_timeout_ms",
+                                      f"{what} after {len(sent)} bytes of handshake")
                 check(not got or got[0] == 21, f"{what}: got {got[:40]!r} before the close")
         # A real client that stops after its ClientHello: Python's ssl never gets to finish.
         context = client_context(cert)
@@ -164,16 +146,11 @@ def make_checks(cluster, tls_port, wss_port, cert, demo):
             client.do_handshake()
         except ssl.SSLWantReadError:
             pass
-        sock = connect(tls_port)
-        start = time.monotonic()
-        try:
-            sock.sendall(outgoing.read())
-            read_until_closed(sock, limit + 3)  # the ServerHello arrives, never our Finished
-        finally:
-            sock.close()
-        elapsed = time.monotonic() - start
-        check(0.8 * limit <= elapsed <= limit + 1.5,
-              f"a client stuck after its ClientHello was closed after {elapsed:.2f} s")
+        hello = outgoing.read()
+        # The ServerHello arrives, never our Finished.
+        _, elapsed = time_until_closed(tls_port, lambda s: s.sendall(hello), limit + 3)
+        check_closed_at_limit(elapsed, HANDSHAKE_TIMEOUT_MS, "client_handshake_timeout_ms",
+                              "a client stuck after its ClientHello")
 
     def tls_client(name):
         """A logged-in TLV client over TLS that tells a close_notify from a bare TCP close."""
@@ -215,15 +192,11 @@ def make_checks(cluster, tls_port, wss_port, cert, demo):
         # Last: it stops the cluster.
         client = tls_client("drained")
         try:
-            cluster.process.send_signal(signal.SIGTERM)
+            cluster.drain()
             ended = how_tls_ended(client.sock)
         finally:
             client.close()
-        try:
-            code = cluster.process.wait(BOUND)
-        except subprocess.TimeoutExpired:
-            raise CheckFailed(f"dinx-demo still runs {BOUND} s after SIGTERM") from None
-        check(code == 0, f"dinx-demo exited with {code} after SIGTERM")
+        cluster.check_drained()
         if ended.startswith("TCP closed without close_notify"):
             raise AssertionError(
                 "server bug: a drain (SIGTERM) closes TLS clients' TCP connections without a "
@@ -285,16 +258,9 @@ def main():
     tls_port, wss_port = free_ports(2)
     cluster.write(settings=f"client_handshake_timeout_ms = {HANDSHAKE_TIMEOUT_MS}",
                   listeners=listeners(tls_port, wss_port))
-    try:
-        cluster.start(wait_ports=(tls_port, wss_port))
-    except Exception as error:
-        print(f"FAIL the cluster did not start: {error}")
-        return 1
-    try:
-        return run_checks("TLS listeners", make_checks(cluster, tls_port, wss_port, cert, demo),
-                          cluster)
-    finally:
-        cluster.stop()
+    return run_on_cluster(cluster, "TLS listeners",
+                          make_checks(cluster, tls_port, wss_port, cert, demo),
+                          wait_ports=(tls_port, wss_port))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ import collections
 import hashlib
 import json
 import os
-import signal
 import socket
 import struct
 import threading
@@ -25,9 +24,10 @@ import urllib.request
 
 import websockets
 
-from cluster import (BOUND, ECHO, KICK_MSG_ID, LOGIN, CheckFailed, Cluster, check, connect,
-                     Skip, demo_from_argv, free_ports, read_until_closed, run_checks, show,
-                     split_frames, tlv)
+from cluster import (BOUND, ECHO, KICK_MSG_ID, LOGIN, CheckFailed, Cluster, check,
+                     check_closed_at_limit, connect, demo_from_argv, free_ports,
+                     read_until_closed, receive_by, run_on_cluster, show, split_frames,
+                     time_until_closed, tlv, within, ws_frames)
 
 HANDSHAKE_TIMEOUT_MS = 500
 # Short, so that the idle checks wait a second or two; every other check talks all along.
@@ -76,18 +76,10 @@ class RawWebSocket:
               f"{accept!r}")
 
     def _read_more(self, deadline, awaited):
-        left = deadline - time.monotonic()
-        check(left > 0, f"waited {BOUND} s for {awaited} (have {self.buffer[:60]!r})")
-        self.sock.settimeout(left)
-        try:
-            chunk = self.sock.recv(65536)
-        except socket.timeout:
-            return
-        except ConnectionResetError:
-            chunk = b""
-        check(chunk, f"the server closed the TCP connection while {awaited} was awaited "
-                     f"(frames before: {self.passed_over})")
-        self.buffer += chunk
+        self.buffer += receive_by(
+            self.sock, deadline, f"waited {BOUND} s for {awaited} (have {self.buffer[:60]!r})",
+            f"the server closed the TCP connection while {awaited} was awaited "
+            f"(frames before: {self.passed_over})")
 
     def _take(self, count, deadline):
         while len(self.buffer) < count:
@@ -191,27 +183,6 @@ def url(port, path="/ws"):
 
 def open_ws(port, path="/ws", **options):
     return websockets.connect(url(port, path), open_timeout=BOUND, close_timeout=BOUND, **options)
-
-
-async def within(awaitable, what, timeout=BOUND):
-    """Awaits `awaitable`; fails the check with `what` when it takes longer than `timeout`."""
-    try:
-        return await asyncio.wait_for(awaitable, timeout)
-    except asyncio.TimeoutError:
-        raise CheckFailed(f"{what} within {timeout} s") from None
-
-
-async def ws_frames(ws, count, timeout=BOUND):
-    """The next `count` frames; every message must be binary and hold whole TLV frames."""
-    frames = []
-    while len(frames) < count:
-        message = await within(ws.recv(), f"after {[show(f) for f in frames]}, no message",
-                               timeout)
-        check(isinstance(message, bytes), f"a text message from the server: {message[:80]!r}")
-        got, rest = split_frames(message)
-        check(got and not rest, f"a binary message that is not whole TLV frames: {message[:60]!r}")
-        frames.extend(got)
-    return frames
 
 
 async def ws_login(ws, name):
@@ -416,9 +387,7 @@ def make_checks(cluster, ws_port, strict_port):
         finally:
             raw.close()
         elapsed = time.monotonic() - start
-        check(0.8 * limit <= elapsed <= limit + 1.5,
-              f"an idle client was closed after {elapsed:.2f} s; client_idle_timeout_ms is "
-              f"{IDLE_TIMEOUT_MS}")
+        check_closed_at_limit(elapsed, IDLE_TIMEOUT_MS, "client_idle_timeout_ms", "an idle client")
         check(pings >= 1, "an idle client was closed without being pinged first")
         if closed_by == "EOF":
             raise AssertionError(
@@ -527,17 +496,9 @@ def make_checks(cluster, ws_port, strict_port):
         for what, send in (("half a request head", lambda s: s.sendall(half)),
                            ("nothing", lambda s: None),
                            ("a head trickled byte by byte", lambda s: trickle(s, slow, 0.1))):
-            sock = connect(ws_port)
-            start = time.monotonic()
-            try:
-                got = send(sock) or b""
-                got += read_until_closed(sock, limit + 3)[0]
-            finally:
-                sock.close()
-            elapsed = time.monotonic() - start
-            check(0.8 * limit <= elapsed <= limit + 1.5,
-                  f"{what}: closed after {elapsed:.2f} s; client_handshake_timeout_ms is "
-                  f"{HANDSHAKE_TIMEOUT_MS} (allowed {0.8 * limit:.2f} to {limit + 1.5:.2f} s)")
+            got, elapsed = time_until_closed(ws_port, send, limit + 3)
+            check_closed_at_limit(elapsed, HANDSHAKE_TIMEOUT_MS, "client_handshake_timeout_ms",
+                                  what)
             check(b"101" not in got, f"{what}: answered {got[:80]!r}")
 
     def http_errors_name_the_rule():
@@ -663,14 +624,13 @@ def make_checks(cluster, ws_port, strict_port):
         # Last: it stops the cluster. A drain says goodbye on every open WebSocket.
         async with open_ws(ws_port) as ws:
             await ws_login(ws, "drained")
-            cluster.process.send_signal(signal.SIGTERM)
+            cluster.drain()
             try:
                 message = await within(ws.recv(), "the drain did not close the client")
                 raise CheckFailed(f"a message during the drain: {message!r}")
             except websockets.exceptions.ConnectionClosed as closed:
                 received = close_code_received(closed)
-        code = await within(asyncio.to_thread(cluster.process.wait), "dinx-demo did not exit")
-        check(code == 0, f"dinx-demo exited with {code} after SIGTERM")
+        await asyncio.to_thread(cluster.check_drained)
         if received is None:
             raise AssertionError(
                 "server bug: a drain (SIGTERM) cuts open WebSocket clients' TCP connections "
@@ -747,16 +707,9 @@ protocol = "websocket"
 path = "/game"
 origins = ["{GOOD_ORIGIN}", "https://other.example"]
 """)
-    try:
-        cluster.start(wait_ports=(ws_port, strict_port))
-    except CheckFailed as error:
-        print(f"FAIL the cluster did not start: {error}")
-        return 1
-    try:
-        return run_checks(f"WebSocket listeners (websockets {websockets.__version__})",
-                          make_checks(cluster, ws_port, strict_port), cluster)
-    finally:
-        cluster.stop()
+    return run_on_cluster(cluster, f"WebSocket listeners (websockets {websockets.__version__})",
+                          make_checks(cluster, ws_port, strict_port),
+                          wait_ports=(ws_port, strict_port))
 
 
 if __name__ == "__main__":

@@ -3,7 +3,10 @@
 // in front, so that most runs reach the frame decoder. Whatever the cuts, the layer must give
 // the same frame stream, replies and verdict as when it gets the whole stream at once, produce
 // nothing once it has ended, and keep no memory beyond a split control frame once open.
+// Another flag reads the stream as a server's frames, with the frame reader the client layer
+// uses, under the same rule: the same events and frame stream whatever the cuts.
 
+#include "node/websocket_frame_reader.hpp"
 #include "node/websocket_layer.hpp"
 
 #include <algorithm>
@@ -110,13 +113,53 @@ Outcome run(Bytes stream, const std::vector<std::size_t>& cuts, bool early) {
     return outcome;
 }
 
+// What the client's reader made of a stream: the frame stream and each event, written out.
+struct ReaderOutcome {
+    ByteBuffer up;
+    std::string events;
+    bool done = false;  // a close or a violation ended the reading
+
+    bool operator==(const ReaderOutcome&) const = default;
+};
+
+void note(std::string& events, const node::WebSocketFrameEvent& event) {
+    events += std::to_string(static_cast<int>(event.kind)) + " " + std::to_string(event.code) +
+              " [" + std::string{as_text(event.payload)} + "] " + std::string{event.text} + "|";
+}
+
+ReaderOutcome run_reader(Bytes stream, const std::vector<std::size_t>& cuts) {
+    using Kind = node::WebSocketFrameEvent::Kind;
+    node::WebSocketFrameReader reader(node::FrameSource::server);
+    ReaderOutcome outcome;
+    std::size_t at = 0;
+    auto feed = [&](std::size_t end) {
+        Bytes wire = stream.subspan(at, end - at);
+        at = end;
+        while (!outcome.done) {
+            auto event = reader.read(wire, outcome.up, UINT64_MAX);
+            if (event.kind == Kind::need_more) break;
+            note(outcome.events, event);
+            outcome.done = event.kind == Kind::close || event.kind == Kind::violation;
+        }
+        require(outcome.done || wire.empty());
+        require(reader.held_bytes() <= 125);
+    };
+    for (auto cut : cuts) feed(cut);
+    feed(stream.size());
+    require(outcome.up.size() <= stream.size());
+    if (outcome.done) require(reader.held_bytes() == 0);
+    return outcome;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     if (size < 1) return 0;
     // The first byte: bit 7 puts the upgrade request in front, bit 6 wraps bytes before the
-    // handshake, the low 4 bits say how many cuts; the next bytes say where (fractions).
-    bool prepend = (data[0] & 0x80) != 0;
+    // handshake, bit 5 reads server frames instead (neither of the others applies), the low 4
+    // bits say how many cuts; the next bytes say where (fractions).
+    bool server_frames = (data[0] & 0x20) != 0;
+    bool prepend = (data[0] & 0x80) != 0 && !server_frames;
     bool early = (data[0] & 0x40) != 0;
     std::size_t cut_count = std::min<std::size_t>(data[0] % 16, size - 1);
     Bytes rest{reinterpret_cast<const std::byte*>(data + 1 + cut_count), size - 1 - cut_count};
@@ -127,6 +170,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (std::size_t i = 0; i < cut_count; ++i) cuts.push_back(data[1 + i] * stream.size() / 256);
     std::sort(cuts.begin(), cuts.end());
 
+    if (server_frames) {
+        require(run_reader(stream, {}) == run_reader(stream, cuts));
+        return 0;
+    }
     auto whole = run(stream, {}, early);
     auto pieces = run(stream, cuts, early);
     require(whole == pieces);
