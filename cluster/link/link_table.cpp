@@ -28,6 +28,35 @@ QueuedEnvelope make_queued(const Envelope& envelope, std::optional<PendingReques
 
 }  // namespace
 
+std::string_view to_string(PeerState state) {
+    switch (state) {
+        case PeerState::idle:
+            return "idle";
+        case PeerState::dialing:
+            return "dialing";
+        case PeerState::up:
+            return "up";
+        case PeerState::leaving:
+            return "leaving";
+        case PeerState::unreachable:
+            return "unreachable";
+    }
+    return "unknown";
+}
+
+std::vector<PeerStats> LinkTable::peer_stats() const {
+    std::vector<PeerStats> stats;
+    for (const auto& [id, p] : peers_) {
+        PeerStats peer{id, to_string(p.state), 0, p.queue.size(), 0};
+        for (const auto& link : p.links) {
+            peer.in_flight += link->pending_count();
+            peer.unsent_bytes += link->transport().queued_bytes();
+        }
+        stats.push_back(peer);
+    }
+    return stats;
+}
+
 LinkTable::LinkTable(ShardContext& context, const LinkSetup& setup, RequestSink& sink)
     : context_(context), setup_(setup), sink_(sink) {}
 

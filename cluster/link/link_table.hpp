@@ -6,6 +6,7 @@
 
 #include "cluster/link/envelope.hpp"
 #include "cluster/link/link.hpp"
+#include "cluster/observe/node_stats.hpp"
 #include "cluster/runtime/shard_context.hpp"
 #include "node/dialer.hpp"
 
@@ -47,6 +48,9 @@ enum class PeerState : std::uint8_t {
     unreachable,  ///< its last dial failed; skipped until a dial in the background reaches it
 };
 
+/// The word a peer state is shown with: "idle", "dialing", "up", "leaving", "unreachable".
+std::string_view to_string(PeerState state);
+
 /// Links of one shard to every other node. Used only on the shard's io thread.
 class LinkTable {
 public:
@@ -78,6 +82,8 @@ public:
         for (auto& [id, peer] : peers_)
             for (auto& link : peer.links) visit(*link);
     }
+    /// What this table knows of each node it has an entry for (the shard's report).
+    std::vector<PeerStats> peer_stats() const;
     /// True when the link to `node_id` has more unsent bytes than it should take more of.
     bool is_overloaded(std::uint32_t node_id) const;
     /// `node_id` is draining (it sent leaving): the balancer skips it from now on.

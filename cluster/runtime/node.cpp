@@ -102,6 +102,29 @@ void Node::apply(std::shared_ptr<const dict::Topology> topology) {
         post_to_shard(i, [topology](NodeShard& shard) { shard.apply_topology(topology); });
 }
 
+void Node::collect_stats(std::function<void(std::vector<ShardStats>)> done) {
+    struct Gathering {
+        std::mutex mutex;
+        std::vector<ShardStats> shards;
+        std::size_t remaining;
+        std::function<void(std::vector<ShardStats>)> done;
+    };
+    auto gathering = std::make_shared<Gathering>();
+    gathering->shards.resize(shards_.size());
+    gathering->remaining = shards_.size();
+    gathering->done = std::move(done);
+    for (std::size_t i = 0; i < shards_.size(); ++i) {
+        post_to_shard(i, [gathering, i](NodeShard& shard) {
+            auto stats = shard.stats();
+            std::unique_lock lock(gathering->mutex);
+            gathering->shards[i] = std::move(stats);
+            if (--gathering->remaining > 0) return;
+            lock.unlock();
+            gathering->done(std::move(gathering->shards));
+        });
+    }
+}
+
 bool Node::admit_client() {
     auto limit = max_connections_.load(std::memory_order_relaxed);
     auto count = clients_.load(std::memory_order_relaxed);

@@ -3,6 +3,7 @@
 
 #include "cluster/api/handler.hpp"
 #include "cluster/gate/directory.hpp"
+#include "cluster/observe/node_stats.hpp"
 #include "cluster/runtime/address_book.hpp"
 #include "cluster/runtime/shard_host.hpp"
 #include "dict/topology.hpp"
@@ -55,6 +56,10 @@ public:
     /// Runs with `topology` from now on (a live reload): each shard switches on its own thread,
     /// between two of its events.
     void apply(std::shared_ptr<const dict::Topology> topology);
+
+    /// Asks every shard for its report; `done` runs once, on the io thread of the last shard to
+    /// answer, with every shard's report in shard order.
+    void collect_stats(std::function<void(std::vector<ShardStats>)> done);
 
     /// This node's dinx.toml row.
     const dict::NodeInfo& info() const { return info_; }

@@ -114,6 +114,16 @@ NodeShard::NodeShard(ShardHost& host, const dict::NodeInfo& info,
 
 NodeShard::~NodeShard() = default;
 
+ShardStats NodeShard::stats() {
+    ShardStats stats;
+    clients_.for_each([&](ClientSession& session) {
+        ++stats.clients;
+        if (!session.uid().empty()) ++stats.bound;
+    });
+    stats.peers = links_.peer_stats();
+    return stats;
+}
+
 void NodeShard::apply_topology(std::shared_ptr<const dict::Topology> topology) {
     context_.topology = std::move(topology);
     // Sessions read their rules by reference: new limits and timeouts hold for every client

@@ -54,6 +54,8 @@ public:
 
     /// Sends this gate's presence changes to the other nodes (shard 0 of a gate only).
     void flush_presence();
+    /// This shard's report (clients, links), filled on its own thread.
+    ShardStats stats();
     /// Runs with `topology` from now on (a live reload): its routes, groups, nodes and the
     /// settings that apply at once. Requests already sent go on where they went.
     void apply_topology(std::shared_ptr<const dict::Topology> topology);

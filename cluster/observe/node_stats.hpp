@@ -1,0 +1,29 @@
+#pragma once
+// What a node's shards report when asked (an admin `status`, a metrics scrape): each shard
+// fills its own ShardStats on its own thread, from the tables it owns, so nothing on the
+// message path takes a lock or an atomic for it.
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+namespace dinx::cluster {
+
+/// What one shard's link table knows of another node.
+struct PeerStats {
+    std::uint32_t node_id = 0;
+    /// "idle" (no link yet), "dialing", "up", "leaving" (it drains), "unreachable" (down).
+    std::string_view state;
+    std::uint64_t in_flight = 0;     ///< requests sent on its links and not finished
+    std::uint64_t queued = 0;        ///< envelopes waiting for its dial
+    std::uint64_t unsent_bytes = 0;  ///< bytes written to its links and not sent yet
+};
+
+/// One shard's report.
+struct ShardStats {
+    std::uint32_t clients = 0;     ///< client connections on this shard (gates)
+    std::uint32_t bound = 0;       ///< those with a uid bound
+    std::vector<PeerStats> peers;  ///< every node this shard has a link table entry for
+};
+
+}  // namespace dinx::cluster
