@@ -3,13 +3,14 @@
 #   PREFIX/lib/libdinx_*.a                     node, dict, cluster and testing
 #   PREFIX/lib/cmake/dinx/                     dinxConfig.cmake, its version, the targets
 # An application writes find_package(dinx) and links dinx::dinx (and dinx::testing for the unit
-# tests of its handlers). The demo, the tools and the blocking client are not installed.
+# tests of its handlers). The demo and the tools are not installed; the blocking client is (as a
+# library `ctl` uses), but not its header.
 
 include(CMakePackageConfigHelpers)
 
 set(DINX_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/dinx)
 
-install(TARGETS dinx_node dinx_dict dinx_cluster dinx_testing dinx
+install(TARGETS dinx_node dinx_blocking_client dinx_dict dinx_cluster dinx_testing dinx
         EXPORT dinxTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
 

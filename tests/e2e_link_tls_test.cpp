@@ -32,16 +32,6 @@ std::string link_tls_settings(const std::string& stem, const std::string& ca_ste
            ".key\"\nlink_tls_ca = \"" + ca_stem + ".crt\"\n";
 }
 
-/// Waits until `process`'s output holds `part`, at most `timeout`.
-bool wait_for_output(const ChildProcess& process, std::string_view part,
-                     milliseconds timeout = promised_bound) {
-    for (auto until = steady_clock::now() + timeout; steady_clock::now() < until;) {
-        if (contains(process.read_output(), part)) return true;
-        std::this_thread::sleep_for(20ms);
-    }
-    return contains(process.read_output(), part);
-}
-
 /// Starts im-1 and im-2, one process each, with `conf`'s dinx.toml.
 void start_backends(Cluster& cluster) {
     cluster.start_listening({2});

@@ -89,6 +89,19 @@ TEST_CASE("a msgID moved by a reload waits behind the client's requests to its o
     CHECK(next_frame(*client).payload == "logic-1: hello");
 }
 
+TEST_CASE("a msgID a reload moves to the gate's own group waits behind the client's requests") {
+    auto nodes = std::vector{gate(gate1, "gate-1"), backend(im1, "im-1")};
+    TestCluster cluster(make_config(nodes, routes_with_slow_on("im")));
+    cluster.start({gate1});
+    cluster.start({im1});
+    auto client = cluster.connect(gate1);
+    send_slow(*client, "300");
+    check_applied(cluster.reload(make_config(nodes, routes_with_slow_on("gate"))));
+    client->send(slow, "0");  // the gate would answer at once: it must not overtake
+    CHECK(next_frame(*client).payload == "im-1 300");
+    CHECK(next_frame(*client).payload == "gate-1 0");
+}
+
 TEST_CASE("a node a reload removes finishes its requests, gets no new ones, and stops") {
     auto nodes = std::vector{gate(gate1, "gate-1"), backend(im1, "im-1"), backend(im2, "im-2")};
     TestCluster cluster(make_config(nodes, routes_with_slow_on("im")));

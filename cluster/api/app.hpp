@@ -22,7 +22,8 @@ enum ExitCode : int {
 };
 
 /// Parses `--conf DIR`, `--id N` (repeatable) and `--log-level`, then runs those nodes (or every
-/// node of the config) until SIGINT or SIGTERM.
+/// node of the config) until SIGINT or SIGTERM; SIGHUP reloads the config. `PROGRAM ctl ...` is
+/// the operator's command line instead (cluster/observe/ctl.hpp).
 class App {
 public:
     /// Parses the command line; mistakes are reported by run(). `help_footer` ends --help.

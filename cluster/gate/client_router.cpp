@@ -31,6 +31,12 @@ void ClientRouter::on_frame(ClientSession& session, std::uint32_t msg_id, Bytes 
         return;
     }
     if (group == own_group_) {
+        if (auto* former = former_pin(session, msg_id)) {
+            // A reload moved it here: the client's requests still on its old group go first.
+            session.begin_request(static_cast<std::uint32_t>(payload.size()));
+            hold_in_turn(session, *former, msg_id, payload, Refusal::none);
+            return;
+        }
         if (context_.drain.closing())
             refuse(session, *group, msg_id, Refusal::stopping, 0);
         else

@@ -37,9 +37,9 @@ std::string_view to_string(PeerState state) {
         case PeerState::up:
             return "up";
         case PeerState::leaving:
-            return "leaving";
+            return "draining";
         case PeerState::unreachable:
-            return "unreachable";
+            return "down";
     }
     return "unknown";
 }

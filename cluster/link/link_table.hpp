@@ -48,7 +48,8 @@ enum class PeerState : std::uint8_t {
     unreachable,  ///< its last dial failed; skipped until a dial in the background reaches it
 };
 
-/// The word a peer state is shown with: "idle", "dialing", "up", "leaving", "unreachable".
+/// The word a peer state is shown with: "idle", "dialing", "up", "draining" (leaving), "down"
+/// (unreachable).
 std::string_view to_string(PeerState state);
 
 /// Links of one shard to every other node. Used only on the shard's io thread.

@@ -12,7 +12,7 @@ namespace dinx::cluster {
 /// What one shard's link table knows of another node.
 struct PeerStats {
     std::uint32_t node_id = 0;
-    /// "idle" (no link yet), "dialing", "up", "leaving" (it drains), "unreachable" (down).
+    /// "idle" (no link yet), "dialing", "up", "draining" (it is leaving), "down" (unreachable).
     std::string_view state;
     std::uint64_t in_flight = 0;     ///< requests sent on its links and not finished
     std::uint64_t queued = 0;        ///< envelopes waiting for its dial

@@ -1,5 +1,6 @@
 #include "cluster/api/app.hpp"
 
+#include "cluster/observe/ctl.hpp"
 #include "cluster/runtime/config_checks.hpp"
 #include "cluster/runtime/supervisor.hpp"
 #include "dict/config_loader.hpp"
@@ -16,6 +17,7 @@ namespace dinx::cluster {
 
 struct App::Options {
     std::string program;
+    std::vector<char*> ctl_args;  // `PROGRAM ctl ...`: the operator's command line, not a node
     std::string conf_dir = "conf";
     std::vector<std::uint32_t> ids;
     bool every_node = false;  // no --id: every node of the config, and those a reload adds
@@ -67,6 +69,10 @@ void use_cluster_secret(dict::Settings& settings) {
 App::App(int argc, char** argv, std::string program, std::string help_footer)
     : options_(std::make_unique<Options>()), handlers_(std::make_shared<HandlerTable>()) {
     options_->program = program;
+    if (argc > 1 && std::string_view(argv[1]) == "ctl") {
+        options_->ctl_args.assign(argv + 1, argv + argc);
+        return;
+    }
     CLI::App cli{program + ": runs nodes of a dinx cluster", program};
     cli.footer(help_footer);
     cli.add_option("--conf", options_->conf_dir, "directory holding dinx.toml and route.toml")
@@ -122,6 +128,9 @@ void App::on_session_event(SessionEventHandler handler) {
 }
 
 int App::run() {
+    if (!options_->ctl_args.empty())
+        return run_ctl(static_cast<int>(options_->ctl_args.size()), options_->ctl_args.data(),
+                       options_->program);
     if (options_->parse_exit >= 0) {
         (options_->parse_exit == exit_ok ? std::cout : std::cerr) << options_->parse_output;
         return options_->parse_exit;

@@ -125,6 +125,11 @@ void Node::collect_stats(std::function<void(std::vector<ShardStats>)> done) {
     }
 }
 
+void Node::kick(std::string uid, std::string reason, std::function<void(bool)> done) {
+    post_to_shard(0, [uid = std::move(uid), reason = std::move(reason),
+                      done = std::move(done)](NodeShard& shard) { done(shard.kick(uid, reason)); });
+}
+
 bool Node::admit_client() {
     auto limit = max_connections_.load(std::memory_order_relaxed);
     auto count = clients_.load(std::memory_order_relaxed);

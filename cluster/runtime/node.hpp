@@ -61,6 +61,10 @@ public:
     /// answer, with every shard's report in shard order.
     void collect_stats(std::function<void(std::vector<ShardStats>)> done);
 
+    /// Kicks `uid` wherever in the cluster it is bound, as a handler's ctx.kick would; `done`
+    /// runs on an io thread with false when this node's directory knows no session of it.
+    void kick(std::string uid, std::string reason, std::function<void(bool)> done);
+
     /// This node's dinx.toml row.
     const dict::NodeInfo& info() const { return info_; }
     /// The cluster snapshot the node runs (the latest applied).

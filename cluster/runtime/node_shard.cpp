@@ -114,6 +114,13 @@ NodeShard::NodeShard(ShardHost& host, const dict::NodeInfo& info,
 
 NodeShard::~NodeShard() = default;
 
+bool NodeShard::kick(const std::string& uid, const std::string& reason) {
+    auto held = context_.directory.find(uid);
+    if (!held) return false;
+    delivery_.end_session(held->gate_id, held->conn_id, uid, DisconnectReason::kicked, reason);
+    return true;
+}
+
 ShardStats NodeShard::stats() {
     ShardStats stats;
     clients_.for_each([&](ClientSession& session) {

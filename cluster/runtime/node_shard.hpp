@@ -54,6 +54,9 @@ public:
 
     /// Sends this gate's presence changes to the other nodes (shard 0 of a gate only).
     void flush_presence();
+    /// Kicks `uid` wherever it is bound (its gate closes it after a kick frame with `reason`);
+    /// false when the directory knows no session of it.
+    bool kick(const std::string& uid, const std::string& reason);
     /// This shard's report (clients, links), filled on its own thread.
     ShardStats stats();
     /// Runs with `topology` from now on (a live reload): its routes, groups, nodes and the

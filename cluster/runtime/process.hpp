@@ -62,6 +62,8 @@ public:
     bool has_node(std::uint32_t id) const;
     /// A node of this process; throws std::out_of_range for other ids.
     Node& node(std::uint32_t id);
+    /// The io threads the nodes run on (for endpoints that live beside them).
+    node::IoPool& pool() { return *pool_; }
     /// The address book the nodes dial with.
     AddressBook& addresses() { return *addresses_; }
     /// The buffers of every node of the process, against memory_budget_bytes.

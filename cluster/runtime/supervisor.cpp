@@ -1,6 +1,7 @@
 #include "cluster/runtime/supervisor.hpp"
 
 #include "cluster/api/app.hpp"
+#include "cluster/observe/admin_answers.hpp"
 #include "dict/config_loader.hpp"
 #include "dict/topology.hpp"
 #include "node/signals.hpp"
@@ -42,11 +43,13 @@ int Supervisor::run(dict::Config config, const std::string& program) {
     }
     try {
         process_->start();
+        for (auto id : process_->running_ids()) open_endpoints(id);
     } catch (const std::system_error& error) {
         std::cerr << program << ": cannot start: " << error.what() << '\n';
         return exit_start_failed;
     }
     control_.run();  // until a stop signal, or the last node retired
+    for (auto id : process_->running_ids()) close_endpoints(id);
     auto started = std::chrono::steady_clock::now();
     auto timeout = std::chrono::milliseconds(process_->topology()->settings().drain_timeout_ms);
     bool drained = process_->drain(timeout);
@@ -72,6 +75,18 @@ ReloadReport Supervisor::reload(const std::string& why) {
         report.version = report.version_before = process_->topology()->version();
         report.error = error.what();
     }
+    if (report.applied) {
+        std::lock_guard lock(mutex_);
+        needs_restart_ = report.needs_restart;
+    }
+    for (auto id : report.started) {
+        try {
+            open_endpoints(id);
+        } catch (const std::system_error& error) {
+            report.failures.push_back("the admin endpoint of node " + std::to_string(id) + ": " +
+                                      error.what());
+        }
+    }
     auto level = report.applied ? spdlog::level::info : spdlog::level::err;
     for (const auto& line : report.lines()) spdlog::log(level, "reload: {}", line);
     return report;
@@ -91,10 +106,76 @@ void Supervisor::post(std::function<void()> work) {
 
 void Supervisor::on_retired(std::uint32_t id) {
     spdlog::info("node {} drained and stopped", id);
+    close_endpoints(id);
     if (process_->running_ids().empty()) {
         spdlog::info("no node left to run: exiting");
         control_.stop();
     }
+}
+
+void Supervisor::open_endpoints(std::uint32_t id) {
+    const auto& node = process_->node(id);
+    if (!node.info().admin_port) return;
+    auto endpoint = std::make_unique<AdminEndpoint>(
+        process_->pool(), 0, node.info(), process_->topology()->settings().secret, *this,
+        *spdlog::default_logger());
+    endpoint->start();
+    spdlog::info("{} takes admin commands on {}:{}", node.info().name, node.info().admin_host,
+                 endpoint->port());
+    admin_endpoints_[id] = std::move(endpoint);
+}
+
+void Supervisor::close_endpoints(std::uint32_t id) {
+    auto it = admin_endpoints_.find(id);
+    if (it == admin_endpoints_.end()) return;
+    it->second->close();
+    admin_endpoints_.erase(it);
+}
+
+void Supervisor::run_admin(std::uint32_t node_id, const AdminRequest& request,
+                           std::function<void(std::string json)> answer) {
+    const auto& command = request.command;
+    if (command == "status") return answer_status(node_id, std::move(answer));
+    if (command == "routes") return answer(routes_answer(*process_->topology()));
+    if (command == "reload")
+        return post([this, answer = std::move(answer)] {
+            answer(reload_answer(reload("admin command")));
+        });
+    if (command == "drain")
+        return post([this, node_id, answer = std::move(answer)] {
+            bool draining = retire(node_id);
+            answer(simple_answer(draining, draining ? "draining, then stopping"
+                                                    : "this node is not running"));
+        });
+    if (command == "kick") {
+        if (request.argument.empty()) return answer(simple_answer(false, "kick needs a uid"));
+        return process_->node(node_id).kick(
+            request.argument, "kicked by an operator", [answer = std::move(answer)](bool found) {
+                answer(simple_answer(found, found ? "kicked" : "no session of this uid"));
+            });
+    }
+    answer(simple_answer(false, "unknown command '" + command +
+                                    "' (status, routes, reload, drain, kick)"));
+}
+
+void Supervisor::answer_status(std::uint32_t id, std::function<void(std::string)> answer) {
+    auto& node = process_->node(id);
+    auto running = process_->running_ids();
+    NodeStatus status;
+    status.state = std::ranges::find(running, id) != running.end() ? "running" : "draining";
+    status.process_nodes = std::move(running);
+    {
+        std::lock_guard lock(mutex_);
+        status.needs_restart = needs_restart_;
+    }
+    node.collect_stats([status = std::move(status), topology = node.topology(), &node,
+                        answer = std::move(answer)](std::vector<ShardStats> shards) mutable {
+        status.topology = topology.get();
+        status.node = topology->node(node.info().id);
+        if (!status.node) status.node = &node.info();  // left the config: draining
+        status.shards = std::move(shards);
+        answer(status_answer(status));
+    });
 }
 
 }  // namespace dinx::cluster

@@ -3,6 +3,8 @@
 // reload signals, live reloads, nodes that retire, and (from any thread) the operator's commands.
 
 #include "cluster/api/handler.hpp"
+#include "cluster/observe/admin_endpoint.hpp"
+#include "cluster/observe/admin_service.hpp"
 #include "cluster/runtime/live_reload.hpp"
 #include "cluster/runtime/process.hpp"
 #include "dict/config.hpp"
@@ -11,21 +13,23 @@
 
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace dinx::cluster {
 
-/// Runs the nodes of one process until it is told to stop.
-class Supervisor {
+/// Runs the nodes of one process until it is told to stop, and serves their admin commands.
+class Supervisor final : public AdminService {
 public:
     /// Will run nodes `ids` of the config in `conf_dir` (`every_node`: all of them, and those a
     /// reload adds) with `handlers`.
     Supervisor(std::filesystem::path conf_dir, std::vector<std::uint32_t> ids, bool every_node,
                std::shared_ptr<const HandlerTable> handlers);
-    ~Supervisor();
+    ~Supervisor() override;
     Supervisor(const Supervisor&) = delete;
     Supervisor& operator=(const Supervisor&) = delete;
 
@@ -45,9 +49,19 @@ public:
     /// The running process (valid while run() runs).
     Process& process() { return *process_; }
 
+    void run_admin(std::uint32_t node_id, const AdminRequest& request,
+                   std::function<void(std::string json)> answer) override;
+
 private:
     /// A retired node stopped: the process ends when it was the last one.
     void on_retired(std::uint32_t id);
+    /// Opens node `id`'s admin endpoint when its row asks for one (throws std::system_error
+    /// when its port is taken). Control thread.
+    void open_endpoints(std::uint32_t id);
+    /// Closes node `id`'s endpoints. Control thread.
+    void close_endpoints(std::uint32_t id);
+    /// `status` of node `id`.
+    void answer_status(std::uint32_t id, std::function<void(std::string)> answer);
 
     std::filesystem::path conf_dir_;
     std::vector<std::uint32_t> ids_;
@@ -55,6 +69,9 @@ private:
     std::shared_ptr<const HandlerTable> handlers_;
     asio::io_context control_;
     std::optional<Process> process_;
+    std::map<std::uint32_t, std::unique_ptr<AdminEndpoint>> admin_endpoints_;
+    std::mutex mutex_;  // needs_restart_ is written on the control thread, read by admin ones
+    std::vector<std::string> needs_restart_;
 };
 
 }  // namespace dinx::cluster

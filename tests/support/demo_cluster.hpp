@@ -21,6 +21,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -196,10 +197,17 @@ struct DemoConf {
     std::uint16_t rank_port = 0;     ///< rank-1's link port
     /// lines of dinx.toml's [cluster] table ("" writes no table)
     std::string settings;
+    bool with_im1 = true;           ///< false leaves im-1 out (a reload that removes it)
+    bool with_im3 = false;          ///< true adds im-3 (id 8, group im)
+    std::uint16_t im3_port = 0;     ///< im-3's link port
+    bool with_admin = false;        ///< true gives every node an admin_port
+    /// Each node's admin port (ids 1 to 8), used when with_admin is set.
+    std::map<std::uint32_t, std::uint16_t> admin_ports;
 
-    /// Picks eight distinct free ports (gate-2's, then the services').
+    /// Picks distinct free ports: the nodes' (gate-2's, then the services', then im-3's), then
+    /// an admin port per node.
     DemoConf() {
-        auto ports = free_ports(8);
+        auto ports = free_ports(17);
         gate_port = ports[0];
         link_port = ports[1];
         im1_port = ports[2];
@@ -208,22 +216,33 @@ struct DemoConf {
         gate2_link_port = ports[5];
         account_port = ports[6];
         rank_port = ports[7];
+        im3_port = ports[8];
+        for (std::uint32_t id = 1; id <= 8; ++id) admin_ports[id] = ports[8 + id];
     }
 
     /// dinx.toml. The im nodes are `parallel`, as in conf/: their handlers keep no state.
     std::string nodes() const {
         const std::string im_parallel = "parallel = true\n";
-        auto text = node_table("gate", 1, "gate-1", "frontend", gate_port) +
-                    "link_port = " + std::to_string(link_port) + "\n" +
-                    node_table("im", 2, "im-1", "backend", im1_port) + im_parallel;
-        if (with_im2) text += node_table("im", 3, "im-2", "backend", im2_port) + im_parallel;
+        auto text = table("gate", 1, "gate-1", "frontend", gate_port) +
+                    "link_port = " + std::to_string(link_port) + "\n";
+        if (with_im1) text += table("im", 2, "im-1", "backend", im1_port) + im_parallel;
+        if (with_im2) text += table("im", 3, "im-2", "backend", im2_port) + im_parallel;
+        if (with_im3) text += table("im", 8, "im-3", "backend", im3_port) + im_parallel;
         if (with_gate2)
-            text += node_table("gate", 4, "gate-2", "frontend", gate2_port) +
+            text += table("gate", 4, "gate-2", "frontend", gate2_port) +
                     "link_port = " + std::to_string(gate2_link_port) + "\n";
         if (with_services)
-            text += node_table("account", 5, "account-1", "backend", account_port) +
-                    node_table("rank", 6, "rank-1", "backend", rank_port);
+            text += table("account", 5, "account-1", "backend", account_port) +
+                    table("rank", 6, "rank-1", "backend", rank_port);
         if (!settings.empty()) text = "[cluster]\n" + settings + "\n" + text;
+        return text;
+    }
+
+    /// One node's table, with its admin port when with_admin is set.
+    std::string table(std::string_view group, std::uint32_t id, std::string_view name,
+                      std::string_view type, std::uint16_t port) const {
+        auto text = node_table(group, id, name, type, port);
+        if (with_admin) text += "admin_port = " + std::to_string(admin_ports.at(id)) + "\n";
         return text;
     }
 
@@ -240,6 +259,8 @@ struct DemoConf {
                 return account_port;
             case 6:
                 return rank_port;
+            case 8:
+                return im3_port;
             default:
                 return im2_port;
         }
@@ -267,6 +288,11 @@ public:
 
     /// The config the nodes run.
     const DemoConf& conf() const { return conf_; }
+    /// Replaces the config and writes it (the nodes read it again on SIGHUP).
+    void rewrite(DemoConf conf) {
+        conf_ = std::move(conf);
+        conf_.write(dir());
+    }
     /// The conf dir.
     const fs::path& dir() const { return dir_.path(); }
 
@@ -296,6 +322,7 @@ public:
                                   const std::vector<std::string>& env = {}) {
         auto& process = start(ids, env);
         auto waited = ids.empty() ? std::vector<std::uint32_t>{1, 2, 3} : ids;
+        if (!conf_.with_im1) std::erase(waited, 2u);
         if (!conf_.with_im2) std::erase(waited, 3u);
         if (conf_.with_gate2 && ids.empty()) waited.push_back(4);
         if (conf_.with_services && ids.empty()) waited.insert(waited.end(), {5, 6});
@@ -428,6 +455,23 @@ inline bool wait_until_stopped(pid_t pid, milliseconds timeout) {
         std::this_thread::sleep_for(5ms);
     }
     return false;
+}
+
+/// Waits until `process`'s output holds `part` `times` times, at most `timeout`.
+inline bool wait_for_output(const ChildProcess& process, std::string_view part,
+                            milliseconds timeout = promised_bound, std::size_t times = 1) {
+    auto count = [&] {
+        auto text = process.read_output();
+        std::size_t found = 0;
+        for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + 1))
+            ++found;
+        return found;
+    };
+    for (auto until = steady_clock::now() + timeout; steady_clock::now() < until;) {
+        if (count() >= times) return true;
+        std::this_thread::sleep_for(20ms);
+    }
+    return count() >= times;
 }
 
 /// A player connection to the cluster's gate.
