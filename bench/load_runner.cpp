@@ -204,6 +204,7 @@ struct Tally {
     std::uint64_t out_of_order = 0;
     std::uint64_t lost = 0;
     std::uint64_t closed = 0;  // connections the server closed
+    std::uint64_t resets = 0;  // of those, closed with a reset rather than an orderly end
     std::vector<std::uint32_t> latencies_ns;
 };
 
@@ -268,6 +269,9 @@ private:
             ssize_t got = ::recv(conn.fd, buffer_, sizeof buffer_, 0);
             if (got < 0 && (errno == EAGAIN || errno == EINTR)) return;
             if (got <= 0) {
+                // A reset means the server dropped what it had not read: a drained gate ends
+                // its connections in order instead.
+                if (got < 0 && errno == ECONNRESET) ++tally_.resets;
                 close(conn);
                 return;
             }
@@ -393,11 +397,13 @@ void report(const LoadOptions& options, Tally& tally) {
         options.duration_s, options.warmup_s);
     std::printf("round trips/s: %.0f\n", rps);
     std::printf("latency us:    p50 %.1f   p99 %.1f   p999 %.1f\n", p50, p99, p999);
-    std::printf("errors %llu   lost %llu   out-of-order %llu   closed by server %llu\n",
-                static_cast<unsigned long long>(tally.errors),
-                static_cast<unsigned long long>(tally.lost),
-                static_cast<unsigned long long>(tally.out_of_order),
-                static_cast<unsigned long long>(tally.closed));
+    std::printf(
+        "errors %llu   lost %llu   out-of-order %llu   closed by server %llu   reset by server "
+        "%llu\n",
+        static_cast<unsigned long long>(tally.errors), static_cast<unsigned long long>(tally.lost),
+        static_cast<unsigned long long>(tally.out_of_order),
+        static_cast<unsigned long long>(tally.closed),
+        static_cast<unsigned long long>(tally.resets));
     std::printf(
         "RESULT conns=%u depth=%u size=%u rps=%.0f p50_us=%.1f p99_us=%.1f p999_us=%.1f "
         "errors=%llu lost=%llu out_of_order=%llu transport=%s\n",

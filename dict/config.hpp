@@ -161,6 +161,9 @@ struct Settings {
     std::string secret_file;   ///< as written in dinx.toml, relative to its directory; "" = none
     int secret_file_line = 0;  ///< where secret_file is set, for error messages
     std::string secret;        ///< the cluster secret links prove they know; never logged
+    /// The link protocol version this process announces, 0 for the newest it speaks: set by
+    /// --link-protocol during a rolling upgrade, never by dinx.toml.
+    std::uint16_t link_protocol = 0;
     /// Links over TLS (all three or none), as written: the certificate and key every node
     /// serves its accepted links with, and the CA a dialing node checks them against.
     std::string link_tls_cert;

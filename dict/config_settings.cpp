@@ -221,6 +221,7 @@ void keep_restart_only(const Settings& running, Settings& loaded) {
     loaded.secret_file = running.secret_file;
     loaded.secret_file_line = running.secret_file_line;
     loaded.secret = running.secret;
+    loaded.link_protocol = running.link_protocol;
     loaded.link_tls_cert = running.link_tls_cert;
     loaded.link_tls_key = running.link_tls_key;
     loaded.link_tls_ca = running.link_tls_ca;

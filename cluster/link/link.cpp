@@ -36,7 +36,8 @@ Link::Link(const LinkSetup& setup, std::shared_ptr<node::FramedTransport> transp
       transport_(std::move(transport)),
       role_(role),
       accept_seq_(accept_seq),
-      handshake_(role, setup.self_id, expected_peer, setup.secret, setup.is_cluster_node),
+      handshake_(role, setup.self_id, expected_peer, setup.secret, setup.is_cluster_node,
+                 setup.offer),
       handshake_timer_(transport_->executor()) {}
 
 void Link::begin(std::chrono::milliseconds deadline) {

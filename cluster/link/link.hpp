@@ -63,6 +63,8 @@ public:
     std::optional<PendingRequest> finish(std::uint64_t seq);
     /// The link protocol version of the peer (once ready).
     std::uint16_t peer_version() const { return handshake_.peer_version(); }
+    /// The link protocol version this link speaks: the older of both ends'.
+    std::uint16_t version() const { return handshake_.version(); }
     /// Request `seq` while it is unfinished, else nullptr.
     PendingRequest* find_pending(std::uint64_t seq) { return pending_.find(seq); }
     /// True when `request` (unfinished on this closed link) surely never reached the peer:

@@ -3,6 +3,7 @@
 // and what it tells it, so that neither includes the other.
 
 #include "cluster/link/envelope.hpp"
+#include "cluster/link/link_handshake.hpp"
 #include "node/memory_budget.hpp"
 #include "node/wire_layer.hpp"
 
@@ -42,6 +43,9 @@ struct LinkSetup {
     /// null: plain TCP).
     std::shared_ptr<const node::WireLayerFactory> accepted_layers;
     std::shared_ptr<const node::WireLayerFactory> dialed_layers;
+    /// What this node announces in every handshake: the newest link protocol it speaks, or an
+    /// older one during a rolling upgrade (--link-protocol).
+    LinkOffer offer = current_link_offer;
 };
 
 }  // namespace dinx::cluster

@@ -7,6 +7,7 @@
 #include "cluster/link/envelope.hpp"
 #include "cluster/link/link_auth.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -67,6 +68,10 @@ public:
     std::uint32_t peer_id() const { return peer_id_; }
     /// The link protocol version the peer announced; valid once the handshake is done.
     std::uint16_t peer_version() const { return peer_offer_.version; }
+    /// The version the link speaks: the older of the two ends' (valid once done).
+    std::uint16_t version() const { return std::min(offer_.version, peer_offer_.version); }
+    /// The version this end announced.
+    std::uint16_t own_version() const { return offer_.version; }
     /// The feature bits both ends support (the link may use these only); valid once done.
     LinkFeatures features() const { return offer_.features & peer_offer_.features; }
 

@@ -35,10 +35,13 @@ std::optional<CallFailure> CallClient::refusal(std::uint32_t node_id) {
         return call_failure(CallError::overloaded,
                             "the link to node " + name + " has too much unsent; not sent");
     auto link = links_.ready_link(node_id);
-    if (link && link->peer_version() < first_call_protocol_version)
-        return call_failure(CallError::unavailable, "node " + name + " speaks link protocol " +
-                                                        std::to_string(link->peer_version()) +
-                                                        ", which has no calls");
+    if (link && link->version() < first_call_protocol_version) {
+        bool peer_older = link->peer_version() == link->version();
+        return call_failure(CallError::unavailable,
+                            (peer_older ? "node " + name : std::string("this node")) +
+                                " speaks link protocol " + std::to_string(link->version()) +
+                                ", which has no calls");
+    }
     return std::nullopt;
 }
 

@@ -1,5 +1,6 @@
 #include "cluster/api/app.hpp"
 
+#include "cluster/link/link_handshake.hpp"
 #include "cluster/observe/ctl.hpp"
 #include "cluster/runtime/config_checks.hpp"
 #include "cluster/runtime/supervisor.hpp"
@@ -22,6 +23,7 @@ struct App::Options {
     std::vector<std::uint32_t> ids;
     bool every_node = false;  // no --id: every node of the config, and those a reload adds
     std::string log_level = "info";
+    std::uint16_t link_protocol = 0;  // 0: the newest this release speaks
     int parse_exit = -1;       // >= 0 when parsing ended the program (help or a mistake)
     std::string parse_output;  // what CLI11 wanted printed
 };
@@ -78,6 +80,10 @@ App::App(int argc, char** argv, std::string program, std::string help_footer)
     cli.add_option("--conf", options_->conf_dir, "directory holding dinx.toml and route.toml")
         ->capture_default_str();
     cli.add_option("--id", options_->ids, "id of a node to run (repeatable; default: every node)");
+    cli.add_option("--link-protocol", options_->link_protocol,
+                   "announce this link protocol version instead of the newest (a rolling "
+                   "upgrade: keep the old nodes' version until every node runs this release)")
+        ->check(CLI::Range(min_link_protocol_version, max_link_protocol_version));
     cli.add_option("--log-level", options_->log_level,
                    "trace, debug, info, warn, error, critical, off")
         ->capture_default_str()
@@ -166,6 +172,10 @@ int App::serve(dict::Config config) {
     for (const auto& warning : config.warnings) spdlog::warn("{}", warning);
     warn_if_too_few_files(config, options_->ids);
     use_cluster_secret(config.settings);
+    config.settings.link_protocol = options_->link_protocol;
+    if (options_->link_protocol != 0)
+        spdlog::info("links announce protocol {} (this release speaks {} to {})",
+                     options_->link_protocol, min_link_protocol_version, max_link_protocol_version);
     Supervisor supervisor(options_->conf_dir, options_->ids, options_->every_node, handlers_);
     return supervisor.run(std::move(config), options_->program);
 }

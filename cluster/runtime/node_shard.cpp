@@ -88,6 +88,8 @@ NodeShard::NodeShard(ShardHost& host, const dict::NodeInfo& info,
       client_check_(io, [this] { check_clients(); }) {
     client_rules_.events = this;
     client_rules_.drain = &context_.drain;
+    if (auto version = context_.settings().link_protocol)
+        link_setup_.offer = LinkOffer{version, supported_link_features};
     link_setup_.accepted_layers = host.link_layers().accepted;
     link_setup_.dialed_layers = host.link_layers().dialed;
     delivery_.set_keeper(&keeper_);
@@ -570,6 +572,17 @@ void send_call_reply(Link& link, std::uint64_t id, const CallReply& outcome) {
 }  // namespace
 
 void NodeShard::on_call(Link& link, const Envelope& call) {
+    // A link that speaks an older protocol carries no calls (this node announced the older
+    // version with --link-protocol): refused as a node of that release would, with the reason.
+    if (link.version() < first_call_protocol_version) {
+        bool peer_older = link.peer_version() == link.version();
+        auto who = peer_older ? context_.node_name(link.peer_id()) : context_.info.name;
+        send_call_reply(link, call.seq,
+                        call_failure(CallError::unavailable,
+                                     "node " + who + " speaks link protocol " +
+                                         std::to_string(link.version()) + ", which has no calls"));
+        return;
+    }
     serve_call(call.msg_id, call.origin, std::string(as_text(call.payload)), callee_deadline(call),
                [this, link = link.self(), id = call.seq](CallReply outcome) {
                    // A stopped node answers nothing more: like a killed one, its callers see

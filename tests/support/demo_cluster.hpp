@@ -296,10 +296,11 @@ public:
     /// The conf dir.
     const fs::path& dir() const { return dir_.path(); }
 
-    /// Starts `dinx-demo --conf DIR --id ...` (every node when `ids` is empty), with the
+    /// Starts `dinx-demo --conf DIR --id ... ARGS` (every node when `ids` is empty), with the
     /// environment variables `env` ("NAME=value") added.
     ChildProcess& start(const std::vector<std::uint32_t>& ids = {},
-                        const std::vector<std::string>& env = {}) {
+                        const std::vector<std::string>& env = {},
+                        const std::vector<std::string>& args = {}) {
         std::vector<std::string> argv;
         if (!env.empty()) {
             argv.push_back("/usr/bin/env");
@@ -311,6 +312,7 @@ public:
             argv.insert(argv.end(), {"--id", std::to_string(id)});
             name += "-" + std::to_string(id);
         }
+        argv.insert(argv.end(), args.begin(), args.end());
         return spawn(std::move(argv), ids.empty() ? "all-nodes" : name);
     }
 
@@ -319,8 +321,9 @@ public:
     /// starts (its presence goes to all), and one that found a node down fails requests for it
     /// until its next dial (reconnect_min_ms), which would be errors the test did not ask for.
     ChildProcess& start_listening(const std::vector<std::uint32_t>& ids = {},
-                                  const std::vector<std::string>& env = {}) {
-        auto& process = start(ids, env);
+                                  const std::vector<std::string>& env = {},
+                                  const std::vector<std::string>& args = {}) {
+        auto& process = start(ids, env, args);
         auto waited = ids.empty() ? std::vector<std::uint32_t>{1, 2, 3} : ids;
         if (!conf_.with_im1) std::erase(waited, 2u);
         if (!conf_.with_im2) std::erase(waited, 3u);
