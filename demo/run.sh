@@ -164,6 +164,8 @@ if $keep; then
   echo "the demo cluster keeps running (pids ${pids[*]}); logs in $logs/"
   echo "talk to it:  $demo client --host $gate_host --port $gate_port"
   echo "             then type \`<msgID> <payload>\` lines, e.g. \`1 bob\`, \`3 hello\`; Ctrl-D quits"
+  echo "operate it:  $demo ctl --conf $conf status   (also: routes, reload, drain NODE, kick UID)"
+  echo "             edit $conf/route.toml, then $demo ctl --conf $conf reload (or kill -HUP the pids)"
   echo "stop it:     kill ${pids[*]}"
 else
   stop_nodes
