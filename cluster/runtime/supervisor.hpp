@@ -18,6 +18,8 @@
 
 namespace dinx::cluster {
 
+class MetricsServers;
+
 /// Runs the nodes of one process until it is told to stop.
 class Supervisor {
 public:
@@ -55,6 +57,7 @@ private:
     std::shared_ptr<const HandlerTable> handlers_;
     asio::io_context control_;
     std::optional<Process> process_;
+    std::unique_ptr<MetricsServers> metrics_;  // GET /metrics of nodes with a metrics_port
 };
 
 }  // namespace dinx::cluster
