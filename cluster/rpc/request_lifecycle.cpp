@@ -50,7 +50,7 @@ void RequestLifecycle::on_answer(Link& link, const Envelope& answer, bool finish
         return;
     }
     // Measured at the gate only (sent_at is set there, with metrics on), to the first answer.
-    if (!request->answered && request->sent_at != PendingRequest{}.sent_at)
+    if (!request->answered && request->sent_at != std::chrono::steady_clock::time_point{})
         context_.metrics.observe_latency(request->msg_id, request->sent_at);
     request->answered = true;
     if (!finishes) {
