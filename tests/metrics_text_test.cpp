@@ -1,16 +1,67 @@
-// The pieces of a scrape without sockets: the text format's escaping and histograms, the
-// bounded counts by name, latency buckets, and which HTTP request heads the endpoint takes.
+// The pieces of a scrape without sockets: a shard's rows by msgID, the text format's escaping
+// and histograms, the bounded counts by name, latency buckets, and which HTTP request heads the
+// endpoint takes.
 
 #include "cluster/observe/http_message.hpp"
 #include "cluster/observe/latency_histogram.hpp"
 #include "cluster/observe/named_counts.hpp"
 #include "cluster/observe/prometheus_writer.hpp"
+#include "cluster/observe/shard_metrics.hpp"
+#include "dict/config_loader.hpp"
+#include "tests/support/test_configs.hpp"
 
 #include <doctest/doctest.h>
 
 using namespace dinx::cluster;
 using namespace std::chrono_literals;
 using Common = std::vector<std::pair<std::string, std::string>>;
+
+namespace {
+
+// The row of `msg_id` in `metrics`' counts (the "other" row, 0, when it has none of its own).
+const MsgCounts& row_of(const ShardMetrics& metrics, std::uint32_t msg_id) {
+    const auto& rows = metrics.counts().by_msg;
+    for (std::size_t i = 1; i < rows.size(); ++i)
+        if (rows[i].msg_id == msg_id) return rows[i];
+    return rows[0];
+}
+
+dinx::dict::Topology topology_with(std::string_view routes) {
+    return dinx::dict::Topology(dinx::dict::parse_config(dinx::test::one_gate, routes));
+}
+
+}  // namespace
+
+TEST_CASE("a shard counts messages by routed msgID, the rest in one row, only when enabled") {
+    auto topology = topology_with(
+        "[[gate]]\nmsg_id = 1\nname = \"login\"\n"
+        "[[im]]\nmsg_id = 70000\nname = \"far\"\n");
+    ShardMetrics metrics;
+    metrics.count_in(1, 5);  // off: nothing counted, nothing allocated
+    CHECK(metrics.counts().by_msg.empty());
+    CHECK(metrics.send_time() == ShardMetrics::Clock::time_point{});
+    metrics.enable(topology);
+    metrics.count_in(1, 5);
+    metrics.count_in(70000, 3);
+    metrics.count_in(2, 7);  // not routed
+    metrics.count_in(123456, 1);
+    metrics.count_out(topology.settings().error_msg_id, 40);
+    CHECK(row_of(metrics, 1).in == 1);
+    CHECK(row_of(metrics, 1).in_bytes == 5);
+    CHECK(row_of(metrics, 70000).in_bytes == 3);
+    CHECK(metrics.counts().by_msg[0].in == 2);
+    CHECK(row_of(metrics, topology.settings().error_msg_id).out_bytes == 40);
+    metrics.observe_latency(70000, ShardMetrics::Clock::now() - 3ms);
+    CHECK(row_of(metrics, 70000).latency.count == 1);
+    CHECK(row_of(metrics, 70000).latency.sum_ns >= 3'000'000);
+
+    // A reload that routes msgID 2 gives it a row from then on; msgID 70000 keeps its counts.
+    metrics.add_routes(topology_with("[[gate]]\nmsg_id = 2\nname = \"logout\"\n"));
+    metrics.count_in(2, 1);
+    CHECK(row_of(metrics, 2).in == 1);
+    CHECK(metrics.counts().by_msg[0].in == 2);
+    CHECK(row_of(metrics, 70000).in == 1);
+}
 
 TEST_CASE("label values and help texts are escaped as the text format wants") {
     PrometheusWriter out(Common{{"node", "gate \"1\""}});
