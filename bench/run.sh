@@ -11,7 +11,8 @@
 # clients (bench/hostile.cpp) cost honest ones and the gate's memory, then room broadcast
 # fan-out (bench/fanout.cpp: 1,000 members of one room over two gates + one im, against a raw
 # writev server, bench/fanout_ceiling.cpp) and the gate's memory per idle bound player with 5
-# session values, and writes BENCHMARKS.md with a latency-versus-load chart
+# session values, then what metrics cost: node-1t and cluster-1im at 64x16 without and with a
+# metrics_port on every node (scraped every 5 s), back to back, and writes BENCHMARKS.md with a latency-versus-load chart
 # (docs/benchmarks-latency.png).
 #
 #   bench/run.sh [--quick]     --quick: 1 s runs instead of 5 s (to try the script)
@@ -34,6 +35,9 @@ fanout_members=1000
 # (the window bounds the deliveries in flight), "reply" when its sender got its own frame back.
 fanout_loads=("1 1 all" "4 16 all" "4 16 reply")
 call_loads=("64 1" "64 16")  # callers x calls in flight per caller
+metrics_load="64 16"         # connections x depth of the metrics on/off runs
+metrics_rounds=4             # off/on pairs per target (even: each order as often)
+metrics_scrape_interval=5    # seconds between two scrapes of a node (Prometheus's default: 15)
 bound_count=10000            # idle bound players for the memory row
 bound_values=5
 
@@ -91,18 +95,22 @@ base=$(free_base_port)
 gate_port=$base
 
 # write_conf DIR IO_THREADS ECHO_GROUP BACKENDS: a gate, BACKENDS im nodes, echo and broadcast
-# routed to ECHO_GROUP, login to the gate (the demo takes broadcasts from logged-in clients only)
-write_conf() {  # write_conf DIR THREADS GROUP BACKENDS [GATE_LISTENERS_TOML]
-  local dir=$1 threads=$2 group=$3 backends=$4 listeners=${5:-}
+# routed to ECHO_GROUP, login to the gate (the demo takes broadcasts from logged-in clients only);
+# METRICS "on" gives node N the metrics_port base + 200 + N.
+write_conf() {  # write_conf DIR THREADS GROUP BACKENDS [GATE_LISTENERS_TOML [METRICS]]
+  local dir=$1 threads=$2 group=$3 backends=$4 listeners=${5:-} metrics=${6:-off}
+  metrics_row() { [ "$metrics" = on ] && printf 'metrics_port = %s\n' $((base + 200 + $1)); true; }
   mkdir -p "$dir"
   {
     printf '[cluster]\nio_threads = %s\n\n' "$threads"
-    printf '[[gate]]\nid = 1\nname = "gate-1"\ntype = "frontend"\nhost = "127.0.0.1"\nport = %s\nlink_port = %s\n\n' \
+    printf '[[gate]]\nid = 1\nname = "gate-1"\ntype = "frontend"\nhost = "127.0.0.1"\nport = %s\nlink_port = %s\n' \
       "$gate_port" $((base + 100))
+    metrics_row 1; echo
     printf '%s\n' "$listeners"
     for i in $(seq "$backends"); do
-      printf '[[im]]\nid = %s\nname = "im-%s"\ntype = "backend"\nhost = "127.0.0.1"\nport = %s\n\n' \
+      printf '[[im]]\nid = %s\nname = "im-%s"\ntype = "backend"\nhost = "127.0.0.1"\nport = %s\n' \
         $((i + 1)) "$i" $((base + i))
+      metrics_row $((i + 1)); echo
     done
   } >"$dir/dinx.toml"
   printf '[[%s]]\nmsg_id = 6\nname = "echo"\n\n[[%s]]\nmsg_id = 4\nname = "broadcast"\n\n' \
@@ -220,6 +228,71 @@ for backends in 1 2; do
   write_conf "$work/cluster$backends" 1 im "$backends"
   ids=(1); for i in $(seq "$backends"); do ids+=($((i + 1))); done
   start_nodes "$work/cluster$backends" "${ids[@]}"; run_loads "cluster-${backends}im" "$gate_port"; stop_all
+done
+
+# ---- the cost of metrics (issue 12) ------------------------------------------------------------
+# node-1t and cluster-1im at 64x16, first without a metrics_port, then with one on every node
+# (counting on, and every node scraped every $metrics_scrape_interval s), back to back and
+# $metrics_rounds times, so that the machine's drift weighs little on the ratio; odd rounds run
+# off first, even rounds on first, since the second of two runs here tends to be the faster.
+metrics_results=$work/metrics.tsv  # target round metrics rps p50 p99 errors
+: >"$metrics_results"
+scrape() {  # scrape PORT: the node's /metrics text (bash alone: no curl needed)
+  exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
+  printf 'GET /metrics HTTP/1.1\r\nHost: bench\r\n\r\n' >&3
+  timeout 5 cat <&3
+  exec 3<&-
+}
+# scrape_every SECONDS PORT...: scrapes them until killed, from one process: a process per scrape
+# (a fork and an exec or two) would weigh more on a busy 2-core machine than the scrapes do.
+scrape_every() {
+  exec python3 -c '
+import sys, time, urllib.request
+while True:
+    for port in sys.argv[2:]:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
+        except OSError as error:
+            print(f"bench: scraping port {port}: {error}", file=sys.stderr)
+    time.sleep(float(sys.argv[1]))' "$@"
+}
+echo "dinx with and without metrics, ${metrics_load/ /x}, one process per node"
+for round in $(seq "$metrics_rounds"); do
+  for target in node-1t cluster-1im; do
+    order="off on"; [ $((round % 2)) -eq 0 ] && order="on off"
+    for metrics in $order; do
+      dir=$work/metrics-$target-$metrics
+      if [ "$target" = node-1t ]; then
+        write_conf "$dir" 1 gate 0 "" "$metrics"; ids=(1)
+      else
+        write_conf "$dir" 1 im 1 "" "$metrics"; ids=(1 2)
+      fi
+      start_nodes "$dir" "${ids[@]}"
+      scraper=""
+      if [ "$metrics" = on ]; then
+        for id in "${ids[@]}"; do wait_port $((base + 200 + id)); done
+        metrics_ports=()
+        for id in "${ids[@]}"; do metrics_ports+=($((base + 200 + id))); done
+        scrape_every "$metrics_scrape_interval" "${metrics_ports[@]}" &
+        scraper=$!
+      fi
+      set -- $metrics_load
+      line=$("$load" --port "$gate_port" -c "$1" -d "$2" -s "$payload" --warmup "$warmup" \
+          --duration "$duration" | grep '^RESULT') || line="RESULT rps=0 errors=1"
+      if [ -n "$scraper" ]; then
+        kill "$scraper" 2>/dev/null || true; wait "$scraper" 2>/dev/null || true
+        # Counting was on: the gate counted the echoes.
+        scrape $((base + 201)) | grep -q '^dinx_messages_in_total{node="gate-1",msg_id="6",route="echo"} [1-9]' ||
+          { echo "bench: gate-1 counted no echo with metrics on" >&2; line="RESULT rps=0 errors=1"; }
+      fi
+      echo "  $target metrics $metrics (round $round): ${line#RESULT }"
+      awk -v t="$target" -v r="$round" -v m="$metrics" '{
+          for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+          printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t, r, m, v["rps"], v["p50_us"], v["p99_us"], v["errors"] + v["lost"] + v["out_of_order"]
+        }' <<<"$line" >>"$metrics_results"
+      stop_all
+    done
+  done
 done
 
 # ---- calls between two backends ----------------------------------------------------------------
@@ -519,6 +592,47 @@ bound_target_row() {
   echo "| memory per idle bound player, 5 values (issue 9) | $where | < 1024 B over an idle connection | $figure | $verdict |"
 }
 
+# Metrics on over off: each round's pair, then per target the median of the rounds' ratios (a
+# neighbour's burst on a shared machine can halve one run: the median shrugs it off).
+metrics_ratios_awk='
+  { key = $1 SUBSEP $2
+    if ($3 == "off") { off[key] = $4; offp[key] = $6 } else { on[key] = $4; onp[key] = $6 }
+    bad[$1] += $7; if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 }; if ($2 > rounds) rounds = $2 }
+  function ratio(t, r,   key) { key = t SUBSEP r; return off[key] > 0 ? on[key] / off[key] : 0 }
+  function median(t,   r, i, j, v, x, k) {
+    k = 0
+    for (r = 1; r <= rounds; r++) {  # insertion sort: mawk has no asort
+      x = ratio(t, r)
+      for (i = ++k; i > 1 && v[i - 1] > x; i--) v[i] = v[i - 1]
+      v[i] = x
+    }
+    return k == 0 ? 0 : (k % 2 ? v[(k + 1) / 2] : (v[k / 2] + v[k / 2 + 1]) / 2)
+  }'
+metrics_table() {
+  awk -F'\t' "$metrics_ratios_awk"'
+    END {
+      for (i = 1; i <= n; i++) {
+        t = order[i]
+        for (r = 1; r <= rounds; r++) {
+          key = t SUBSEP r
+          printf "| %s | %s | %d | %d | %.3fx | %s | %s |\n", t, r, off[key], on[key], ratio(t, r), offp[key], onp[key]
+        }
+        printf "| **%s** | median | | | **%.3fx** | | errors: %d |\n", t, median(t), bad[t]
+      }
+    }' "$metrics_results"
+}
+
+# Issue 12: counting must not slow the message path measurably (here: within 5%).
+metrics_target_rows() {
+  awk -F'\t' -v load="${metrics_load/ /x}" "$metrics_ratios_awk"'
+    END {
+      for (i = 1; i <= n; i++) {
+        m = median(order[i])
+        printf "| metrics on (issue 12) | %s at %s, median of %d rounds | >= 0.95x metrics off | %.3fx | %s |\n", order[i], load, rounds, m, (m >= 0.95 ? "met" : "**missed**")
+      }
+    }' "$metrics_results"
+}
+
 fanout_table() {
   awk -F'\t' '
     $1 == "ceiling" { ceil[$2] = $3 }
@@ -586,6 +700,7 @@ not absolute numbers across runs.
 |---|---|---|---|---|
 $(targets_table)
 $(bound_target_row)
+$(metrics_target_rows)
 
 ## Round trips
 
@@ -604,6 +719,18 @@ $(ratio_table)
   per node (\`io_threads = 1\` each), so every round trip is client → gate → im → gate → client.
 
 ![p99 latency versus load]($chart)
+
+## The cost of metrics (issue 12)
+
+node-1t and cluster-1im again at ${metrics_load/ /x}, each run without a \`metrics_port\` and with one
+on every node (per-message counting on: messages and bytes by msgID, the gate's request latency;
+every node scraped every $metrics_scrape_interval s during the run), back to back ($metrics_rounds
+rounds, off first in odd rounds and on first in even ones). Ratio: round trips/s with metrics over
+without, in the same round; a target's figure is the median of its rounds.
+
+| target | round | round trips/s off | on | on / off | p99 us off | p99 us on |
+|---|---|---|---|---|---|---|
+$(metrics_table)
 
 ## Calls between two backends (issue 10)
 

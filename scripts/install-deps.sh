@@ -10,6 +10,7 @@ packages=(
   nlohmann-json3-dev  # optional for dinx itself: the typed JSON adapter (cluster/typed/json.hpp)
   libprotobuf-dev protobuf-compiler  # optional for dinx itself: the protobuf adapter (cluster/typed/protobuf.hpp)
   python3-websockets openssl  # for tests only: the external-client tests (tests/external/*.py)
+  python3-prometheus-client  # for tests only: tests/external/metrics_scrape.py parses /metrics with it
   chromium  # for tests only: the browser demo's test (tests/browser/chat_test.py)
 )
 for option in "$@"; do

@@ -17,6 +17,7 @@ ClientRouter::ClientRouter(ShardContext& context, ClientTable& clients, LinkTabl
       own_group_(context.topology->find_group(context.info.group)) {}
 
 void ClientRouter::on_frame(ClientSession& session, std::uint32_t msg_id, Bytes payload) {
+    context_.metrics.count_in(msg_id, payload.size());
     // A zinx heartbeat proves the client is there (reading it did that) and is answered in kind:
     // a zinx client stops a connection on which nothing arrived for HeartbeatMax (10 s).
     if (msg_id == context_.settings().heartbeat_msg_id) {
@@ -137,9 +138,11 @@ void ClientRouter::route(ClientSession& session, dict::GroupId group, std::uint3
 void ClientRouter::hold_in_turn(ClientSession& session, RoutePin& pin, std::uint32_t msg_id,
                                 Bytes payload, Refusal refusal) {
     // Held payloads are memory: past the budget, the request is refused in its turn.
-    if (pin.held.size() >= max_held_requests ||
-        (refusal == Refusal::none && context_.budget->over()))
+    bool full = pin.held.size() >= max_held_requests;
+    if (full || (refusal == Refusal::none && context_.budget->over())) {
+        context_.metrics.count_overloaded(full ? OverloadCause::held_limit : OverloadCause::memory);
         refusal = Refusal::overloaded;
+    }
     ByteBuffer kept;
     if (refusal == Refusal::none) kept.assign(payload.begin(), payload.end());
     session.hold(pin,
@@ -168,6 +171,7 @@ void ClientRouter::send_pinned(ClientSession& session, RoutePin& pin, std::uint3
     PendingRequest pending{context_.node_id(), session.conn_id(), msg_id, {}, 0, pin.group, true};
     pending.counted = true;
     pending.payload_size = static_cast<std::uint32_t>(payload.size());
+    pending.sent_at = context_.metrics.send_time();
     requests_.send(pin.node,
                    Envelope{EnvelopeKind::request, 0, session.origin(), msg_id, 0, payload,
                             session.values().encoded()},

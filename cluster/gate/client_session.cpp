@@ -185,7 +185,7 @@ void ClientSession::end(DisconnectReason reason, std::uint32_t frame_msg_id, Byt
     ending_ = true;
     disconnect_reason_ = reason;
     transport_->pause_reading(node::pause_for_owner);
-    transport_->send(frame_msg_id, frame);
+    send(frame_msg_id, frame);
     transport_->close_after_flush(std::move(why));
 }
 

@@ -6,6 +6,7 @@
 #include "cluster/api/session.hpp"
 #include "cluster/api/session_event.hpp"
 #include "cluster/gate/route_pin.hpp"
+#include "cluster/observe/shard_metrics.hpp"
 #include "dict/config.hpp"
 #include "node/framed_transport.hpp"
 
@@ -43,8 +44,10 @@ struct ClientRules {
     std::chrono::milliseconds handshake_timeout{};    ///< connect to WebSocket or TLS ready
     ClientEvents* events = nullptr;                   ///< the shard
     Drain* drain = nullptr;                           ///< what the shard owes
+    ShardMetrics* metrics = nullptr;                  ///< counts frames out; null: metrics off
 
-    /// The rules `settings` give the clients of gate `gate_id` (events and drain left unset).
+    /// The rules `settings` give the clients of gate `gate_id` (events, drain and metrics left
+    /// unset).
     static ClientRules from_settings(const dict::Settings& settings, std::uint32_t gate_id);
     /// How often the clock-driven rules are checked: at least 4 times per timeout, at most
     /// once a second.
@@ -72,7 +75,10 @@ public:
     /// The connection it talks over.
     const node::FramedTransport& transport() const { return *transport_; }
     /// Queues one frame to the client.
-    void send(std::uint32_t msg_id, Bytes payload) { transport_->send(msg_id, payload); }
+    void send(std::uint32_t msg_id, Bytes payload) {
+        if (rules_.metrics) rules_.metrics->count_out(msg_id, payload.size());
+        transport_->send(msg_id, payload);
+    }
     /// Closes the connection now (see FramedTransport::close).
     void close(std::string reason, std::string_view violation = {}) {
         transport_->close(std::move(reason), violation);

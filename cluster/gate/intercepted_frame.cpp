@@ -4,7 +4,7 @@
 
 namespace dinx::cluster {
 
-InterceptedFrame::InterceptedFrame(ClientSession& session, const ShardContext& context,
+InterceptedFrame::InterceptedFrame(ClientSession& session, ShardContext& context,
                                    std::uint32_t msg_id, Bytes payload)
     : ClientFrame(msg_id, payload),
       session_(session),
@@ -24,6 +24,7 @@ void InterceptedFrame::reply(std::uint32_t msg_id, Bytes payload) {
 
 void InterceptedFrame::fail(std::string_view app_code, std::string_view message) {
     auto body = error_payload(sent_msg_id_, app_code, message);
+    context_.metrics.count_error(app_code);
     reply(context_.settings().error_msg_id, as_bytes(body));
 }
 

@@ -19,7 +19,7 @@ public:
     using ClientFrame::reply;
 
     /// Frame `msg_id` with `payload`, as `session` sent it to the gate of `context`.
-    InterceptedFrame(ClientSession& session, const ShardContext& context, std::uint32_t msg_id,
+    InterceptedFrame(ClientSession& session, ShardContext& context, std::uint32_t msg_id,
                      Bytes payload);
 
     const Origin& client() const override { return origin_; }
@@ -34,7 +34,7 @@ public:
 
 private:
     ClientSession& session_;
-    const ShardContext& context_;
+    ShardContext& context_;
     Origin origin_;
     std::uint32_t sent_msg_id_;
     bool answered_ = false;

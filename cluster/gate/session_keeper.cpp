@@ -58,6 +58,7 @@ void SessionKeeper::bind(ClientSession& session, const std::string& uid) {
             // know of yet: this session stays unbound and is told so.
             auto body = error_payload(0, Error::already_logged_in,
                                       "uid " + uid + " is logged in on another session");
+            context_.metrics.count_error(Error::already_logged_in);
             session.send(context_.settings().error_msg_id, as_bytes(body));
             return;
         }

@@ -47,7 +47,8 @@ std::string_view to_string(PeerState state) {
 std::vector<PeerStats> LinkTable::peer_stats() const {
     std::vector<PeerStats> stats;
     for (const auto& [id, p] : peers_) {
-        PeerStats peer{id, to_string(p.state), 0, p.queue.size(), 0};
+        PeerStats peer{id, to_string(p.state), 0, p.queue.size(), 0, p.dials, p.dial_failures,
+                       p.handshake_failures, p.dropped};
         for (const auto& link : p.links) {
             peer.in_flight += link->pending_count();
             peer.unsent_bytes += link->transport().queued_bytes();
@@ -103,6 +104,7 @@ void LinkTable::send(std::uint32_t node_id, const Envelope& envelope) {
         return;
     }
     if (backing_off(p)) {
+        ++p.dropped;
         context_.log.debug("dropped an envelope for unreachable node {}",
                            context_.node_name(node_id));
         return;
@@ -139,6 +141,7 @@ void LinkTable::send_request(std::uint32_t node_id, Envelope request, PendingReq
     if (!p.links.empty()) {
         // A peer that does not keep up gets no more work piled on it: the client hears at once.
         if (is_overloaded(node_id)) {
+            context_.metrics.count_overloaded(OverloadCause::slow_peer);
             sink_.fail(pending, Error::overloaded,
                        "node " + context_.node_name(node_id) + " does not keep up");
             return;
@@ -157,9 +160,13 @@ void LinkTable::send_request(std::uint32_t node_id, Envelope request, PendingReq
 void LinkTable::enqueue(std::uint32_t node_id, Peer& p, QueuedEnvelope item) {
     // Queued payloads are memory: past the budget nothing more waits for a dial.
     if (p.queue.size() >= context_.settings().link_queue_limit || context_.budget->over()) {
-        if (item.pending)
+        if (!item.pending) ++p.dropped;
+        if (item.pending) {
+            context_.metrics.count_overloaded(context_.budget->over() ? OverloadCause::memory
+                                                                      : OverloadCause::dial_queue);
             sink_.fail(*item.pending, Error::overloaded,
                        "too many requests wait for node " + context_.node_name(node_id));
+        }
         return;
     }
     context_.account().charge(static_cast<std::int64_t>(item.payload.size()));
@@ -181,6 +188,7 @@ std::deque<QueuedEnvelope> LinkTable::take_queue(Peer& p) {
 
 void LinkTable::dial(std::uint32_t node_id, Peer& p) {
     p.state = PeerState::dialing;
+    ++p.dials;
     p.socket = std::make_shared<node::Socket>(context_.io);
     node::spawn_detached(context_.io.get_executor(), connect(node_id, p.socket),
                          "dial of node " + std::to_string(node_id));
@@ -207,6 +215,7 @@ asio::awaitable<void> LinkTable::connect(std::uint32_t node_id,
 void LinkTable::on_dial_failed(std::uint32_t node_id, const std::string& reason, bool expected) {
     Peer& p = peer(node_id);
     p.state = PeerState::unreachable;
+    ++p.dial_failures;
     auto delay = p.backoff.next_delay();
     p.retry_at = Clock::now() + delay;
     auto queue = take_queue(p);
@@ -219,7 +228,10 @@ void LinkTable::on_dial_failed(std::uint32_t node_id, const std::string& reason,
             "cannot reach node {}: {}; {} queued envelopes affected, next dial in {} ms",
             context_.node_name(node_id), reason, queue.size(), delay.count());
     for (auto& item : queue) {
-        if (!item.pending) continue;  // pushes for an unreachable node are lost
+        if (!item.pending) {  // pushes for an unreachable node are lost
+            ++p.dropped;
+            continue;
+        }
         if (item.retry.group) {
             item.envelope.payload = item.payload;
             item.envelope.values = item.values;
@@ -278,6 +290,7 @@ void LinkTable::forget(Link& link) {
         bool carried = std::erase_if(p.links, [&](const auto& l) { return l.get() == &link; }) > 0;
         if (p.handshaking.get() == &link) {
             p.handshaking.reset();
+            ++p.handshake_failures;
             if (!closing_)
                 on_dial_failed(link.peer_id(),
                                "handshake failed: " + link.transport().close_reason());

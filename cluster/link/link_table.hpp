@@ -108,6 +108,10 @@ private:
         std::deque<QueuedEnvelope> queue;
         node::Backoff backoff;
         std::chrono::steady_clock::time_point retry_at{};
+        std::uint64_t dials = 0;               // for the metrics (PeerStats)
+        std::uint64_t dial_failures = 0;
+        std::uint64_t handshake_failures = 0;
+        std::uint64_t dropped = 0;
     };
 
     Peer& peer(std::uint32_t node_id);

@@ -6,6 +6,7 @@
 
 #include "dict/topology.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -32,6 +33,9 @@ struct PendingRequest {
     bool answered = false;           ///< a frame for the client already went back
     std::uint32_t payload_size = 0;  ///< its payload, as counted in its client's bytes in flight
     std::uint64_t queued_until = 0;  ///< the link's bytes_queued_total() once it was queued
+    /// When a gate sent its client's request, if its latency is measured (metrics on); else
+    /// the epoch.
+    std::chrono::steady_clock::time_point sent_at{};
 };
 
 /// Unfinished requests of one link, keyed by the seq this window hands out (1, 2, 3 ...).

@@ -49,6 +49,9 @@ void RequestLifecycle::on_answer(Link& link, const Envelope& answer, bool finish
         note_late_answer();
         return;
     }
+    // Measured at the gate only (sent_at is set there, with metrics on), to the first answer.
+    if (!request->answered && request->sent_at != std::chrono::steady_clock::time_point{})
+        context_.metrics.observe_latency(request->msg_id, request->sent_at);
     request->answered = true;
     if (!finishes) {
         pass_answer(*request, answer.msg_id, answer.payload, false);
@@ -119,6 +122,7 @@ void RequestLifecycle::fail(const PendingRequest& request, Error code, const std
         finish_upstream(request);  // its client has its answer: nothing is owed but the end
     } else {
         auto body = error_payload(request.msg_id, code, why);
+        context_.metrics.count_error(code);
         pass_answer(request, context_.settings().error_msg_id, as_bytes(body), true);
     }
     ended(request);

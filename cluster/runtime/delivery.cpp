@@ -34,6 +34,7 @@ void Delivery::on_shard_of(std::uint64_t conn_id, Bytes bytes, Work work) {
 void Delivery::deliver(std::uint32_t gate_id, std::uint64_t conn_id, std::uint32_t msg_id,
                        Bytes payload) {
     if (gate_id != context_.node_id()) {
+        context_.metrics.count_out(msg_id, payload.size());
         links_.send(gate_id, Envelope{EnvelopeKind::to_client, 0, Origin{gate_id, conn_id, {}},
                                       msg_id, 0, payload});
         return;
@@ -45,10 +46,12 @@ void Delivery::deliver(std::uint32_t gate_id, std::uint64_t conn_id, std::uint32
 }
 
 void Delivery::deliver_here(std::uint64_t conn_id, std::uint32_t msg_id, Bytes payload) {
-    if (auto* session = clients_.find(conn_id))
+    if (auto* session = clients_.find(conn_id)) {
         session->send(msg_id, payload);
-    else
-        context_.log.debug("client {} is gone; dropped msg_id {}", conn_id, msg_id);
+        return;
+    }
+    context_.metrics.count_frame_to_gone_client();
+    context_.log.debug("client {} is gone; dropped msg_id {}", conn_id, msg_id);
 }
 
 void Delivery::apply_session(std::uint32_t gate_id, std::uint64_t conn_id, Bytes changes) {
@@ -96,9 +99,12 @@ void Delivery::multicast_here(const std::vector<std::uint64_t>& conn_ids, std::u
             for (auto id : ids) {
                 auto* session = there.clients_.find(id);
                 if (!session) continue;
-                if (shared)
+                if (shared) {
+                    // (a session's send() counts itself; a shared frame is counted here)
+                    there.context_.metrics.count_out(msg_id,
+                                                     shared->size() - node::frame_header_size);
                     session->transport().send_shared(shared);
-                else
+                } else
                     session->send(msg_id, data);
             }
         };
@@ -151,9 +157,11 @@ void Delivery::broadcast_here(std::uint32_t msg_id, Bytes payload) {
     node::append_frame(frame, msg_id, payload);
     auto shared = context_.budget->share(std::move(frame));
     for (std::size_t i = 0; i < context_.shard_count; ++i) {
-        post_(i, [shared](Delivery& there) {
-            there.clients_.for_each(
-                [&](ClientSession& session) { session.transport().send_shared(shared); });
+        post_(i, [shared, msg_id, size = payload.size()](Delivery& there) {
+            there.clients_.for_each([&](ClientSession& session) {
+                there.context_.metrics.count_out(msg_id, size);
+                session.transport().send_shared(shared);
+            });
         });
     }
 }
@@ -161,6 +169,7 @@ void Delivery::broadcast_here(std::uint32_t msg_id, Bytes payload) {
 void Delivery::send_error(std::uint32_t gate_id, std::uint64_t conn_id, std::uint32_t msg_id,
                           Error code, const std::string& why) {
     auto body = error_payload(msg_id, code, why);
+    context_.metrics.count_error(code);
     deliver(gate_id, conn_id, context_.settings().error_msg_id, as_bytes(body));
 }
 

@@ -77,6 +77,10 @@ public:
     spdlog::logger& log() { return *log_; }
     /// Number of shards: every io thread, or one.
     std::size_t shard_count() const { return shards_.size(); }
+    /// The process's io threads.
+    std::size_t io_threads() const { return pool_.size(); }
+    /// The io_context of shard 0's thread (its metrics endpoint runs there).
+    asio::io_context& home_io() { return pool_.context(threads_[0]); }
     /// The port clients connect to (frontends), once listening.
     std::uint16_t client_port() const { return client_acceptor_ ? client_acceptor_->port() : 0; }
     /// The port of client listener `index` of dinx.toml's `listeners` (from 0), once listening.

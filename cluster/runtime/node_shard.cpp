@@ -50,7 +50,7 @@ NodeShard::NodeShard(ShardHost& host, const dict::NodeInfo& info,
                      std::shared_ptr<node::MemoryBudget> budget, Directory& directory)
     : host_(host),
       context_{info,      index,  shard_count,         thread,    io, log,
-               addresses, budget, std::move(topology), directory, {}},
+               addresses, budget, std::move(topology), directory, {},  {}},
       link_setup_{info.id,
                   context_.settings().secret,
                   // Read at each handshake: a node a live reload added is known from then on.
@@ -90,6 +90,10 @@ NodeShard::NodeShard(ShardHost& host, const dict::NodeInfo& info,
     client_rules_.drain = &context_.drain;
     if (auto version = context_.settings().link_protocol)
         link_setup_.offer = LinkOffer{version, supported_link_features};
+    if (info.metrics_port) {  // a node without an endpoint counts no messages
+        context_.metrics.enable(*context_.topology);
+        client_rules_.metrics = &context_.metrics;
+    }
     link_setup_.accepted_layers = host.link_layers().accepted;
     link_setup_.dialed_layers = host.link_layers().dialed;
     delivery_.set_keeper(&keeper_);
@@ -128,18 +132,23 @@ ShardStats NodeShard::stats() {
     clients_.for_each([&](ClientSession& session) {
         ++stats.clients;
         if (!session.uid().empty()) ++stats.bound;
+        stats.client_send_queue_bytes += session.transport().queued_bytes();
     });
     stats.peers = links_.peer_stats();
+    stats.metrics = context_.metrics.counts();
+    stats.metrics.late_answers = late_answers();
     return stats;
 }
 
 void NodeShard::apply_topology(std::shared_ptr<const dict::Topology> topology) {
     context_.topology = std::move(topology);
+    context_.metrics.add_routes(*context_.topology);
     // Sessions read their rules by reference: new limits and timeouts hold for every client
     // from its next frame or check on.
     auto rules = ClientRules::from_settings(context_.settings(), context_.node_id());
     rules.events = client_rules_.events;
     rules.drain = client_rules_.drain;
+    rules.metrics = client_rules_.metrics;
     client_rules_ = rules;
 }
 
@@ -266,6 +275,7 @@ void NodeShard::refuse_client(node::Socket& socket) {
     std::error_code ignored;
     auto remote = socket.remote_endpoint(ignored);
     guard_.note_refused("max_connections reached", remote.address().to_string());
+    context_.metrics.count_client_refused();
     socket.close(ignored);
 }
 
@@ -285,9 +295,11 @@ void NodeShard::on_client_closed(ClientSession& session) {
     guard_.forget(session.conn_id());
     const auto& connection = session.transport();
     // A client closed for breaking a rule is summarised, never logged one line per client.
-    if (!connection.violation().empty() && !stopping_)
+    if (!connection.violation().empty() && !stopping_) {
         guard_.note_violation(connection.violation(),
                               connection.remote() + ": " + connection.close_reason());
+        context_.metrics.count_client_closed(connection.violation());
+    }
     if (context_.log.should_log(spdlog::level::debug))
         context_.log.debug("client {} ({}) closed: {}", session.conn_id(), connection.remote(),
                            connection.close_reason());
@@ -333,9 +345,11 @@ void NodeShard::on_link_closed(Link& link) {
                          "link {} node {} closed: {}",
                          link.role() == Link::Role::dialed ? "to" : "from",
                          context_.node_name(link.peer_id()), connection.close_reason());
-    else if (connection.closed_locally() && !stopping_)  // a bare port probe is no news
+    else if (connection.closed_locally() && !stopping_) {  // a bare port probe is no news
         refused_links_.add(connection.violation().empty() ? "closed" : connection.violation(),
                            connection.remote() + ": " + connection.close_reason());
+        context_.metrics.count_link_refused();
+    }
     if (!link.is_ready() && connection.closed_locally())
         context_.log.debug("refused link from {}: {}", connection.remote(),
                            connection.close_reason());
@@ -392,6 +406,7 @@ std::size_t NodeShard::ClientKeyHash::operator()(const ClientKey& key) const {
 }
 
 void NodeShard::on_link_request(Link& link, const Envelope& request) {
+    context_.metrics.count_in(request.msg_id, request.payload.size());
     ClientKey key{request.origin.gate_id, request.origin.conn_id};
     bool coroutine = host_.handlers().coroutines.contains(request.msg_id);
     if (!coroutine && (busy_.empty() || !busy_.contains(key))) {
@@ -441,6 +456,7 @@ void NodeShard::hold_back(std::deque<std::unique_ptr<HeldRequest>>& queue,
         queue.push_back(std::move(held));
         return;
     }
+    context_.metrics.count_overloaded(OverloadCause::handler_queue);
     std::optional<RequestContext> ctx;
     held->make_context(ctx, services_);
     ctx->fail(Error::overloaded, "too many requests of this client wait for its running handler");

@@ -96,6 +96,7 @@ void RequestContext::do_reply(std::uint32_t msg_id, Bytes payload) {
         if (!finishes) kind = EnvelopeKind::answer;
     }
     upstream_->send(Envelope{kind, seq, origin_, msg_id, 0, payload});  // may throw: too big
+    services_.context.metrics.count_out(msg_id, payload.size());
     answered_ = true;
     finished_ = finished_ || finishes;
 }
@@ -290,6 +291,7 @@ std::size_t RequestContext::do_send_to_room(std::string_view room, std::uint32_t
 
 void RequestContext::do_fail(std::string_view code, std::string_view message) {
     auto body = error_payload(msg_id_, code, message);
+    services_.context.metrics.count_error(code);
     do_reply(services_.context.settings().error_msg_id, as_bytes(body));
 }
 

@@ -4,6 +4,7 @@
 // this instead of the shard itself, so none of them includes another's header.
 
 #include "cluster/gate/directory.hpp"
+#include "cluster/observe/shard_metrics.hpp"
 #include "cluster/runtime/address_book.hpp"
 #include "cluster/runtime/drain.hpp"
 #include "dict/topology.hpp"
@@ -30,6 +31,7 @@ struct ShardContext {
     std::shared_ptr<const dict::Topology> topology;  ///< the cluster this node runs with
     Directory& directory;                            ///< where every bound uid is
     Drain drain;                                     ///< what this shard owes before it stops
+    ShardMetrics metrics;                            ///< what this shard counts for /metrics
 
     /// This node's id.
     std::uint32_t node_id() const { return info.id; }

@@ -2,6 +2,7 @@
 
 #include "cluster/api/app.hpp"
 #include "cluster/observe/admin_answers.hpp"
+#include "cluster/observe/metrics_servers.hpp"
 #include "dict/config_loader.hpp"
 #include "dict/topology.hpp"
 #include "node/signals.hpp"
@@ -44,6 +45,7 @@ int Supervisor::run(dict::Config config, const std::string& program) {
     try {
         process_->start();
         for (auto id : process_->running_ids()) open_endpoints(id);
+        metrics_ = std::make_unique<MetricsServers>(*process_);
     } catch (const std::system_error& error) {
         std::cerr << program << ": cannot start: " << error.what() << '\n';
         return exit_start_failed;
@@ -59,6 +61,7 @@ int Supervisor::run(dict::Config config, const std::string& program) {
         spdlog::info("drained in {} ms: every request in flight was answered", took.count());
     else
         spdlog::warn("drain timed out after {} ms; closing what is left", took.count());
+    metrics_.reset();  // served during the drain; closed before the io threads stop
     process_->stop();
     return exit_ok;
 }
@@ -87,6 +90,7 @@ ReloadReport Supervisor::reload(const std::string& why) {
                                       error.what());
         }
     }
+    if (metrics_) metrics_->sync();  // nodes the reload started or retired
     auto level = report.applied ? spdlog::level::info : spdlog::level::err;
     for (const auto& line : report.lines()) spdlog::log(level, "reload: {}", line);
     return report;
@@ -107,6 +111,7 @@ void Supervisor::post(std::function<void()> work) {
 void Supervisor::on_retired(std::uint32_t id) {
     spdlog::info("node {} drained and stopped", id);
     close_endpoints(id);
+    metrics_->sync();
     if (process_->running_ids().empty()) {
         spdlog::info("no node left to run: exiting");
         control_.stop();

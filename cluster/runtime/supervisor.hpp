@@ -22,6 +22,8 @@
 
 namespace dinx::cluster {
 
+class MetricsServers;
+
 /// Runs the nodes of one process until it is told to stop, and serves their admin commands.
 class Supervisor final : public AdminService {
 public:
@@ -72,6 +74,7 @@ private:
     std::map<std::uint32_t, std::unique_ptr<AdminEndpoint>> admin_endpoints_;
     std::mutex mutex_;  // needs_restart_ is written on the control thread, read by admin ones
     std::vector<std::string> needs_restart_;
+    std::unique_ptr<MetricsServers> metrics_;  // GET /metrics of nodes with a metrics_port
 };
 
 }  // namespace dinx::cluster

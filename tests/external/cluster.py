@@ -362,30 +362,40 @@ class Cluster:
         self.process = None
         self.log_path = self.dir / "dinx-demo.log"
         self.nodes_text = ""
+        self.metrics_ports = {}  # node id -> its metrics_port, once nodes(metrics=True) chose them
         shutil.copyfile(REPO / "conf" / "route.toml", self.dir / "route.toml")
 
-    def nodes(self, settings="", listeners=""):
+    def nodes(self, settings="", listeners="", metrics=False):
         """dinx.toml: [cluster] with `settings` (TOML lines), gate-1 with `listeners` (its
-        [[gate.listeners]] tables), im-1 and im-2."""
+        [[gate.listeners]] tables), im-1 and im-2; with `metrics`, each node has a metrics_port
+        (free ports chosen once, in metrics_ports)."""
+        while metrics and not self.metrics_ports:
+            ports = free_ports(3)  # (the nodes' ports were free too: none may be chosen twice)
+            if not set(ports) & {self.gate_port, self.link_port, self.im1_port, self.im2_port}:
+                self.metrics_ports = dict(zip((1, 2, 3), ports))
+
+        def metrics_line(id_):
+            return f"metrics_port = {self.metrics_ports[id_]}\n" if metrics else ""
+
         text = "# written by tests/external\n"
         if settings:
             text += "[cluster]\n" + settings.strip() + "\n\n"
         text += (
             "[[gate]]\nid = 1\nname = \"gate-1\"\ntype = \"frontend\"\nhost = \"127.0.0.1\"\n"
-            f"port = {self.gate_port}\nlink_port = {self.link_port}\n\n"
+            f"port = {self.gate_port}\nlink_port = {self.link_port}\n{metrics_line(1)}\n"
         )
         if listeners:
             text += listeners.strip() + "\n\n"
         for id_, name, port in ((2, "im-1", self.im1_port), (3, "im-2", self.im2_port)):
             text += (
                 f"[[im]]\nid = {id_}\nname = \"{name}\"\ntype = \"backend\"\n"
-                f"host = \"127.0.0.1\"\nport = {port}\nparallel = true\n\n"
+                f"host = \"127.0.0.1\"\nport = {port}\nparallel = true\n{metrics_line(id_)}\n"
             )
         return text
 
-    def write(self, settings="", listeners="", directory=None):
+    def write(self, settings="", listeners="", directory=None, metrics=False):
         """Writes dinx.toml (into `directory`, else the cluster's dir); returns its text."""
-        text = self.nodes(settings, listeners)
+        text = self.nodes(settings, listeners, metrics)
         (directory or self.dir).joinpath("dinx.toml").write_text(text)
         if directory is None:
             self.nodes_text = text
