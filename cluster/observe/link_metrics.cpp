@@ -1,6 +1,7 @@
 // Each peer's links as the node's shards see them: every shard has its own link table, so a
 // peer's state is shown as how many shards are in each state, and its counts are summed.
 
+#include "cluster/link/link_table.hpp"
 #include "cluster/observe/metric_families.hpp"
 
 #include <array>
@@ -10,8 +11,10 @@
 namespace dinx::cluster {
 namespace {
 
-// The states a link table entry can be in, as PeerStats names them (link_table.hpp).
-constexpr std::array<std::string_view, 5> states{"idle", "dialing", "up", "leaving", "unreachable"};
+// The states a link table entry can be in, named as PeerStats names them.
+const std::array<std::string_view, 5> states{
+    to_string(PeerState::idle), to_string(PeerState::dialing), to_string(PeerState::up),
+    to_string(PeerState::leaving), to_string(PeerState::unreachable)};
 
 /// One peer over every shard.
 struct PeerRow {
