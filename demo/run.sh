@@ -32,16 +32,16 @@ logs=$build_dir/demo-logs
 cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build_dir" -j"$(nproc)" --target dinx-demo
 
-# One line per node of dinx.toml: "id name type host port link_port metrics_port" ("-" for a
-# backend's link_port, and for a node without a metrics_port).
+# One line per node of dinx.toml: "id name type host port link_port metrics_port admin_port"
+# ("-" for a backend's link_port, and for a node without a metrics_port or an admin_port).
 # A small reader for the demo's flat tables; dinx-demo itself validates the file properly.
 read_nodes() {
   awk '
     function value(line) { sub(/^[^=]*=[ \t]*/, "", line); sub(/[ \t]*#.*$/, "", line)
                            gsub(/"/, "", line); return line }
     function flush() { if (id != "") print id, name, type, host, port, (link == "" ? "-" : link),
-                                           (metrics == "" ? "-" : metrics)
-                       id = name = type = host = port = link = metrics = "" }
+                                           (metrics == "" ? "-" : metrics), (admin == "" ? "-" : admin)
+                       id = name = type = host = port = link = metrics = admin = "" }
     /^[ \t]*\[/                  { flush() }
     /^[ \t]*id[ \t]*=/           { id = value($0) }
     /^[ \t]*name[ \t]*=/         { name = value($0) }
@@ -50,6 +50,7 @@ read_nodes() {
     /^[ \t]*port[ \t]*=/         { port = value($0) }
     /^[ \t]*link_port[ \t]*=/    { link = value($0) }
     /^[ \t]*metrics_port[ \t]*=/ { metrics = value($0) }
+    /^[ \t]*admin_port[ \t]*=/   { admin = value($0) }
     END                          { flush() }
   ' "$conf/dinx.toml"
 }
@@ -58,14 +59,15 @@ read_nodes() {
 accepts() { timeout 1 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; }
 
 ids=() names=() hosts=() ports=() metrics_urls=() gate_port="" gate2_port=""
-while read -r id name type host port link_port metrics_port; do
+while read -r id name type host port link_port metrics_port admin_port; do
   ids+=("$id") names+=("$name")
   hosts+=("$host") ports+=("$port")
   if [ "$link_port" != "-" ]; then hosts+=("$host") ports+=("$link_port"); fi
-  # (metrics_host is loopback unless the conf says otherwise; the demo's does not)
+  # (metrics_host and admin_host are loopback unless the conf says otherwise; the demo's does not)
   if [ "$metrics_port" != "-" ]; then
     hosts+=(127.0.0.1) ports+=("$metrics_port") metrics_urls+=("http://127.0.0.1:$metrics_port/metrics")
   fi
+  if [ "$admin_port" != "-" ]; then hosts+=(127.0.0.1) ports+=("$admin_port"); fi
   if [ "$type" = frontend ] && [ -n "$gate_port" ] && [ -z "$gate2_port" ]; then
     gate2_port=$port gate2_host=$host
   fi

@@ -44,7 +44,7 @@ cmake --build "$build_dir" -j"$(nproc)" --target dinx-demo >/dev/null
 sed -e 's/= 10000/= 10400/' -e 's/= 10100/= 10500/' -e 's/= 20000/= 20400/' -e 's/= 21000/= 21400/' \
   -e 's/= 10001/= 10401/' -e 's/= 10101/= 10501/' \
   -e 's/= 22000/= 22400/' -e 's/= 23000/= 23400/' -e 's/= 24000/= 24400/' \
-  -e 's/^metrics_port = 91/metrics_port = 94/' \
+  -e 's/^metrics_port = 91/metrics_port = 94/' -e 's/^admin_port = 92/admin_port = 95/' \
   conf/dinx.toml >"$work/dinx.toml"
 cp conf/route.toml "$work/"
 "$root/$build_dir/demo/dinx-demo" --conf "$work" --log-level warn >"$work/cluster.log" 2>&1 &
