@@ -36,6 +36,10 @@ fanout_members=1000
 fanout_loads=("1 1 all" "4 16 all" "4 16 reply")
 call_loads=("64 1" "64 16")  # callers x calls in flight per caller
 metrics_load="64 16"         # connections x depth of the metrics on/off runs
+transport_loads=("64 1" "64 16")  # the loads of issue 11's paired TCP/WebSocket/TLS rounds
+transport_rounds=3
+ws_idle_count=3000           # idle WebSocket clients, and idle TLS clients (whose handshakes the
+tls_idle_count=800           # one-threaded load tool runs one after another)
 metrics_rounds=4             # off/on pairs per target (even: each order as often)
 metrics_scrape_interval=5    # seconds between two scrapes of a node (Prometheus's default: 15)
 bound_count=10000            # idle bound players for the memory row
@@ -78,6 +82,7 @@ stop_all() {
 trap 'stop_all; rm -rf "$work"' EXIT
 
 # ---- helpers ---------------------------------------------------------------------------------
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 accepts() { timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
 wait_port() {
   for _ in $(seq 100); do accepts "$1" && return 0; sleep 0.1; done
@@ -221,7 +226,66 @@ echo "dinx node over WebSocket and over TLS, io_threads=1"
 start_nodes "$work/layers" 1; wait_port "$ws_port"; wait_port "$tls_port"
 run_loads "node-1t-ws" "$ws_port" --ws /ws
 run_loads "node-1t-tls" "$tls_port" --tls
+
+# Issue 11's ratios, paired: this one gate answers TCP, WebSocket and TLS loads back to back, in
+# rounds whose order rotates, and a target is the median of its rounds' ratios to TCP (the load
+# tool shares the 2 cores, so a neighbour's burst during one run is shrugged off).
+transport_results=$work/transports.tsv  # transport load round rps p99 errors
+: >"$transport_results"
+transports=(tcp ws tls)
+echo "paired: TCP, WebSocket and TLS on the same gate, $transport_rounds rounds"
+for round in $(seq "$transport_rounds"); do
+  for load_spec in "${transport_loads[@]}"; do
+    set -- $load_spec
+    for i in 0 1 2; do
+      transport=${transports[$(((i + round) % 3))]}
+      case $transport in
+        tcp) flags=(--port "$gate_port") ;;
+        ws) flags=(--port "$ws_port" --ws /ws) ;;
+        tls) flags=(--port "$tls_port" --tls) ;;
+      esac
+      line=$("$load" "${flags[@]}" -c "$1" -d "$2" -s "$payload" --warmup "$warmup" \
+        --duration "$duration" | grep '^RESULT') || line="RESULT rps=0 p99_us=0 errors=1"
+      echo "  $transport ${1}x${2} (round $round): ${line#RESULT }"
+      awk -v t="$transport" -v l="${1}x${2}" -v r="$round" '{
+          for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+          printf "%s\t%s\t%s\t%s\t%s\t%s\n", t, l, r, v["rps"], v["p99_us"], v["errors"] + v["lost"] + v["out_of_order"] }' \
+        <<<"$line" >>"$transport_results"
+    done
+  done
+done
 stop_all
+
+# Idle memory of a WebSocket and of a TLS client (issue 11), each on a fresh gate: its RSS while
+# it holds N clients that finished their handshake and sent one echo, over its RSS before.
+transport_idle_rows=()
+idle_layered() {  # idle_layered LABEL COUNT PORT LOAD_FLAGS...
+  local label=$1 count=$2 port=$3
+  shift 3
+  start_nodes "$work/layers" 1; wait_port "$ws_port"; wait_port "$tls_port"
+  local gate_pid=${pids[0]} before after
+  before=$(rss_kib "$gate_pid")
+  "$load" --port "$port" "$@" --idle "$count" --sources 4 >"$work/idle-layered.out" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 600); do
+    grep -q '^IDLE connected' "$work/idle-layered.out" && break
+    grep -q 'dinx-load:' "$work/idle-layered.out" && break
+    sleep 0.1
+  done
+  if grep -q '^IDLE connected' "$work/idle-layered.out"; then
+    after=$(rss_kib "$gate_pid")
+    local per_conn
+    per_conn=$(awk -v a="$after" -v b="$before" -v n="$count" 'BEGIN { printf "%.0f", (a - b) * 1024 / n }')
+    echo "idle $label $count: gate RSS $before KiB -> $after KiB, $per_conn bytes per connection"
+    transport_idle_rows+=("$label	$count	$before	$after	$per_conn")
+  else
+    echo "bench: idle $label failed:" >&2; cat "$work/idle-layered.out" >&2
+    transport_idle_rows+=("$label	$count	failed	failed	")
+  fi
+  stop_all
+}
+idle_layered websocket "$ws_idle_count" "$ws_port" --ws /ws
+idle_layered tls "$tls_idle_count" "$tls_port" --tls
 
 for backends in 1 2; do
   echo "dinx cluster: gate + $backends im, one process per node, echo in group im"
@@ -353,7 +417,6 @@ for load_spec in "${call_loads[@]}"; do
 done
 
 # ---- memory per idle connection -----------------------------------------------------------------
-rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 idle_rows=()
 idle_bytes="" idle_count=0
 for count in "${idle_counts[@]}"; do
@@ -570,15 +633,56 @@ targets_table() {
         printf "| memory per idle connection | gate | <= 2048 B at 50,000 | not measured | **missed** |\n"
       else
         printf "| memory per idle connection | gate at %s connections | <= 2048 B at 50,000 | %s B | %s |\n", idle_count, idle_bytes, (idle_bytes <= 2048 ? (idle_count >= 50000 ? "met" : "met at " idle_count ", see below") : "**missed**")
-      for (l = 1; l <= 2; l++) {
-        load = l == 1 ? "64x1" : "64x16"
-        r = rps["node-1t", load] > 0 ? rps["node-1t-ws", load] / rps["node-1t", load] : 0
-        printf "| WebSocket echo (issue 11) | node-1t-ws at %s | >= 0.80x node-1t | %.2fx | %s |\n", load, r, (r >= 0.8 ? "met" : "**missed**")
-        r = rps["node-1t", load] > 0 ? rps["node-1t-tls", load] / rps["node-1t", load] : 0
-        printf "| TLS echo (issue 11) | node-1t-tls at %s | >= 0.50x node-1t | %.2fx | %s |\n", load, r, (r >= 0.5 ? "met" : "**missed**")
-      }
       printf "| errors, lost, out of order | every run | 0 | %d | %s |\n", bad, (bad == 0 ? "met" : "**missed**")
     }' "$results"
+}
+
+# Issue 11: over the same gate's TCP in the same round, the median of the rounds.
+transport_ratios_awk='
+  { rps[$1, $2, $3] = $4; bad[$1] += $6; loads[$2] = 1; if ($3 > rounds) rounds = $3 }
+  function ratio(t, l, r) { return rps["tcp", l, r] > 0 ? rps[t, l, r] / rps["tcp", l, r] : 0 }
+  function median(t, l,   r, i, v, x, k) {
+    k = 0
+    for (r = 1; r <= rounds; r++) {  # insertion sort: mawk has no asort
+      x = ratio(t, l, r)
+      for (i = ++k; i > 1 && v[i - 1] > x; i--) v[i] = v[i - 1]
+      v[i] = x
+    }
+    return k == 0 ? 0 : (k % 2 ? v[(k + 1) / 2] : (v[k / 2] + v[k / 2 + 1]) / 2)
+  }'
+transport_target_rows() {
+  awk -F'\t' "$transport_ratios_awk"'
+    END {
+      split("ws tls", ts, " "); split("0.80 0.50", goal, " "); split("WebSocket TLS", name, " ")
+      for (j = 1; j <= 2; j++)
+        for (l in loads) {
+          m = median(ts[j], l)
+          printf "| %s echo (issue 11) | the same gate at %s, median of %d paired rounds | >= %sx TCP | %.2fx | %s |\n", name[j], l, rounds, goal[j], m, (m >= goal[j] + 0 ? "met" : "**missed**")
+        }
+    }' "$transport_results" | sort
+  local row label count before after per
+  for row in "${transport_idle_rows[@]}"; do
+    IFS=$'\t' read -r label count before after per <<<"$row"
+    if [ "$label" = websocket ]; then
+      echo "| memory per idle WebSocket client (issue 11) | gate at $count clients | < 2048 B | ${per:-failed}${per:+ B} | $([ -n "$per" ] && [ "$per" -lt 2048 ] && echo met || echo '**missed**') |"
+    else
+      echo "| memory per idle TLS client (issue 11) | gate at $count clients | < 48 KiB, reported | ${per:-failed}${per:+ B} | $([ -n "$per" ] && [ "$per" -lt 49152 ] && echo met || echo '**missed**') |"
+    fi
+  done
+}
+
+transport_table() {
+  awk -F'\t' "$transport_ratios_awk"'
+    { p99[$1, $2, $3] = $5 }
+    END {
+      for (l in loads)
+        for (r = 1; r <= rounds; r++)
+          printf "| %s | %d | %d | %d (%.2fx) | %d (%.2fx) | %s / %s / %s |\n", l, r, rps["tcp", l, r],
+                 rps["ws", l, r], ratio("ws", l, r), rps["tls", l, r], ratio("tls", l, r),
+                 p99["tcp", l, r], p99["ws", l, r], p99["tls", l, r]
+      for (l in loads)
+        printf "| **%s** | median | | **%.2fx** | **%.2fx** | errors: %d |\n", l, median("ws", l), median("tls", l), bad["tcp"] + bad["ws"] + bad["tls"]
+    }' "$transport_results" | sort -t'|' -k2,2 -k3,3
 }
 
 # Issue 9's target: an idle bound player with 5 session values costs the gate under 1 KiB more
@@ -694,12 +798,13 @@ not absolute numbers across runs.
   (msgID 6, $payload-byte payload) in flight; latency is send-to-reply per request
 - ratio: round trips/s over the ceiling's at the same load, in the same run
 
-## Targets (issues 3 and 9, on a 2-core machine)
+## Targets (issues 3, 9, 11 and 12, on a 2-core machine)
 
 | what | measured on | target | this run | |
 |---|---|---|---|---|
 $(targets_table)
 $(bound_target_row)
+$(transport_target_rows)
 $(metrics_target_rows)
 
 ## Round trips
@@ -719,6 +824,24 @@ $(ratio_table)
   per node (\`io_threads = 1\` each), so every round trip is client → gate → im → gate → client.
 
 ![p99 latency versus load]($chart)
+
+## WebSocket and TLS against TCP on the same gate (issue 11)
+
+node-1t's gate with its TCP port, a WebSocket listener and a TLS listener, loaded on each in
+turn, back to back, in $transport_rounds rounds whose order rotates; ratio: round trips/s over
+TCP's in the same round; a target's figure is the median of its rounds.
+
+| load | round | TCP round trips/s | WebSocket (vs TCP) | TLS (vs TCP) | p99 us TCP / WebSocket / TLS |
+|---|---|---|---|---|---|
+$(transport_table)
+
+Idle clients on a fresh gate of the same config (\`dinx-load --idle N --ws /ws\` and
+\`--idle N --tls\`): each finished its handshake and sent one echo; bytes per client are the
+gate's RSS while it holds them over its RSS before.
+
+| client | count | gate RSS before | holding them | per client |
+|---|---|---|---|---|
+$(for row in "${transport_idle_rows[@]}"; do IFS=$'\t' read -r label count before after per <<<"$row"; echo "| $label | $count | $before KiB | $after KiB | **${per:-failed} B** |"; done)
 
 ## The cost of metrics (issue 12)
 

@@ -44,14 +44,18 @@ AuthBytes link_proof(const std::string& secret, LinkSide side, std::uint32_t dia
     append_link_offer(message, acceptor_offer);
     append(message, dialer_nonce);
     append(message, acceptor_nonce);
-    AuthBytes proof{};
+    return hmac_sha256(secret, message);
+}
+
+AuthBytes hmac_sha256(const std::string& secret, Bytes message) {
+    AuthBytes digest{};
     unsigned int length = 0;
     if (!HMAC(EVP_sha256(), secret.data(), int(secret.size()),
               reinterpret_cast<const unsigned char*>(message.data()), message.size(),
-              reinterpret_cast<unsigned char*>(proof.data()), &length) ||
-        length != proof.size())
+              reinterpret_cast<unsigned char*>(digest.data()), &length) ||
+        length != digest.size())
         throw std::runtime_error("HMAC-SHA256 failed");
-    return proof;
+    return digest;
 }
 
 bool proof_matches(Bytes received, const AuthBytes& expected) {

@@ -42,6 +42,10 @@ inline constexpr std::size_t link_offer_size = 6;
 /// A fresh random nonce (RAND_bytes); throws std::runtime_error if the RNG fails.
 AuthBytes random_nonce();
 
+/// HMAC-SHA256(secret, message): what every proof of the cluster secret is made of. Throws
+/// std::runtime_error if OpenSSL fails.
+AuthBytes hmac_sha256(const std::string& secret, Bytes message);
+
 /// The proof `side` sends: HMAC-SHA256(secret, label(side) | dialer id | acceptor id |
 /// dialer offer | acceptor offer | dialer nonce | acceptor nonce).
 AuthBytes link_proof(const std::string& secret, LinkSide side, std::uint32_t dialer_id,

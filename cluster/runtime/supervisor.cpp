@@ -120,10 +120,18 @@ void Supervisor::on_retired(std::uint32_t id) {
 
 void Supervisor::open_endpoints(std::uint32_t id) {
     const auto& node = process_->node(id);
-    if (!node.info().admin_port) return;
-    auto endpoint = std::make_unique<AdminEndpoint>(
-        process_->pool(), 0, node.info(), process_->topology()->settings().secret, *this,
-        *spdlog::default_logger());
+    const auto& info = node.info();
+    if (!info.admin_port) return;
+    std::unique_ptr<AdminEndpoint> endpoint;
+    try {
+        endpoint = std::make_unique<AdminEndpoint>(process_->pool(), 0, info,
+                                                   process_->topology()->settings().secret,
+                                                   *this, *spdlog::default_logger());
+    } catch (const std::system_error& error) {
+        throw std::system_error(error.code(), info.name + " cannot listen for admin commands on " +
+                                                  info.admin_host + ":" +
+                                                  std::to_string(*info.admin_port));
+    }
     endpoint->start();
     spdlog::info("{} takes admin commands on {}:{}", node.info().name, node.info().admin_host,
                  endpoint->port());
