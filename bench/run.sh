@@ -266,10 +266,11 @@ idle_layered() {  # idle_layered LABEL COUNT PORT LOAD_FLAGS...
   local gate_pid=${pids[0]} before after
   before=$(rss_kib "$gate_pid")
   "$load" --port "$port" "$@" --idle "$count" --sources 4 >"$work/idle-layered.out" 2>&1 &
-  pids+=($!)
+  local load_pid=$!
+  pids+=("$load_pid")
   for _ in $(seq 600); do
     grep -q '^IDLE connected' "$work/idle-layered.out" && break
-    grep -q 'dinx-load:' "$work/idle-layered.out" && break
+    kill -0 "$load_pid" 2>/dev/null || break  # it gave up
     sleep 0.1
   done
   if grep -q '^IDLE connected' "$work/idle-layered.out"; then
@@ -280,7 +281,7 @@ idle_layered() {  # idle_layered LABEL COUNT PORT LOAD_FLAGS...
     transport_idle_rows+=("$label	$count	$before	$after	$per_conn")
   else
     echo "bench: idle $label failed:" >&2; cat "$work/idle-layered.out" >&2
-    transport_idle_rows+=("$label	$count	failed	failed	")
+    transport_idle_rows+=("$label	$count	-	-	")
   fi
   stop_all
 }
@@ -672,17 +673,19 @@ transport_target_rows() {
 }
 
 transport_table() {
-  awk -F'\t' "$transport_ratios_awk"'
+  awk -F'\t' -v order="${transport_loads[*]/ /x}" "$transport_ratios_awk"'
     { p99[$1, $2, $3] = $5 }
     END {
-      for (l in loads)
+      n = split(order, ls, " ")
+      for (j = 1; j <= n; j++) {
+        l = ls[j]
         for (r = 1; r <= rounds; r++)
           printf "| %s | %d | %d | %d (%.2fx) | %d (%.2fx) | %s / %s / %s |\n", l, r, rps["tcp", l, r],
                  rps["ws", l, r], ratio("ws", l, r), rps["tls", l, r], ratio("tls", l, r),
                  p99["tcp", l, r], p99["ws", l, r], p99["tls", l, r]
-      for (l in loads)
         printf "| **%s** | median | | **%.2fx** | **%.2fx** | errors: %d |\n", l, median("ws", l), median("tls", l), bad["tcp"] + bad["ws"] + bad["tls"]
-    }' "$transport_results" | sort -t'|' -k2,2 -k3,3
+      }
+    }' "$transport_results"
 }
 
 # Issue 9's target: an idle bound player with 5 session values costs the gate under 1 KiB more
@@ -841,7 +844,7 @@ gate's RSS while it holds them over its RSS before.
 
 | client | count | gate RSS before | holding them | per client |
 |---|---|---|---|---|
-$(for row in "${transport_idle_rows[@]}"; do IFS=$'\t' read -r label count before after per <<<"$row"; echo "| $label | $count | $before KiB | $after KiB | **${per:-failed} B** |"; done)
+$(for row in "${transport_idle_rows[@]}"; do IFS=$'\t' read -r label count before after per <<<"$row"; [ -n "$per" ] && echo "| $label | $count | $before KiB | $after KiB | **$per B** |" || echo "| $label | $count | failed: see the run's output | | |"; done)
 
 ## The cost of metrics (issue 12)
 
