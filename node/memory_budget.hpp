@@ -54,6 +54,9 @@ public:
     void return_freed_memory();
     /// A connection counted here is gone (its memory is free to give back). Any thread.
     void note_connection_gone();
+    /// A connection's TLS or WebSocket handshake ended: what it took (key exchange, certificate
+    /// work, handshake buffers) is free to give back, as a gone connection's is. Any thread.
+    void note_handshake_done() { note_connection_gone(); }
 
     MemoryBudget(std::size_t threads, std::uint64_t limit_bytes);
 

@@ -120,6 +120,7 @@ private:
         std::size_t written = 0;    // bytes of `wire` already written
         bool goodbye_said = false;  // the layer's goodbye is in `wire` (nothing may follow it)
         bool ended = false;         // the layer ended the connection
+        bool handshake_noted = false;  // the budget heard that the handshake ended
     };
 
     Socket socket_;

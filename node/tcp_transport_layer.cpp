@@ -23,6 +23,10 @@ void TcpTransport::take_in_layered(Bytes chunk) {
     std::size_t wire_before = layered.wire.size();
     auto verdict = layered.layer->take_in(chunk, up, layered.wire);
     if (layered.wire.size() != wire_before) recharge_queue();
+    if (!layered.handshake_noted && layered.layer->handshake_done()) {
+        layered.handshake_noted = true;
+        if (budget_) budget_->note_handshake_done();
+    }
     if (!up.empty()) decode(Bytes{up});
     if (!verdict.keep_open && open_) end_by_layer(std::move(verdict));
 }
