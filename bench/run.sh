@@ -55,11 +55,12 @@ build=${DINX_BENCH_BUILD:-build-release}
 out=${DINX_BENCH_OUT:-$root}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DDINX_BUILD_TESTS=OFF >/dev/null
 cmake --build "$build" -j"$(nproc)" \
-  --target dinx-demo dinx-load dinx-ceiling dinx-hostile dinx-fanout dinx-fanout-ceiling \
+  --target dinx-demo dinx-load dinx-ceiling dinx-relay-ceiling dinx-hostile dinx-fanout dinx-fanout-ceiling \
   dinx-callbench >/dev/null
 demo=$root/$build/demo/dinx-demo
 load=$root/$build/bench/dinx-load
 ceiling=$root/$build/bench/dinx-ceiling
+relay_ceiling=$root/$build/bench/dinx-relay-ceiling
 hostile=$root/$build/bench/dinx-hostile
 fanout=$root/$build/bench/dinx-fanout
 fanout_ceiling=$root/$build/bench/dinx-fanout-ceiling
@@ -209,6 +210,12 @@ started=$(date +%s)
 echo "ceiling (raw epoll echo)"
 "$ceiling" --port "$gate_port" >/dev/null & pids+=($!)
 wait_port "$gate_port"; run_loads ceiling "$gate_port"; stop_all
+
+echo "two-hop ceiling (raw relay in front of the raw echo, one process each)"
+"$ceiling" --port "$((base + 1))" >/dev/null & pids+=($!)
+wait_port "$((base + 1))"
+"$relay_ceiling" --port "$gate_port" --backend-port "$((base + 1))" >/dev/null & pids+=($!)
+wait_port "$gate_port"; run_loads ceiling-2hop "$gate_port"; stop_all
 
 for threads in 1 2; do
   echo "dinx node, echo answered by the gate itself, io_threads=$threads"
@@ -594,7 +601,7 @@ mkdir -p "$out/docs"
 chart=docs/benchmarks-latency.png  # relative to BENCHMARKS.md
 awk -F'\t' '{ print > ("'"$work"'/series-" $1 ".dat") }' "$results"
 plots=""
-for target in ceiling node-1t node-2t cluster-1im cluster-2im; do
+for target in ceiling ceiling-2hop node-1t node-2t cluster-1im cluster-2im; do
   plots+="'$work/series-$target.dat' using (\$3*\$4):7 with linespoints title '$target p99', "
 done
 gnuplot <<EOF
@@ -630,6 +637,14 @@ targets_table() {
         r = ceil_p99["64x1"] > 0 ? p99[target, "64x1"] / ceil_p99["64x1"] : 0
         printf "| cluster p99 latency | %s at 64x1 | <= 3x the ceiling p99 | %.1fx | %s |\n", target, r, (r > 0 && r <= 3 ? "met" : "**missed**")
       }
+      # Issue 13: two hops against the two-hop ceiling.
+      for (l = 1; l <= 2; l++) {
+        load = l == 1 ? "64x1" : "64x16"
+        r = rps["ceiling-2hop", load] > 0 ? rps["cluster-1im", load] / rps["ceiling-2hop", load] : 0
+        printf "| cluster round trip (issue 13) | cluster-1im at %s | >= 0.80x the two-hop ceiling | %.2fx | %s |\n", load, r, (r >= 0.8 ? "met" : "**missed**")
+      }
+      r = p99["ceiling-2hop", "64x1"] > 0 ? p99["cluster-1im", "64x1"] / p99["ceiling-2hop", "64x1"] : 0
+      printf "| cluster p99 latency (issue 13) | cluster-1im at 64x1 | <= 1.5x the two-hop ceiling p99 | %.1fx | %s |\n", r, (r > 0 && r <= 1.5 ? "met" : "**missed**")
       if (idle_bytes == "")
         printf "| memory per idle connection | gate | <= 2048 B at 50,000 | not measured | **missed** |\n"
       else
@@ -757,14 +772,19 @@ fanout_table() {
 ratio_table() {
   awk -F'\t' '
     $1 == "ceiling" { ceil_rps[$2] = $5; ceil_p99[$2] = $7 }
+    $1 == "ceiling-2hop" { two_rps[$2] = $5; two_p99[$2] = $7 }
     { rows[NR] = $0 }
     END {
       for (i = 1; i <= NR; i++) {
         split(rows[i], f, "\t")
         ratio = ceil_rps[f[2]] > 0 ? f[5] / ceil_rps[f[2]] : 0
         p99r = ceil_p99[f[2]] > 0 ? f[7] / ceil_p99[f[2]] : 0
-        printf "| %s | %s | %d | %.2fx | %s | %s (%.1fx) | %s | %s / %s / %s |\n",
-               f[1], f[2], f[5], ratio, f[6], f[7], p99r, f[8], f[9], f[10], f[11]
+        # Two hops are compared with two hops: the cluster rows and the relay itself.
+        two = "-"
+        if ((f[1] ~ /^cluster/ || f[1] == "ceiling-2hop") && two_rps[f[2]] > 0)
+          two = sprintf("%.2fx (p99 %.1fx)", f[5] / two_rps[f[2]], two_p99[f[2]] > 0 ? f[7] / two_p99[f[2]] : 0)
+        printf "| %s | %s | %d | %.2fx | %s | %s | %s (%.1fx) | %s | %s / %s / %s |\n",
+               f[1], f[2], f[5], ratio, two, f[6], f[7], p99r, f[8], f[9], f[10], f[11]
       }
     }' "$results"
 }
@@ -812,12 +832,17 @@ $(metrics_target_rows)
 
 ## Round trips
 
-| target | load | round trips/s | vs ceiling | p50 us | p99 us (vs ceiling) | p999 us | errors / lost / out of order |
-|---|---|---|---|---|---|---|---|
+| target | load | round trips/s | vs ceiling | vs two-hop ceiling | p50 us | p99 us (vs ceiling) | p999 us | errors / lost / out of order |
+|---|---|---|---|---|---|---|---|---|
 $(ratio_table)
 
 - **ceiling**: \`dinx-ceiling\`, a single-threaded level-triggered epoll server that echoes
   bytes back unchanged (no framing): the limit of one hop here.
+- **ceiling-2hop**: \`dinx-relay-ceiling\` in front of \`dinx-ceiling\`, one process each: a
+  single-threaded epoll relay that cuts the clients' TLV frames, tags each with its connection,
+  batches them on one link to the raw echo, and routes the echoed frames back by their tag, one
+  write per dirty socket per wake-up: the limit of two hops here, what the cluster rows (client
+  → gate → im → gate → client) are compared with in the column *vs two-hop ceiling*.
 - **node-1t / node-2t**: \`dinx-demo\` running one gate whose route sends msgID 6 (echo) to its
   own group, with \`io_threads\` 1 and 2.
 - **node-1t-ws / node-1t-tls**: node-1t's gate taking the same load on a WebSocket listener
