@@ -162,7 +162,8 @@ TEST_CASE("hostile HTTP clients lose their own connection and nobody else's") {
         port, "GET /metrics HTTP/1.1\r\nX-Filler: " + std::string(9000, 'a') + "\r\n\r\n");
     CHECK(oversized.received.starts_with("HTTP/1.1 431 "));
     CHECK(oversized.closed);
-    auto garbage = http_exchange(port, std::string("\x16\x03\x01\x00\xff garbage\r\n\r\n", 20));
+    constexpr char tls_hello[] = "\x16\x03\x01\x00\xff garbage\r\n\r\n";  // holds a NUL
+    auto garbage = http_exchange(port, std::string(tls_hello, sizeof tls_hello - 1));
     CHECK(garbage.received.starts_with("HTTP/1.1 400 "));
     CHECK(garbage.closed);
     CHECK(
