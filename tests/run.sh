@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test through ctest: the normal build (and
 # examples/hello built against it once installed), then the whole suite again under
-# AddressSanitizer + UndefinedBehaviorSanitizer and under ThreadSanitizer, then each libFuzzer
-# target for a few seconds on its seed corpus.
+# AddressSanitizer + UndefinedBehaviorSanitizer, and every multi-threaded test (all but the
+# unit tests) under ThreadSanitizer, then each libFuzzer target for a few seconds on its seed
+# corpus.
 #
 #   ./tests/run.sh            everything (what CI runs)
 #   ./tests/run.sh --quick    the normal build and the installed package only
@@ -32,12 +33,16 @@ $quick && exit 0
 # The sanitized builds compile at -O1 with line tables only: cluster/runtime/node_shard.cpp took
 # 81 s at -O2 -g under ASan+UBSan against 27 s at -O1 -g1 (TSan: 21 s against 13 s), which put CI
 # over its 30 minutes; -O1 is what the sanitizers' docs advise, and reports still name file:line.
-sanitized_flags=(-DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG")
+# Neither builds the tools only bench/run.sh uses (no test runs them). ThreadSanitizer also
+# leaves out the unit tests, which run on one thread: it checks the integration, end-to-end and
+# chaos tests, where nodes, clients and processes run at once.
+sanitized_flags=(-DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" -DDINX_BENCH_TOOLS=OFF)
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 run_suite build-asan -DDINX_SANITIZE=address,undefined "${sanitized_flags[@]}"
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
-run_suite build-tsan -DDINX_SANITIZE=thread -DCMAKE_CXX_FLAGS=-Wno-tsan "${sanitized_flags[@]}"
+run_suite build-tsan -DDINX_SANITIZE=thread -DCMAKE_CXX_FLAGS=-Wno-tsan "${sanitized_flags[@]}" \
+  -DDINX_UNIT_TESTS=OFF
 
 echo "=== fuzz (clang, libFuzzer): a few seconds per target"
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DDINX_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

@@ -41,6 +41,10 @@ std::string error_answer(const std::string& error) {
 
 }  // namespace
 
+namespace {
+class AdminConnection;
+}  // namespace
+
 struct AdminEndpoint::State {
     std::uint32_t node_id;
     std::string node_name;
@@ -49,7 +53,7 @@ struct AdminEndpoint::State {
     spdlog::logger& log;
     asio::io_context& io;
     std::size_t open = 0;                      // connections now
-    std::vector<std::weak_ptr<node::Socket>> sockets{};  // to end them on close
+    std::vector<std::weak_ptr<AdminConnection>> connections{};  // to end them on close
 };
 
 namespace {
@@ -64,7 +68,7 @@ public:
           peer_(node::describe(node::peer_endpoint(*socket_))) {}
 
     asio::awaitable<void> run() {
-        state_->sockets.push_back(socket_);
+        state_->connections.push_back(weak_from_this());
         // (g++ 12 miscompiles a co_await inside an if or while condition: kept out of them.)
         bool going = co_await authenticate();
         while (going) going = co_await serve_one();
@@ -85,6 +89,15 @@ private:
         socket_->close(ignored);
         deadline_.cancel();
     }
+
+public:
+    /// The endpoint closes: a caller waiting for its next command is let go at once; one whose
+    /// command runs gets its answer first (a `drain` of this very node must be answered).
+    void end_unless_busy() {
+        if (!busy_) close();
+    }
+
+private:
 
     asio::awaitable<bool> send(std::uint32_t msg_id, std::string_view payload) {
         ByteBuffer frame;
@@ -155,9 +168,11 @@ private:
             co_await refuse("not a command frame");
             co_return false;
         }
+        busy_ = true;
         auto json = co_await answer(frame->payload);
         bool sent = co_await send(admin::answer, json);
-        co_return sent;
+        busy_ = false;
+        co_return sent && state_->service != nullptr;  // the endpoint closed meanwhile: done
     }
 
     /// Runs one command through the service and waits for its answer (or the deadline).
@@ -195,6 +210,7 @@ private:
     node::FrameReader reader_{admin::max_command_bytes};
     std::deque<Received> frames_;
     std::array<std::byte, 4096> buffer_{};
+    bool busy_ = false;  // a command is running: its answer is owed
 };
 
 }  // namespace
@@ -210,7 +226,7 @@ AdminEndpoint::AdminEndpoint(node::IoPool& pool, std::size_t thread, const dict:
             return;  // the socket closes as it goes
         }
         ++state->open;
-        std::erase_if(state->sockets, [](const auto& weak) { return weak.expired(); });
+        std::erase_if(state->connections, [](const auto& weak) { return weak.expired(); });
         auto connection = std::make_shared<AdminConnection>(std::move(socket), state);
         auto run = [](std::shared_ptr<AdminConnection> held,
                       std::shared_ptr<State> state) -> asio::awaitable<void> {
@@ -231,11 +247,8 @@ void AdminEndpoint::close() {
     // The connections live on the endpoint's thread: they are ended there.
     asio::post(state_->io, [state = state_] {
         state->service = nullptr;
-        for (auto& weak : state->sockets)
-            if (auto socket = weak.lock()) {
-                std::error_code ignored;
-                socket->close(ignored);
-            }
+        for (auto& weak : state->connections)
+            if (auto connection = weak.lock()) connection->end_unless_busy();
     });
 }
 
