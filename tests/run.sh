@@ -19,7 +19,7 @@ jobs=$(nproc)
 run_suite() {
   local dir=$1
   shift
-  echo "=== $dir $*"
+  echo "=== $dir $* (at ${SECONDS} s)"
   cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
   cmake --build "$dir" -j"$jobs"
   ctest --test-dir "$dir" --output-on-failure -j"$jobs"
@@ -44,7 +44,7 @@ export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 run_suite build-tsan -DDINX_SANITIZE=thread -DCMAKE_CXX_FLAGS=-Wno-tsan "${sanitized_flags[@]}" \
   -DDINX_UNIT_TESTS=OFF
 
-echo "=== fuzz (clang, libFuzzer): a few seconds per target"
+echo "=== fuzz (clang, libFuzzer): a few seconds per target (at ${SECONDS} s)"
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DDINX_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build-fuzz -j"$jobs"
 scratch=$(mktemp -d)
@@ -55,4 +55,4 @@ for target in frame envelope config websocket; do
   build-fuzz/tests/fuzz/${target}_fuzz -max_total_time="${DINX_FUZZ_SECONDS:-5}" \
     "$scratch/$target" "tests/fuzz/corpus/$target" 2>&1 | tail -n 2
 done
-echo "=== all passed"
+echo "=== all passed (in ${SECONDS} s)"

@@ -28,6 +28,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "external"))
+from cluster import free_ports  # noqa: E402  (ports claimed like every other test's)
+
 import websockets
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,18 +77,6 @@ def stop(process):
         return process.wait(3)
     except subprocess.TimeoutExpired:
         return None
-
-
-def free_ports(count):
-    """`count` distinct loopback ports that were free a moment ago."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 def tail(path, lines=30):

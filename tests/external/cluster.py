@@ -14,7 +14,9 @@ import asyncio
 import atexit
 import collections
 import ctypes
+import fcntl
 import os
+import random
 import shutil
 import signal
 import socket
@@ -93,18 +95,56 @@ def show(frame):
 # --- sockets -----------------------------------------------------------------------------------
 
 
-def free_ports(count):
-    """`count` distinct ports of 127.0.0.1 that were free a moment ago."""
-    sockets = []
+# Ports handed to the nodes a test starts come from outside the kernel's ephemeral range (another
+# test's outgoing connection could take one before the node binds it) and are claimed with a
+# record lock on a file shared with the C++ tests (tests/support/child_process.cpp), which the
+# kernel drops when this process ends.
+CLAIMS_FILE = "/tmp/dinx-test-ports.lock"
+LOWEST_TEST_PORT = 10000
+_claims = {"fd": None, "ports": set()}
+
+
+def _ephemeral_range():
     try:
-        for _ in range(count):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            sockets.append(s)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+        return (low, high) if low <= high else (32768, 60999)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def _claim(port):
+    """True when no test claimed `port` yet and it binds now; it is ours until we exit."""
+    if port in _claims["ports"]:
+        return False  # a record lock does not exclude its own process
+    if _claims["fd"] is None:
+        _claims["fd"] = os.open(CLAIMS_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    try:
+        fcntl.lockf(_claims["fd"], fcntl.LOCK_EX | fcntl.LOCK_NB, 1, port)
+    except OSError:
+        return False  # another test's
+    _claims["ports"].add(port)
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def free_ports(count):
+    """`count` distinct ports of 127.0.0.1, free now and claimed by this test until it exits."""
+    low, high = _ephemeral_range()
+    candidates = [p for p in range(LOWEST_TEST_PORT, 65536) if p < low or p > high]
+    start = random.randrange(len(candidates))
+    ports = []
+    for port in candidates[start:] + candidates[:start]:
+        if len(ports) == count:
+            break
+        if _claim(port):
+            ports.append(port)
+    if len(ports) < count:
+        raise RuntimeError("no free test port left outside the ephemeral range")
+    return ports
 
 
 def port_accepts(port):

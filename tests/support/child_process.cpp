@@ -10,9 +10,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
+#include <random>
+#include <set>
 #include <sstream>
 #include <system_error>
 #include <thread>
@@ -60,26 +64,72 @@ sockaddr_in loopback(std::uint16_t port) {
     return address;
 }
 
-/// A socket bound to 127.0.0.1:0; the caller closes it.
-int bind_any_port() {
-    // CLOEXEC: children spawned meanwhile must not inherit the socket and keep the port taken.
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) throw os_error(errno, "socket");
-    auto address = loopback(0);
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-        int error = errno;
-        ::close(fd);
-        throw os_error(error, "bind 127.0.0.1:0");
-    }
+// ---- test ports ----
+//
+// Tests hand ports to the nodes they start, and a node binds its port only a moment later. Two
+// things can take the port in between, and both made CI fail once in a few hundred runs:
+// another test's outgoing connection, which gets its local port from the kernel's ephemeral
+// range, and another test choosing the same port. So ports come from outside that range, and a
+// test claims each with a byte-range lock on one shared file, which the kernel releases when
+// the test process ends however it ends. tests/external/cluster.py claims the same way.
+
+/// The first port a test may use: below it live the well-known services.
+constexpr std::uint16_t lowest_test_port = 10000;
+
+/// The kernel's ephemeral range ("low high" in /proc), or a guess when it cannot be read.
+std::pair<unsigned, unsigned> ephemeral_range() {
+    std::ifstream file("/proc/sys/net/ipv4/ip_local_port_range");
+    unsigned low = 32768, high = 60999;
+    if (!(file >> low >> high) || low > high) return {32768, 60999};
+    return {low, high};
+}
+
+/// The ports outside the ephemeral range, from a random start so that parallel tests rarely
+/// try the same ones first.
+std::vector<std::uint16_t> test_port_candidates() {
+    auto [low, high] = ephemeral_range();
+    std::vector<std::uint16_t> ports;
+    for (unsigned port = lowest_test_port; port <= 65535; ++port)
+        if (port < low || port > high) ports.push_back(static_cast<std::uint16_t>(port));
+    if (ports.empty()) return ports;
+    std::random_device seed;
+    auto start = std::uniform_int_distribution<std::size_t>(0, ports.size() - 1)(seed);
+    std::rotate(ports.begin(), ports.begin() + static_cast<std::ptrdiff_t>(start), ports.end());
+    return ports;
+}
+
+/// The descriptor of the shared claims file, opened once; it stays open until the process
+/// exits, since closing any descriptor of the file would drop every lock this process holds.
+int claims_file() {
+    static const int fd = [] {
+        int opened = ::open("/tmp/dinx-test-ports.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+        if (opened < 0) throw os_error(errno, "open /tmp/dinx-test-ports.lock");
+        return opened;
+    }();
     return fd;
 }
 
-std::uint16_t bound_port(int fd) {
-    sockaddr_in address{};
-    socklen_t length = sizeof address;
-    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0)
-        throw os_error(errno, "getsockname");
-    return ntohs(address.sin_port);
+/// True when no test, this one included, claimed `port` before and it can be bound now; it is
+/// then this process's until it exits. (A record lock does not exclude its own process, hence
+/// the set.)
+bool claim_port(std::uint16_t port) {
+    static std::mutex mutex;
+    static std::set<std::uint16_t> claimed;
+    std::lock_guard guard(mutex);
+    if (claimed.contains(port)) return false;
+    struct flock lock{};
+    lock.l_type = F_WRLCK;
+    lock.l_whence = SEEK_SET;
+    lock.l_start = port;
+    lock.l_len = 1;
+    if (::fcntl(claims_file(), F_SETLK, &lock) != 0) return false;  // another test's
+    claimed.insert(port);  // (a port in use elsewhere stays claimed: no test should try it)
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) throw os_error(errno, "socket");
+    auto address = loopback(port);
+    bool bindable = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+    ::close(fd);
+    return bindable;
 }
 
 }  // namespace
@@ -204,20 +254,13 @@ std::uint16_t free_port() {
 }
 
 std::vector<std::uint16_t> free_ports(std::size_t count) {
-    // Every socket stays bound until all ports are known, so the kernel cannot hand out one
-    // port twice.
-    std::vector<int> fds;
     std::vector<std::uint16_t> ports;
-    try {
-        for (std::size_t i = 0; i < count; ++i) {
-            fds.push_back(bind_any_port());
-            ports.push_back(bound_port(fds.back()));
-        }
-    } catch (...) {
-        for (int fd : fds) ::close(fd);
-        throw;
+    for (auto candidate : test_port_candidates()) {
+        if (ports.size() == count) break;
+        if (claim_port(candidate)) ports.push_back(candidate);
     }
-    for (int fd : fds) ::close(fd);
+    if (ports.size() < count)
+        throw std::runtime_error("no free test port left outside the ephemeral range");
     return ports;
 }
 

@@ -82,10 +82,11 @@ private:
     int fd_ = -1;
 };
 
-/// A TCP port of 127.0.0.1 that was free a moment ago (the kernel's choice for port 0).
+/// A TCP port of 127.0.0.1 that was free a moment ago, outside the kernel's ephemeral range and
+/// claimed by this test process until it exits, so no parallel test takes it meanwhile.
 std::uint16_t free_port();
 
-/// `count` distinct free ports: asking one by one could return the same port twice.
+/// `count` distinct free ports claimed like free_port's.
 std::vector<std::uint16_t> free_ports(std::size_t count);
 
 /// True when a TCP connect to 127.0.0.1:port succeeds now (the connection is closed at once).
