@@ -6,8 +6,8 @@ set -euo pipefail
 
 packages=(
   build-essential cmake util-linux python3
-  libasio-dev libcereal-dev libtomlplusplus-dev libspdlog-dev libfmt-dev doctest-dev libcli11-dev libssl-dev
-  nlohmann-json3-dev  # optional for dinx itself: the typed JSON adapter (cluster/typed/json.hpp)
+  libasio-dev libtomlplusplus-dev libspdlog-dev libfmt-dev doctest-dev libcli11-dev libssl-dev
+  nlohmann-json3-dev  # the admin endpoint and ctl speak JSON; also the typed JSON adapter (cluster/typed/json.hpp)
   libprotobuf-dev protobuf-compiler  # optional for dinx itself: the protobuf adapter (cluster/typed/protobuf.hpp)
   python3-websockets openssl  # for tests only: the external-client tests (tests/external/*.py)
   python3-prometheus-client  # for tests only: tests/external/metrics_scrape.py parses /metrics with it
