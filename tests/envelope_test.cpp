@@ -5,6 +5,8 @@
 #include <doctest/doctest.h>
 
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 using namespace dinx;
 using namespace dinx::cluster;
@@ -38,6 +40,35 @@ TEST_CASE("an envelope round-trips every field and its payload") {
     CHECK(got->msg_id == 0xFFFF'FFFEu);
     CHECK(got->via == 42);
     CHECK(as_text(got->payload) == payload);
+}
+
+// Links of the previous release wrote the header with cereal's portable-binary archive; these
+// are the bytes it wrote for this envelope, so a mixed cluster keeps understanding itself.
+TEST_CASE("the header is laid out as the previous releases wrote it: little-endian fields") {
+    std::string values = "\x01v", payload = "pay";
+    Envelope sent{EnvelopeKind::request,
+                  0x0102030405060708ULL,
+                  Origin{7, 0xAABBCCDDEEFFULL, "alice"},
+                  0x11223344,
+                  42,
+                  as_bytes(payload),
+                  as_bytes(values)};
+    const std::vector<unsigned char> expected{
+        0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01,  // seq
+        0x07, 0x00, 0x00, 0x00,                          // gate id
+        0xff, 0xee, 0xdd, 0xcc, 0xbb, 0xaa, 0x00, 0x00,  // conn id
+        0x44, 0x33, 0x22, 0x11,                          // msg id
+        0x2a, 0x00, 0x00, 0x00,                          // via
+        0x05, 0x00, 'a', 'l', 'i', 'c', 'e',             // uid
+        0x02, 0x00, 0x01, 'v',                           // session values
+        'p', 'a', 'y'};                                  // payload
+    auto body = encode(sent);
+    CHECK(std::vector<unsigned char>(reinterpret_cast<const unsigned char*>(body.data()),
+                                     reinterpret_cast<const unsigned char*>(body.data()) +
+                                         body.size()) == expected);
+    auto got = read_envelope(std::uint32_t(EnvelopeKind::request), body);
+    REQUIRE(got);
+    CHECK(as_text(got->values) == values);
 }
 
 TEST_CASE("an envelope with an empty payload and uid round-trips") {

@@ -1,56 +1,11 @@
 #include "cluster/link/envelope.hpp"
 
-#include <cereal/archives/portable_binary.hpp>
-
-#include <algorithm>
+#include <bit>
 #include <cstring>
-#include <istream>
-#include <ostream>
 #include <stdexcept>
-#include <streambuf>
 
 namespace dinx::cluster {
 namespace {
-
-// A streambuf writing into a region the caller reserved: cereal's writes are plain copies into
-// the put area, with no virtual call per field.
-class RegionBuf : public std::streambuf {
-public:
-    void target(std::byte* begin, std::size_t size) {
-        auto* p = reinterpret_cast<char*>(begin);
-        setp(p, p + size);
-    }
-    std::size_t written() const { return static_cast<std::size_t>(pptr() - pbase()); }
-
-protected:
-    // One memcpy per field instead of the generic loop of std::streambuf.
-    std::streamsize xsputn(const char* s, std::streamsize n) override {
-        n = std::min<std::streamsize>(n, epptr() - pptr());
-        if (n <= 0) return 0;  // an empty field may come as a null pointer: no memcpy for it
-        std::memcpy(pptr(), s, static_cast<std::size_t>(n));
-        pbump(static_cast<int>(n));
-        return n;
-    }
-};
-
-// A streambuf reading a byte view in place; consumed() tells where the payload starts.
-class ViewBuf : public std::streambuf {
-public:
-    void target(Bytes in) {
-        auto* begin = const_cast<char*>(reinterpret_cast<const char*>(in.data()));
-        setg(begin, begin, begin + in.size());
-    }
-    std::size_t consumed() const { return static_cast<std::size_t>(gptr() - eback()); }
-
-protected:
-    std::streamsize xsgetn(char* s, std::streamsize n) override {
-        n = std::min<std::streamsize>(n, egptr() - gptr());
-        if (n <= 0) return 0;
-        std::memcpy(s, gptr(), static_cast<std::size_t>(n));
-        gbump(static_cast<int>(n));
-        return n;
-    }
-};
 
 // seq, gate id, conn id, msg id, via, uid size, values size: the fixed part of every header.
 constexpr std::size_t fixed_header_size = 8 + 4 + 8 + 4 + 4 + 2 + 2;
@@ -69,84 +24,105 @@ void check_limits(const Envelope& envelope) {
                                 std::to_string(max_envelope_payload) + " bytes");
 }
 
-}  // namespace
+/// `value` with its bytes reversed on big-endian machines: the wire is little-endian.
+template <class Unsigned>
+Unsigned little_endian(Unsigned value) {
+    if constexpr (std::endian::native == std::endian::little) {
+        return value;
+    } else {
+        Unsigned swapped = 0;
+        for (std::size_t i = 0; i < sizeof value; ++i, value >>= 8)
+            swapped = static_cast<Unsigned>((swapped << 8) | (value & 0xff));
+        return swapped;
+    }
+}
 
-struct EnvelopeCodec::Archives {
-    RegionBuf region;
-    ViewBuf view;
-    std::ostream out{&region};
-    std::istream in{&view};
-    std::byte flag_out[1]{};
-    // The archives consume their byte-order flag once, here: little-endian on the wire.
-    cereal::PortableBinaryOutputArchive writer{
-        (region.target(flag_out, 1), out),
-        cereal::PortableBinaryOutputArchive::Options::LittleEndian()};
-    std::byte flag_in[1]{std::byte{1}};
-    cereal::PortableBinaryInputArchive reader{(view.target(Bytes{flag_in, 1}), in)};
+/// Writes the header into a region the caller sized, one store per field.
+class HeaderWriter {
+public:
+    explicit HeaderWriter(std::byte* at) : at_(at) {}
+
+    template <class Unsigned>
+    void number(Unsigned value) {
+        value = little_endian(value);
+        std::memcpy(at_, &value, sizeof value);
+        at_ += sizeof value;
+    }
+    void bytes(const void* data, std::size_t size) {
+        if (size != 0) std::memcpy(at_, data, size);  // (an empty view may hold a null pointer)
+        at_ += size;
+    }
+
+private:
+    std::byte* at_;
 };
 
-EnvelopeCodec::EnvelopeCodec() : archives_(std::make_unique<Archives>()) {}
+/// Reads the header from a received body; every read is checked against the body's end.
+class HeaderReader {
+public:
+    explicit HeaderReader(Bytes body) : body_(body) {}
 
-EnvelopeCodec::~EnvelopeCodec() = default;
-
-void EnvelopeCodec::write(ByteBuffer& out, const Envelope& e) {
-    check_limits(e);
-    auto uid_size = static_cast<std::uint16_t>(e.origin.uid.size());
-    std::size_t at = out.size();
-    auto values_size = static_cast<std::uint16_t>(e.values.size());
-    std::size_t header_size = fixed_header_size + uid_size + values_size;
-    out.resize(at + header_size);
-    archives_->region.target(out.data() + at, header_size);
-    archives_->writer(e.seq, e.origin.gate_id, e.origin.conn_id, e.msg_id, e.via, uid_size);
-    archives_->writer(cereal::binary_data(e.origin.uid.data(), uid_size), values_size);
-    archives_->writer(cereal::binary_data(e.values.data(), values_size));
-    if (archives_->region.written() != header_size) {
-        out.resize(at);
-        throw std::logic_error("envelope header size mismatch");
+    template <class Unsigned>
+    bool number(Unsigned& value) {
+        if (body_.size() - at_ < sizeof value) return false;
+        std::memcpy(&value, body_.data() + at_, sizeof value);
+        value = little_endian(value);
+        at_ += sizeof value;
+        return true;
     }
-    append(out, e.payload);
-}
-
-std::optional<Envelope> EnvelopeCodec::read(std::uint32_t frame_msg_id, Bytes body) {
-    if (!known_kind(frame_msg_id)) return std::nullopt;
-    Envelope e;
-    e.kind = EnvelopeKind(frame_msg_id);
-    archives_->view.target(body);
-    try {
-        std::uint16_t uid_size = 0;
-        archives_->reader(e.seq, e.origin.gate_id, e.origin.conn_id, e.msg_id, e.via, uid_size);
-        // Checked before allocating: the size comes from the wire.
-        if (uid_size > max_uid_size) return std::nullopt;
-        e.origin.uid.resize(uid_size);
-        std::uint16_t values_size = 0;
-        archives_->reader(cereal::binary_data(e.origin.uid.data(), uid_size), values_size);
-        std::size_t values_at = archives_->view.consumed();
-        if (values_size > max_session_bytes || body.size() - values_at < values_size)
-            return std::nullopt;
-        e.values = body.subspan(values_at, values_size);
-        archives_->view.target(body.subspan(values_at + values_size));
-        e.payload = body.subspan(values_at + values_size);
-        return e;
-    } catch (const cereal::Exception&) {
-        return std::nullopt;  // truncated header
+    /// The next `size` bytes as a view, or nullopt past the end.
+    std::optional<Bytes> view(std::size_t size) {
+        if (body_.size() - at_ < size) return std::nullopt;
+        auto part = body_.subspan(at_, size);
+        at_ += size;
+        return part;
     }
-}
+    Bytes rest() const { return body_.subspan(at_); }
 
-namespace {
-
-EnvelopeCodec& thread_codec() {
-    thread_local EnvelopeCodec codec;
-    return codec;
-}
+private:
+    Bytes body_;
+    std::size_t at_ = 0;
+};
 
 }  // namespace
 
-void write_envelope(ByteBuffer& out, const Envelope& envelope) {
-    thread_codec().write(out, envelope);
+void write_envelope(ByteBuffer& out, const Envelope& e) {
+    check_limits(e);
+    auto uid_size = static_cast<std::uint16_t>(e.origin.uid.size());
+    auto values_size = static_cast<std::uint16_t>(e.values.size());
+    std::size_t at = out.size();
+    out.resize(at + fixed_header_size + uid_size + values_size + e.payload.size());
+    HeaderWriter header(out.data() + at);
+    header.number(e.seq);
+    header.number(e.origin.gate_id);
+    header.number(e.origin.conn_id);
+    header.number(e.msg_id);
+    header.number(e.via);
+    header.number(uid_size);
+    header.bytes(e.origin.uid.data(), uid_size);
+    header.number(values_size);
+    header.bytes(e.values.data(), values_size);
+    header.bytes(e.payload.data(), e.payload.size());
 }
 
 std::optional<Envelope> read_envelope(std::uint32_t frame_msg_id, Bytes body) {
-    return thread_codec().read(frame_msg_id, body);
+    if (!known_kind(frame_msg_id)) return std::nullopt;
+    Envelope e;
+    e.kind = EnvelopeKind(frame_msg_id);
+    HeaderReader header(body);
+    std::uint16_t uid_size = 0, values_size = 0;
+    if (!header.number(e.seq) || !header.number(e.origin.gate_id) ||
+        !header.number(e.origin.conn_id) || !header.number(e.msg_id) || !header.number(e.via) ||
+        !header.number(uid_size) || uid_size > max_uid_size)
+        return std::nullopt;
+    auto uid = header.view(uid_size);
+    if (!uid || !header.number(values_size) || values_size > max_session_bytes) return std::nullopt;
+    auto values = header.view(values_size);
+    if (!values) return std::nullopt;
+    if (!uid->empty()) e.origin.uid.assign(reinterpret_cast<const char*>(uid->data()), uid->size());
+    e.values = *values;
+    e.payload = header.rest();
+    return e;
 }
 
 }  // namespace dinx::cluster

@@ -1,14 +1,13 @@
 #pragma once
 // The node-to-node message. One envelope is one TLV frame on a link: the frame's msgID is the
-// envelope kind, its data a cereal portable-binary header followed by the raw client payload,
-// so the payload is never copied into a container on either end.
+// envelope kind, its data a fixed-layout little-endian header followed by the raw client
+// payload, so the payload is never copied into a container on either end.
 
 #include "cluster/api/origin.hpp"
 #include "cluster/api/session.hpp"
 #include "node/bytes.hpp"
 
 #include <cstdint>
-#include <memory>
 #include <optional>
 #include <string>
 
@@ -83,34 +82,19 @@ struct Envelope {
     Bytes values{};
 };
 
-/// Encodes and decodes envelopes. It keeps its streams and cereal archives from call to call:
-/// building them per envelope (an archive holds several hash maps) cost more than the rest of
-/// the message path. The wire is little-endian, as cereal's portable archive writes it; the
-/// byte-order flag that archive would put before each message is implied. Not thread-safe: one
-/// per link or per thread.
-class EnvelopeCodec {
-public:
-    EnvelopeCodec();
-    ~EnvelopeCodec();
-    EnvelopeCodec(const EnvelopeCodec&) = delete;
-    EnvelopeCodec& operator=(const EnvelopeCodec&) = delete;
+// The header, written and read in place, little-endian:
+//   seq u64 | gate_id u32 | conn_id u64 | msg_id u32 | via u32 | uid size u16 | uid |
+//   values size u16 | values
+// (the bytes cereal's portable-binary archive wrote for these fields, so links of earlier
+// releases read it unchanged).
 
-    /// Appends the frame body of `envelope` (header then payload) to `out`. Throws
-    /// std::length_error, leaving `out` as it was, when the uid or the payload is over its limit.
-    void write(ByteBuffer& out, const Envelope& envelope);
-    /// Decodes a link frame; nullopt when the kind is unknown or the body is malformed or
-    /// truncated. The payload (and nothing else) is a view into `body`.
-    std::optional<Envelope> read(std::uint32_t frame_msg_id, Bytes body);
-
-private:
-    struct Archives;
-    std::unique_ptr<Archives> archives_;
-};
-
-/// EnvelopeCodec::write with the calling thread's codec.
+/// Appends the frame body of `envelope` (header then payload) to `out`. Throws
+/// std::length_error, leaving `out` as it was, when the uid, the values or the payload is over
+/// its limit.
 void write_envelope(ByteBuffer& out, const Envelope& envelope);
 
-/// EnvelopeCodec::read with the calling thread's codec.
+/// Decodes a link frame; nullopt when the kind is unknown or the body is malformed or
+/// truncated. The payload and the values are views into `body`.
 std::optional<Envelope> read_envelope(std::uint32_t frame_msg_id, Bytes body);
 
 }  // namespace dinx::cluster

@@ -70,7 +70,7 @@ bool Link::peer_may_link_without_secret() {
 
 void Link::send(const Envelope& envelope) {
     transport_->send_with(static_cast<std::uint32_t>(envelope.kind),
-                          [&](ByteBuffer& out) { codec_.write(out, envelope); });
+                          [&](ByteBuffer& out) { write_envelope(out, envelope); });
 }
 
 void Link::send_request(Envelope& request, PendingRequest pending) {
@@ -105,7 +105,7 @@ void Link::on_leaving_ack() {
 }
 
 bool Link::on_frame(std::uint32_t kind, Bytes body) {
-    auto envelope = codec_.read(kind, body);
+    auto envelope = read_envelope(kind, body);
     if (!envelope) {
         close("malformed envelope (kind " + std::to_string(kind) + ")", "sent a malformed frame");
         return false;

@@ -106,7 +106,6 @@ private:
 
     const LinkSetup& setup_;
     std::shared_ptr<node::FramedTransport> transport_;
-    EnvelopeCodec codec_;
     Role role_;
     std::uint64_t accept_seq_;
     LinkHandshake handshake_;
