@@ -12,21 +12,52 @@
 # fan-out (bench/fanout.cpp: 1,000 members of one room over two gates + one im, against a raw
 # writev server, bench/fanout_ceiling.cpp) and the gate's memory per idle bound player with 5
 # session values, then what metrics cost: node-1t and cluster-1im at 64x16 without and with a
-# metrics_port on every node (scraped every 5 s), back to back, and writes BENCHMARKS.md with a latency-versus-load chart
-# (docs/benchmarks-latency.png).
+# metrics_port on every node (scraped every 5 s), back to back, and writes BENCHMARKS.md with a
+# chart of throughput and p99 latency against load (docs/benchmarks-latency.png). Given peers
+# built from their public sources (bench/peers/build.sh builds them outside the repository and
+# prints these options), it also gives them the round-trip loads, right after the dinx cluster
+# rows, one worker thread per process (as io_threads = 1):
+#   zinx-echo       zinx's server echoing msgID 6 (GOMAXPROCS=1)
+#   skynet-1node    a skynet node (thread = 1) whose Lua service echoes the frames
+#   skynet-cluster  two skynet nodes: the front's gate service cluster.calls the back's echo
+# A peer not given has no rows, and BENCHMARKS.md says how to add it.
 #
-#   bench/run.sh [--quick]     --quick: 1 s runs instead of 5 s (to try the script)
+#   bench/run.sh [--quick] [--zinx-echo PATH] [--skynet DIR]
+#     --quick            1 s runs instead of 5 s (to try the script)
+#     --zinx-echo PATH   the zinx-echo binary bench/peers/build.sh built
+#     --skynet DIR       the skynet tree bench/peers/build.sh built (our services in DIR/dinx)
 #
 # DINX_BENCH_BUILD names another build directory (default build-release), DINX_BENCH_OUT another
 # directory for BENCHMARKS.md and the chart (default the repository): to try the script
 # without touching a shared build or the committed page.
 set -euo pipefail
+
+# Options first, while relative paths still mean what the caller meant.
+usage() { echo "usage: bench/run.sh [--quick] [--zinx-echo PATH] [--skynet DIR]" >&2; exit 2; }
+quick=false zinx_echo="" skynet_dir=""
+while [ $# -gt 0 ]; do
+  case $1 in
+    --quick) quick=true ;;
+    --zinx-echo) [ $# -ge 2 ] || usage; zinx_echo=$(realpath -e -- "$2"); shift ;;
+    --skynet) [ $# -ge 2 ] || usage; skynet_dir=$(realpath -e -- "$2"); shift ;;
+    *) usage ;;
+  esac
+  shift
+done
+# A wrong path should fail now, not some minutes into the run.
+if [ -n "$zinx_echo" ] && [ ! -x "$zinx_echo" ]; then
+  echo "bench: --zinx-echo $zinx_echo is not an executable" >&2; exit 2
+fi
+if [ -n "$skynet_dir" ] && { [ ! -x "$skynet_dir/skynet" ] || [ ! -f "$skynet_dir/dinx/config" ]; }; then
+  echo "bench: --skynet $skynet_dir has no skynet binary or no dinx/config (see bench/peers/build.sh)" >&2; exit 2
+fi
+
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
 duration=5
 warmup=1
-[ "${1:-}" = "--quick" ] && duration=1 && warmup=0.5
+if $quick; then duration=1 warmup=0.5; fi
 loads=("1 1" "64 1" "64 16" "256 16")
 idle_counts=(10000 50000)
 payload=64
@@ -92,7 +123,7 @@ wait_port() {
 free_base_port() {
   for base in 17000 27000 37000 47000; do
     local busy=false
-    for offset in 0 1 2 3 100 101; do accepts $((base + offset)) && busy=true; done
+    for offset in 0 1 2 3 100 101 300 301 302 303; do accepts $((base + offset)) && busy=true; done
     $busy || { echo "$base"; return; }
   done
   echo "bench: no free port range" >&2; exit 1
@@ -301,6 +332,42 @@ for backends in 1 2; do
   ids=(1); for i in $(seq "$backends"); do ids+=($((i + 1))); done
   start_nodes "$work/cluster$backends" "${ids[@]}"; run_loads "cluster-${backends}im" "$gate_port"; stop_all
 done
+
+# ---- peers (issue 13) -----------------------------------------------------------------------------
+# Other frameworks' servers, built by bench/peers/build.sh, under the same loads as the rows above,
+# on ports of their own (base + 300..303). One that does not listen loses its rows, not the run.
+peer_failures=()
+peer_up() {  # peer_up NAME PORT: waits up to 10 s for it to listen; 1 (and says so) if it does not
+  for _ in $(seq 100); do accepts "$2" && return 0; sleep 0.1; done
+  peer_failures+=("$1: nothing listened on its port after 10 s")
+  echo "bench: peer $1 did not start; its output:" >&2; tail -20 "$work/peers.log" >&2
+  return 1
+}
+start_skynet() {  # start_skynet SERVICE CLIENT_PORT: one skynet process (thread = 1) in that role
+  SKYNET_ROOT=$skynet_dir DINX_SERVICE=$1 DINX_PORT=$2 DINX_BACK_PORT=$((base + 303)) \
+    "$skynet_dir/skynet" "$skynet_dir/dinx/config" >>"$work/peers.log" 2>&1 &
+  pids+=($!)
+}
+: >"$work/peers.log"
+if [ -n "$zinx_echo" ]; then
+  echo "peer: zinx echo server, GOMAXPROCS=1"
+  GOMAXPROCS=1 "$zinx_echo" --port $((base + 300)) --procs 1 >>"$work/peers.log" 2>&1 & pids+=($!)
+  if peer_up zinx-echo $((base + 300)); then run_loads zinx-echo $((base + 300)); fi
+  stop_all
+fi
+if [ -n "$skynet_dir" ]; then
+  echo "peer: skynet, one node (thread = 1), a Lua service echoing the frames"
+  start_skynet echo_node $((base + 301))
+  if peer_up skynet-1node $((base + 301)); then run_loads skynet-1node $((base + 301)); fi
+  stop_all
+  echo "peer: skynet cluster, front gate service -> cluster.call -> back echo service, one process each"
+  start_skynet cluster_back $((base + 302))
+  if peer_up skynet-cluster $((base + 303)); then
+    start_skynet cluster_front $((base + 302))
+    if peer_up skynet-cluster $((base + 302)); then run_loads skynet-cluster $((base + 302)); fi
+  fi
+  stop_all
+fi
 
 # ---- the cost of metrics (issue 12) ------------------------------------------------------------
 # node-1t and cluster-1im at 64x16, first without a metrics_port, then with one on every node
@@ -600,27 +667,36 @@ elapsed=$(($(date +%s) - started))
 mkdir -p "$out/docs"
 chart=docs/benchmarks-latency.png  # relative to BENCHMARKS.md
 awk -F'\t' '{ print > ("'"$work"'/series-" $1 ".dat") }' "$results"
-plots=""
-for target in ceiling ceiling-2hop node-1t node-2t cluster-1im cluster-2im; do
-  plots+="'$work/series-$target.dat' using (\$3*\$4):7 with linespoints title '$target p99', "
+latency_plots="" rate_plots=""
+for target in ceiling ceiling-2hop node-1t node-2t cluster-1im cluster-2im zinx-echo skynet-1node skynet-cluster; do
+  [ -s "$work/series-$target.dat" ] || continue  # a peer that was not run
+  latency_plots+="'$work/series-$target.dat' using (\$3*\$4):7 with linespoints title '$target', "
+  rate_plots+="'$work/series-$target.dat' using (\$3*\$4):5 with linespoints title '$target', "
 done
+# Two panels on one image: what a load gets through, and how long its slowest 1% waits.
 gnuplot <<EOF
-set terminal pngcairo size 900,520 font ",10"
+set terminal pngcairo size 1000,900 font ",10"
 set output "$out/$chart"
-set title "p99 latency versus load (64-byte echo, $(nproc) cores, one run)"
+set multiplot layout 2,1 title "64-byte echo against load ($(nproc) cores, one run, one io thread per process)"
 set xlabel "requests in flight (connections x depth)"
-set ylabel "p99 latency (us)"
 set logscale xy
 set grid
-set key top left
-plot ${plots%, }
+set key outside right
+set ylabel "round trips/s"
+set title "throughput"
+plot ${rate_plots%, }
+set ylabel "p99 latency (us)"
+set title "p99 latency"
+plot ${latency_plots%, }
+unset multiplot
 EOF
 
 # The issue's targets, judged on this run's results (ratios to the ceiling at the same load).
 targets_table() {
   awk -F'\t' -v idle_bytes="$idle_bytes" -v idle_count="$idle_count" '
     $1 == "ceiling" { ceil_rps[$2] = $5; ceil_p99[$2] = $7 }
-    { rps[$1, $2] = $5; p99[$1, $2] = $7; bad += $9 + $10 + $11 }
+    { rps[$1, $2] = $5; p99[$1, $2] = $7 }
+    $1 !~ /^(zinx-echo|skynet-1node|skynet-cluster)$/ { bad += $9 + $10 + $11 }  # dinx runs only
     function at_least(name, target, load, want,   r) {
       r = ceil_rps[load] > 0 ? rps[target, load] / ceil_rps[load] : 0
       printf "| %s | %s at %s | >= %.2fx | %.2fx | %s |\n", name, target, load, want, r, (r >= want ? "met" : "**missed**")
@@ -779,14 +855,114 @@ ratio_table() {
         split(rows[i], f, "\t")
         ratio = ceil_rps[f[2]] > 0 ? f[5] / ceil_rps[f[2]] : 0
         p99r = ceil_p99[f[2]] > 0 ? f[7] / ceil_p99[f[2]] : 0
-        # Two hops are compared with two hops: the cluster rows and the relay itself.
+        # Two hops are compared with two hops: the cluster rows, skynet-cluster and the relay itself.
         two = "-"
-        if ((f[1] ~ /^cluster/ || f[1] == "ceiling-2hop") && two_rps[f[2]] > 0)
+        if ((f[1] ~ /^cluster/ || f[1] == "ceiling-2hop" || f[1] == "skynet-cluster") && two_rps[f[2]] > 0)
           two = sprintf("%.2fx (p99 %.1fx)", f[5] / two_rps[f[2]], two_p99[f[2]] > 0 ? f[7] / two_p99[f[2]] : 0)
         printf "| %s | %s | %d | %.2fx | %s | %s | %s (%.1fx) | %s | %s / %s / %s |\n",
                f[1], f[2], f[5], ratio, two, f[6], f[7], p99r, f[8], f[9], f[10], f[11]
       }
     }' "$results"
+}
+
+# The peers' rows against the ceiling that judges dinx's counterpart (the ceiling for one hop,
+# the two-hop ceiling for skynet-cluster) at 64x1 and 64x16, beside that counterpart's ratios.
+peer_ratios() {
+  awk -F'\t' '
+    { rps[$1, $2] = $5; seen[$1] = 1 }
+    # A ratio, with a third decimal below 0.1 (a peer can be that far below the ceiling).
+    function r(t, base, l,   x) {
+      x = rps[base, l] > 0 ? rps[t, l] / rps[base, l] : 0
+      return sprintf(x < 0.1 ? "%.3fx" : "%.2fx", x)
+    }
+    function line(t, base, what, twin) {
+      if (!(t in seen)) return
+      printf "- %s: %s %s at 64x1, %s at 64x16 (%s: %s, %s)\n", t, r(t, base, "64x1"), what,
+             r(t, base, "64x16"), twin, r(twin, base, "64x1"), r(twin, base, "64x16")
+    }
+    END {
+      line("zinx-echo", "ceiling", "the ceiling", "node-1t")
+      line("skynet-1node", "ceiling", "the ceiling", "node-1t")
+      line("skynet-cluster", "ceiling-2hop", "the two-hop ceiling", "cluster-1im")
+    }' "$results"
+}
+
+# What built a peer: the line bench/peers/build.sh left beside it.
+peer_built() { cat "$1" 2>/dev/null || echo "built elsewhere (no $(basename "$1") file beside it)"; }
+
+# The page's "Peers" paragraph: how each peer given was built and what it does per request, the
+# ratios, and how to add the peers that were not given.
+peers_text() {
+  local given=$zinx_echo$skynet_dir
+  echo "### Peers"
+  echo
+  if [ -n "$given" ]; then
+    cat <<EOF
+Servers of two other frameworks, built from their public sources outside this repository by
+\`bench/peers/build.sh\` (around our own small programs on their APIs, \`bench/peers/zinx/main.go\`
+and \`bench/peers/skynet/*.lua\`), under the same loads from the same load tool, one worker
+thread per process as the dinx rows above (\`io_threads = 1\`):
+
+EOF
+  fi
+  if [ -n "$zinx_echo" ]; then
+    cat <<EOF
+- **zinx-echo**: $(peer_built "$zinx_echo.built"). A znet server with \`GOMAXPROCS=1\` and zinx's
+  defaults otherwise: its TLV big-endian datapack (dinx-load's framing, byte for byte) and its
+  pool of 10 workers running the routers; logging at error level. Per request: the connection's
+  reader goroutine reads and decodes the frame and hands it to a worker, whose router for msgID
+  6 queues the payload back under msgID 6 (\`SendBuffMsg\`); the connection's writer goroutine
+  writes what is queued and flushes once. Judged, like node-1t, against the ceiling.
+EOF
+  fi
+  if [ -n "$skynet_dir" ]; then
+    cat <<EOF
+- **skynet-1node**: $(peer_built "$skynet_dir/dinx/built"), harbor 0, \`thread = 1\` (one worker
+  thread; skynet's socket thread, which runs epoll and the reads, and its timer and monitor
+  threads beside it). One Lua service (\`echo_node.lua\`) listens; per client, a coroutine reads
+  a frame's 8-byte header and then its payload (\`socket.read\`) and writes both back
+  (\`socket.write\`). Judged, like node-1t, against the ceiling.
+- **skynet-cluster**: the same build, two processes with \`thread = 1\` each. The front node's
+  gate service (\`cluster_front.lua\`) reads the frames as above and, for each in a coroutine of
+  its own, does \`cluster.call("back", "@echo", payload)\`; the back node's echo service
+  (\`cluster_back.lua\`, registered as \`echo\`) returns its argument, and the front writes it
+  to the client under the request's msgID, in request order: client → front → back → front →
+  client, what cluster-1im does. Judged, like cluster-1im, against the two-hop ceiling.
+EOF
+  fi
+  local ratios
+  ratios=$(peer_ratios)
+  if [ -n "$ratios" ]; then
+    printf '\nIn this run, round trips/s over the ceiling'"'"'s at the same load (skynet-cluster: over the\n'
+    printf 'two-hop ceiling'"'"'s), beside dinx'"'"'s counterpart:\n\n%s\n' "$ratios"
+  fi
+  if [ ${#peer_failures[@]} -gt 0 ]; then
+    printf '\nNo rows, the peer did not start:\n\n'
+    printf -- '- %s\n' "${peer_failures[@]}"
+  fi
+  local missing=""
+  [ -n "$zinx_echo" ] || missing="zinx-echo (no \`--zinx-echo\`)"
+  [ -n "$skynet_dir" ] || missing+="${missing:+; }skynet-1node and skynet-cluster (no \`--skynet\`)"
+  if [ -n "$missing" ]; then
+    [ -z "$given" ] || echo
+    cat <<EOF
+Not run: $missing. The peers are built outside the repository by
+\`bench/peers/build.sh DIR [ZINX_GIT] [SKYNET_GIT]\` (zinx in GOPATH mode against Debian's Go
+libraries, skynet without jemalloc), which prints the options that add them to a run:
+\`bench/run.sh --zinx-echo DIR/zinx-echo --skynet DIR/skynet\`.
+EOF
+  fi
+}
+
+# Calls between two backends have no skynet row; where skynet ran, its cluster.call is in the
+# round-trip table.
+skynet_calls_note() {
+  if [ -n "$skynet_dir" ] && grep -q '^skynet-cluster	' "$results"; then
+    echo "skynet's \`cluster.call\` is measured under *Round trips* instead (skynet-cluster: one call"
+    echo "per client request, client → front → back → front → client), not between two backends."
+  else
+    echo "skynet's \`cluster.call\` between two nodes: not produced here (see the notes below)."
+  fi
 }
 
 # Calls against the ceiling and cluster-1im at the same load (connections x depth there, callers
@@ -851,7 +1027,9 @@ $(ratio_table)
 - **cluster-1im / cluster-2im**: the gate routes msgID 6 to group im; one \`dinx-demo\` process
   per node (\`io_threads = 1\` each), so every round trip is client → gate → im → gate → client.
 
-![p99 latency versus load]($chart)
+$(peers_text)
+
+![throughput and p99 latency versus load]($chart)
 
 ## WebSocket and TLS against TCP on the same gate (issue 11)
 
@@ -898,7 +1076,7 @@ ceiling over one connection with as many requests in flight (\`dinx-load -c 1 -d
 |---|---|---|---|---|---|---|---|---|---|---|
 $(calls_table)
 
-skynet's \`cluster.call\` between two nodes: not produced here (see the notes below).
+$(skynet_calls_note)
 
 ## Memory per idle connection
 
