@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """A gate's TLS listeners (TCP+TLS and WebSocket over TLS) seen by clients dinx did not write:
-`openssl s_client`, Python's `ssl`, and the `websockets` library over wss://; and the config
-mistakes a TLS listener can hold.
+`openssl s_client`, Python's `ssl`, and the `websockets` library over wss://; the project's own
+`dinx-demo client --tls`; and the config mistakes a TLS listener can hold.
 
 Usage: tls_clients.py PATH/TO/dinx-demo   (exit 0 when every check passed)
 """
@@ -93,6 +93,31 @@ def make_checks(cluster, tls_port, wss_port, cert, demo):
                 client.send_raw(b"".join(tlv(ECHO, f"many {i}") for i in range(50)))
                 for i in range(50):
                     client.expect(ECHO, f"many {i}")
+
+    def demo_client(*arguments):
+        """Runs `dinx-demo client --script` with these connection options: (exit code, output)."""
+        child = spawn([demo, "client", "--script", "--host", "127.0.0.1", *arguments],
+                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            output, _ = child.communicate(timeout=BOUND * 2)
+        except subprocess.TimeoutExpired:
+            kill(child)
+            raise CheckFailed(f"dinx-demo client {' '.join(arguments)} still runs after "
+                              f"{BOUND * 2} s")
+        return child.returncode, output.decode(errors="replace")
+
+    def demo_client_speaks_tls_and_wss():
+        # The project's own client, verifying the gate's certificate, over TCP+TLS and wss.
+        for arguments in (["--port", str(tls_port), "--tls", "--ca", str(cert)],
+                          ["--port", str(wss_port), "--ws", "/ws", "--tls", "--ca", str(cert)]):
+            code, output = demo_client(*arguments)
+            check(code == 0, f"dinx-demo client {' '.join(arguments)} exited {code}:\n{output}")
+        # A certificate it was not told to trust is refused, not talked to.
+        other = make_temp_dir("dinx-tls-other-ca-")
+        other_cert, _ = make_certificate(other)
+        code, output = demo_client("--port", str(tls_port), "--tls", "--ca", str(other_cert))
+        check(code == 1 and "certificate verify failed" in output,
+              f"a client trusting another CA exited {code}:\n{output}")
 
     def plain_tlv_to_the_tls_port_is_closed():
         sock = connect(tls_port)
@@ -231,6 +256,8 @@ def make_checks(cluster, tls_port, wss_port, cert, demo):
     return [
         ("openssl s_client logs in and echoes over TCP+TLS", openssl_s_client_logs_in),
         ("Python ssl speaks TLV over TLS (split and batched frames)", python_ssl_speaks_tlv),
+        ("dinx-demo client --tls (and --ws --tls) runs the script, refuses an untrusted CA",
+         demo_client_speaks_tls_and_wss),
         ("plain TLV bytes to the TLS port get the connection closed, no reply",
          plain_tlv_to_the_tls_port_is_closed),
         ("websockets over wss:// logs in, echoes and closes 1000", websockets_over_tls),
