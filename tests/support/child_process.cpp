@@ -67,7 +67,7 @@ sockaddr_in loopback(std::uint16_t port) {
 // ---- test ports ----
 //
 // Tests hand ports to the nodes they start, and a node binds its port only a moment later. Two
-// things can take the port in between, and both made CI fail once in a few hundred runs:
+// things can take the port in between (a node of the ctl test once found its link port taken):
 // another test's outgoing connection, which gets its local port from the kernel's ephemeral
 // range, and another test choosing the same port. So ports come from outside that range, and a
 // test claims each with a byte-range lock on one shared file, which the kernel releases when
