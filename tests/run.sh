@@ -22,10 +22,7 @@ run_suite() {
   echo "=== $dir $* (at ${SECONDS} s)"
   cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
   cmake --build "$dir" -j"$jobs"
-  # Twice as many tests as cores: in CI's test phases the two cores were half idle at -j2 (most
-  # tests wait on sockets, timers and child processes); tests that load the machine take two
-  # slots (PROCESSORS 2 in tests/CMakeLists.txt).
-  ctest --test-dir "$dir" --output-on-failure -j"$((jobs * 2))"
+  ctest --test-dir "$dir" --output-on-failure -j"$jobs"
 }
 
 # The normal build without debug information: at -O2, line tables and variables cost a third of
