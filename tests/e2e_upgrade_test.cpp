@@ -106,6 +106,10 @@ TEST_CASE("a rolling restart of every node under load: only the restarting gate'
           "drained") {
     DemoConf conf;
     conf.with_gate2 = true;
+    // The next node restarts once the gates link to the last one again: they redial within
+    // reconnect_max_ms, which the one-second pauses below cover (see the im rolling restart in
+    // e2e_test.cpp).
+    conf.settings = "reconnect_max_ms = 200";
     Cluster cluster(conf);
     auto* im1 = &cluster.start_listening({2});
     auto* im2 = &cluster.start_listening({3});
